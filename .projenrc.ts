@@ -1,0 +1,98 @@
+import { JsonFile, javascript, typescript } from 'projen';
+
+// Single source of truth for package.json, tsconfig*.json and the jest setup.
+// Run `npx projen` after editing; never edit the generated files by hand.
+const constructLibs = {
+  'constructs': '10.8.1',
+  'cdk8s': '2.70.106',
+  'cdk8s-plus-27': '2.9.5',
+};
+
+const project = new typescript.TypeScriptProject({
+  name: 'pyfleet',
+  description: 'Typed CDK-style constructs that ship Python web services as microservices: Dockerfiles, gunicorn configs, compose, Kubernetes and Istio.',
+  license: 'Apache-2.0',
+  copyrightOwner: 'pyfleet authors',
+  authorName: 'pyfleet authors',
+  defaultReleaseBranch: 'main',
+  packageManager: javascript.NodePackageManager.NPM,
+  projenrcTs: true,
+  minNodeVersion: '20.0.0',
+
+  // This repository's CI is .ci/run: no GitHub machinery of any kind.
+  github: false,
+  release: false,
+  buildWorkflow: false,
+  depsUpgrade: false,
+  pullRequestTemplate: false,
+  vscode: false,
+  sampleCode: false,
+  eslint: false,
+  prettier: false,
+  package: false,
+
+  srcdir: 'lib',
+  entrypoint: 'build/index.js',
+  entrypointTypes: 'build/index.d.ts',
+  libdir: 'build',
+  testdir: 'test',
+  typescriptVersion: '~5.9.3',
+  tsconfig: {
+    compilerOptions: {
+      lib: ['es2022'],
+      target: 'ES2022',
+      skipLibCheck: true,
+    },
+  },
+  tsconfigDev: {
+    compilerOptions: { skipLibCheck: true },
+  },
+
+  jestOptions: {
+    jestVersion: '^29',
+    junitReporting: false,
+    jestConfig: {
+      testPathIgnorePatterns: ['/node_modules/', '/build/', '/examples/.*/dist/'],
+      testTimeout: 120_000,
+      collectCoverage: false,
+    },
+  },
+
+  // Construct libraries are peers (one copy in the user's tree), and dev deps for our own tests.
+  peerDeps: ['constructs@^10.3.0', 'cdk8s@^2.68.11', 'cdk8s-plus-27@^2.9.0'],
+  peerDependencyOptions: { pinnedDevDependency: false },
+  deps: ['js-yaml@^4.1.0'],
+  devDeps: [
+    ...Object.entries(constructLibs).map(([n, v]) => `${n}@${v}`),
+    '@types/js-yaml@^4',
+    'cdk8s-cli@2.207.60',
+    'kubernetes-models@4.5.1',
+    'dclint@3.1.0',
+    'ajv@^8.17.1',
+    'ts-node@^10',
+  ],
+  gitignore: ['/dist', 'examples/**/dist/', '*.tmp-pyfleet*', '/bench/out/'],
+});
+
+// Examples and benchmarks are type-checked like user programs (ts-node picks this file up from their folders).
+for (const dir of ['examples', 'bench']) {
+  new JsonFile(project, `${dir}/tsconfig.json`, {
+    obj: {
+      extends: '../tsconfig.json',
+      compilerOptions: { rootDir: '..', noEmit: true, noUnusedLocals: false },
+      include: ['**/*.ts', '../lib/**/*.ts'],
+      exclude: ['**/dist/**', '**/node_modules/**'],
+    },
+  });
+}
+
+project.addTask('shop', {
+  description: 'Synthesize examples/shop and print what was written',
+  exec: 'ts-node --project examples/tsconfig.json examples/shop/main.ts',
+});
+project.addTask('typecheck', {
+  description: 'Type-check the library, tests, examples and benchmarks',
+  exec: 'tsc --noEmit -p tsconfig.json && tsc --noEmit -p test/tsconfig.json && tsc --noEmit -p examples/tsconfig.json && tsc --noEmit -p bench/tsconfig.json',
+});
+
+project.synth();

@@ -1,0 +1,113 @@
+import { Chart } from 'cdk8s';
+import { Construct } from 'constructs';
+import type { MicroService } from '../service/microservice';
+import { PyfleetError } from './errors';
+import { checkDnsLabel } from './names';
+
+/** How the containers of a compose project reach each other. */
+export enum ComposeNetworkMode {
+  /** One bridge network per stack; services find each other by name. */
+  BRIDGE = 'bridge',
+  /**
+   * Every container shares the host's network: each service binds its own host port, and injected
+   * URLs are `http://127.0.0.1:<port>`. One container per service.
+   */
+  HOST = 'host',
+  /** An attachable overlay network, for a Docker swarm spanning several machines. */
+  OVERLAY = 'overlay',
+}
+
+/** Compose project settings of a stack. */
+export interface ComposeOptions {
+  /**
+   * How containers reach each other.
+   * @default ComposeNetworkMode.BRIDGE
+   */
+  readonly networkMode?: ComposeNetworkMode;
+}
+
+/** Properties of a Stack. */
+export interface StackProps {
+  /**
+   * Kubernetes namespace of every object in the stack (created by the stack).
+   * @default - the stack's id
+   */
+  readonly namespace?: string;
+  /**
+   * Labels added to every Kubernetes object of the stack.
+   * @default - none besides pyfleet's own
+   */
+  readonly labels?: Record<string, string>;
+  /**
+   * Registry (and path) that images built by the stack are named under, e.g. `ghcr.io/acme/shop`.
+   * Built images are tagged `<registry>/<service>:<content hash>`.
+   * @default - `pyfleet.local/<stack id>`, which a cluster can only use when the image is loaded into it
+   */
+  readonly imageRegistry?: string;
+  /**
+   * Compose project settings.
+   * @default - bridge networking
+   */
+  readonly compose?: ComposeOptions;
+}
+
+/**
+ * A group of services deployed together: one Kubernetes namespace (a cdk8s Chart), one compose project.
+ */
+export class Stack extends Chart {
+  /** Returns the Stack a construct belongs to. */
+  public static of(construct: Construct): Stack {
+    let c: Construct | undefined = construct;
+    while (c) {
+      if (c instanceof Stack) return c as unknown as Stack;
+      c = c.node.scope;
+    }
+    throw new PyfleetError(construct.node.path, 'this construct is not inside a Stack', 'create it with a Stack as its scope: new MicroService(stack, "name", {...})');
+  }
+
+  /** The stack's name (its id). */
+  public readonly stackName: string;
+  /** The Kubernetes namespace. */
+  public readonly namespaceName: string;
+  /** Registry prefix of built images. */
+  public readonly imageRegistry: string;
+  /** Compose network mode. */
+  public readonly composeNetworkMode: ComposeNetworkMode;
+  /** User labels for every object. */
+  public readonly extraLabels: Record<string, string>;
+  private readonly _services: MicroService[] = [];
+
+  constructor(scope: Construct, id: string, props: StackProps = {}) {
+    checkDnsLabel(scope.node.path ? `${scope.node.path}/${id}` : id, 'stack id', id);
+    const namespace = props.namespace ?? id;
+    checkDnsLabel(id, 'namespace', namespace);
+    super(scope, id, { namespace, disableResourceNameHashes: true });
+    this.stackName = id;
+    this.namespaceName = namespace;
+    this.extraLabels = { ...(props.labels ?? {}) };
+    for (const [k, v] of Object.entries(this.extraLabels)) {
+      if (!/^([a-z0-9.-]+\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(k) || !/^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/.test(v)) {
+        throw new PyfleetError(this.node.path, `label ${k}=${v} is not a valid Kubernetes label`, 'use keys like "team" or "example.com/team" and values of at most 63 letters, digits, "-", "_" and "."');
+      }
+    }
+    const registry = props.imageRegistry ?? `pyfleet.local/${id}`;
+    if (!/^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/.test(registry)) {
+      throw new PyfleetError(this.node.path, `imageRegistry "${registry}" is not a valid image repository prefix`, 'use e.g. "ghcr.io/acme/shop" or "registry.example.com:5000/shop" (lowercase, no tag)');
+    }
+    this.imageRegistry = registry;
+    this.composeNetworkMode = props.compose?.networkMode ?? ComposeNetworkMode.BRIDGE;
+    if (!Object.values(ComposeNetworkMode).includes(this.composeNetworkMode)) {
+      throw new PyfleetError(this.node.path, `compose networkMode "${this.composeNetworkMode}" is unknown`, 'use ComposeNetworkMode.BRIDGE, HOST or OVERLAY');
+    }
+  }
+
+  /** The services of this stack, in the order they were defined. */
+  public get services(): readonly MicroService[] {
+    return this._services;
+  }
+
+  /** @internal */
+  public _registerService(service: MicroService): void {
+    this._services.push(service);
+  }
+}

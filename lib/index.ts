@@ -1,0 +1,10 @@
+export * from './core/errors';
+export * from './core/units';
+export { App, AppProps } from './core/app';
+export { Stack, StackProps, ComposeNetworkMode, ComposeOptions } from './core/stack';
+export { Artifact, Renderer, StackOutput, registerRenderer } from './core/renderer';
+export * from './service/image';
+export * from './service/env';
+export * from './service/health';
+export * from './service/microservice';
+import './render';

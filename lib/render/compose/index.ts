@@ -1,0 +1,194 @@
+import * as yaml from 'js-yaml';
+import { Artifact, registerRenderer } from '../../core/renderer';
+import { ComposeNetworkMode, Stack } from '../../core/stack';
+import { imageAsset } from '../../service/asset';
+import { versionLabels } from '../../service/labels';
+import { MicroService, ServiceVersion } from '../../service/microservice';
+import { imageReference } from '../../service/reference';
+
+/** Image of the edge proxy that publishes a multi-container service on one host port (bridge mode). */
+export const EDGE_PROXY_IMAGE = 'nginx:1.27.5-alpine';
+
+/** Compose service names of a service's containers: its own name when it has one version. */
+export function composeServiceNames(svc: MicroService): string[] {
+  return svc.versions.length === 1 ? [svc.serviceName] : svc.versions.map((v) => v.workloadName);
+}
+
+function composeName(version: ServiceVersion): string {
+  return version.service.versions.length === 1 ? version.service.serviceName : version.workloadName;
+}
+
+/** Whether the service needs an edge proxy to publish its port: several containers behind one host port. */
+function needsEdge(svc: MicroService): boolean {
+  if (!svc.expose || svc.stack.composeNetworkMode !== ComposeNetworkMode.BRIDGE) return false;
+  return svc.versions.reduce((n, v) => n + v.replicas, 0) > 1;
+}
+
+/** The URL a caller uses to reach `svc` in the stack's compose project. */
+export function composeUrl(svc: MicroService): string {
+  if (svc.stack.composeNetworkMode === ComposeNetworkMode.HOST) return `http://127.0.0.1:${svc.port}`;
+  return `http://${svc.serviceName}:${svc.port}`;
+}
+
+function healthTest(svc: MicroService): string[] {
+  const hc = svc.healthCheck;
+  if (hc.composeCommand) return ['CMD', ...hc.composeCommand];
+  const url = `http://127.0.0.1:${svc.healthPort}${hc.path}`;
+  const timeout = Math.max(1, hc.timeout.seconds);
+  const py = `-c "import urllib.request; urllib.request.urlopen('${url}', timeout=${timeout})"`;
+  return ['CMD-SHELL', `python3 ${py} 2>/dev/null || python ${py} 2>/dev/null || curl -fsS -o /dev/null '${url}' 2>/dev/null || wget -q -O /dev/null '${url}' || exit 1`];
+}
+
+function sortObject<T>(o: Record<string, T>): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const k of Object.keys(o).sort()) out[k] = o[k];
+  return out;
+}
+
+function renderVersion(stack: Stack, version: ServiceVersion, networkName: string): [string, any] {
+  const svc = version.service;
+  const mode = stack.composeNetworkMode;
+  const env: Record<string, string> = {};
+  for (const callee of svc.calls) env[callee.urlVariable] = composeUrl(callee);
+  for (const [k, v] of Object.entries(version.env)) {
+    if (v.secret) {
+      const variable = `${v.secret.name}_${v.secret.key}`.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+      env[k] = `\${${variable}:?set ${variable} to the value of key ${v.secret.key} of secret ${v.secret.name}}`;
+    } else {
+      env[k] = v.value!.replace(/\$/g, '$$$$');
+    }
+  }
+
+  const service: any = {};
+  service.image = imageReference(version);
+  if (version.image.kind === 'build') {
+    const asset = imageAsset(version.image);
+    service.build = { context: `./${asset.contextPath}`, dockerfile: version.image.dockerfile };
+    if (Object.keys(version.image.buildArgs).length > 0) service.build.args = sortObject(version.image.buildArgs);
+  }
+  if (svc.command) service.entrypoint = svc.command;
+  if (svc.args) service.command = svc.args;
+  if (Object.keys(env).length > 0) service.environment = sortObject(env);
+
+  const dependsOn: Record<string, { condition: string; restart: boolean }> = {};
+  for (const callee of svc.calls) {
+    for (const name of composeServiceNames(callee)) {
+      dependsOn[name] = { condition: callee.healthCheck.enabled ? 'service_healthy' : 'service_started', restart: true };
+    }
+  }
+  if (Object.keys(dependsOn).length > 0) service.depends_on = sortObject(dependsOn);
+
+  if (mode === ComposeNetworkMode.HOST) {
+    service.network_mode = 'host';
+  } else {
+    service.networks = { [networkName]: { aliases: [svc.serviceName] } };
+    if (svc.expose && !needsEdge(svc)) {
+      service.ports = [{ target: svc.port, published: String(svc.expose.port), protocol: 'tcp', mode: mode === ComposeNetworkMode.OVERLAY ? 'ingress' : 'host' }];
+    }
+  }
+
+  const hc = svc.healthCheck;
+  if (hc.enabled) {
+    service.healthcheck = {
+      test: healthTest(svc),
+      interval: hc.interval.toGoString(),
+      timeout: hc.timeout.toGoString(),
+      retries: hc.failureThreshold,
+      start_period: hc.startPeriod.toGoString(),
+      start_interval: '2s',
+    };
+  }
+
+  const deploy: any = {
+    replicas: version.replicas,
+    resources: {
+      limits: { cpus: svc.cpuLimit.toCompose(), memory: svc.memoryLimit.toCompose() },
+      reservations: { cpus: svc.cpuRequest.toCompose(), memory: svc.memoryRequest.toCompose() },
+    },
+  };
+  if (mode === ComposeNetworkMode.OVERLAY) {
+    deploy.restart_policy = { condition: svc.restartPolicy === 'on-failure' ? 'on-failure' : 'any' };
+    deploy.update_config = { order: 'start-first', parallelism: 1, failure_action: 'rollback' };
+  }
+  service.deploy = deploy;
+  service.restart = svc.restartPolicy;
+  service.user = `${svc.runAsUser}:${svc.runAsUser}`;
+  service.read_only = true;
+  service.tmpfs = ['/tmp'];
+  service.cap_drop = ['ALL'];
+  service.security_opt = ['no-new-privileges:true'];
+  service.stop_signal = 'SIGTERM';
+  service.stop_grace_period = svc.gracefulShutdown.plus(svc.preStopDelay).toGoString();
+  service.labels = sortObject(versionLabels(version));
+  return [composeName(version), service];
+}
+
+function edgeProxy(svc: MicroService, networkName: string, confPath: string): [string, any, string] {
+  const conf = [
+    '# Generated by pyfleet: publishes every container of the service on one host port.',
+    'server {',
+    `  listen ${svc.port};`,
+    '  resolver 127.0.0.11 valid=5s ipv6=off;',
+    `  set $upstream http://${svc.serviceName}:${svc.port};`,
+    '  location / {',
+    '    proxy_pass $upstream;',
+    '    proxy_http_version 1.1;',
+    '    proxy_set_header Connection "";',
+    '    proxy_set_header Host $host;',
+    '    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
+    '    proxy_next_upstream error timeout http_502 http_503;',
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+  const dependsOn: Record<string, any> = {};
+  for (const name of composeServiceNames(svc)) dependsOn[name] = { condition: svc.healthCheck.enabled ? 'service_healthy' : 'service_started', restart: true };
+  const service = {
+    image: EDGE_PROXY_IMAGE,
+    depends_on: sortObject(dependsOn),
+    networks: [networkName],
+    ports: [{ target: svc.port, published: String(svc.expose!.port), protocol: 'tcp', mode: 'host' }],
+    volumes: [{ type: 'bind', source: `./${confPath}`, target: '/etc/nginx/conf.d/default.conf', read_only: true }],
+    restart: svc.restartPolicy,
+    deploy: { resources: { limits: { cpus: '0.25', memory: '64m' } } },
+    labels: { 'app.kubernetes.io/managed-by': 'pyfleet', 'app.kubernetes.io/part-of': svc.stack.stackName, 'app.kubernetes.io/component': 'edge-proxy', 'app': svc.serviceName },
+  };
+  return [`${svc.serviceName}-edge`, service, conf];
+}
+
+/** The stack's compose document. */
+export function composeDocument(stack: Stack): { document: any; files: Artifact[] } {
+  const networkName = stack.stackName;
+  const services: Record<string, any> = {};
+  const files: Artifact[] = [];
+  for (const svc of stack.services) {
+    for (const version of svc.versions) {
+      const [name, def] = renderVersion(stack, version, networkName);
+      services[name] = def;
+    }
+    if (needsEdge(svc)) {
+      const confPath = `${stack.stackName}.compose/${svc.serviceName}-edge.conf`;
+      const [name, def, conf] = edgeProxy(svc, networkName, confPath);
+      services[name] = def;
+      files.push({ path: confPath, content: conf });
+    }
+  }
+  const document: any = { name: stack.stackName, services };
+  if (stack.composeNetworkMode !== ComposeNetworkMode.HOST) {
+    document.networks = {
+      [networkName]: stack.composeNetworkMode === ComposeNetworkMode.OVERLAY ? { driver: 'overlay', attachable: true } : { driver: 'bridge' },
+    };
+  }
+  return { document, files };
+}
+
+registerRenderer({
+  name: 'compose',
+  order: 50,
+  render(stack) {
+    const { document, files } = composeDocument(stack);
+    const header = `# Generated by pyfleet for stack "${stack.stackName}". Run: docker compose -f ${stack.stackName}.compose.yml up -d\n`;
+    const content = header + yaml.dump(document, { noRefs: true, lineWidth: -1, sortKeys: false });
+    return { result: document, artifacts: [{ path: `${stack.stackName}.compose.yml`, content }, ...files] };
+  },
+});

@@ -1,0 +1,4 @@
+// Registers pyfleet's own output targets. A new target is a new folder imported here.
+import './image';
+import './compose';
+import './kubernetes';

@@ -1,0 +1,365 @@
+import { Construct } from 'constructs';
+import { PyfleetError } from '../core/errors';
+import { checkDnsLabel, checkEnvName, checkPort, checkPortName, envPrefix } from '../core/names';
+import { Stack } from '../core/stack';
+import { Cpu, Duration, Size } from '../core/units';
+import { EnvInput, EnvValue, toEnvValue } from './env';
+import { HealthCheck } from './health';
+import { ContainerImage } from './image';
+
+/** What compose does when a container exits. Kubernetes Deployments always restart. */
+export enum RestartPolicy {
+  /** Restart whatever the exit, including after the Docker daemon restarts. */
+  ALWAYS = 'always',
+  /** Restart unless the operator stopped the container. */
+  UNLESS_STOPPED = 'unless-stopped',
+  /** Restart only after a non-zero exit. */
+  ON_FAILURE = 'on-failure',
+}
+
+/** Public exposure of a service. */
+export interface ExposeOptions {
+  /** Port reachable from outside (load balancer port on Kubernetes, host port on compose). */
+  readonly port: number;
+}
+
+/** Properties shared by every service version. */
+export interface VersionOptions {
+  /**
+   * Image of this version.
+   * @default - the service's image
+   */
+  readonly image?: ContainerImage;
+  /**
+   * Number of pods (Kubernetes) or containers (compose) of this version.
+   * @default - the service's replicas
+   */
+  readonly replicas?: number;
+  /**
+   * Extra environment variables of this version, on top of the service's.
+   * @default - none
+   */
+  readonly env?: Record<string, EnvInput>;
+}
+
+/** Properties of a MicroService. */
+export interface MicroServiceProps {
+  /** Where the container image comes from. */
+  readonly image: ContainerImage;
+  /**
+   * The container port that serves HTTP (named `http`).
+   * @default 8080
+   */
+  readonly port?: number;
+  /**
+   * Further named container ports (e.g. `{ metrics: 9100 }`), TCP.
+   * @default - none
+   */
+  readonly additionalPorts?: Record<string, number>;
+  /**
+   * Environment variables: a string is a literal, `EnvValue.fromSecret` reads a secret.
+   * @default - none
+   */
+  readonly env?: Record<string, EnvInput>;
+  /**
+   * CPU limit.
+   * @default Cpu.millis(500)
+   */
+  readonly cpu?: Cpu;
+  /**
+   * CPU request (what the scheduler reserves).
+   * @default - the CPU limit
+   */
+  readonly cpuRequest?: Cpu;
+  /**
+   * Memory limit; the container is killed above it.
+   * @default Size.mebibytes(256)
+   */
+  readonly memory?: Size;
+  /**
+   * Memory request.
+   * @default - the memory limit (no eviction surprises)
+   */
+  readonly memoryRequest?: Size;
+  /**
+   * Pods (Kubernetes) or containers (compose) of the default version.
+   * @default 2
+   */
+  readonly replicas?: number;
+  /**
+   * HTTP health check, used by probes and the compose healthcheck.
+   * @default HealthCheck.http('/healthz')
+   */
+  readonly healthCheck?: HealthCheck;
+  /**
+   * What compose does when the container exits (Kubernetes Deployments always restart).
+   * @default RestartPolicy.UNLESS_STOPPED
+   */
+  readonly restartPolicy?: RestartPolicy;
+  /**
+   * Services this one calls. Each injects `<OTHER>_URL` (e.g. `USER_SERVICE_URL`) with the address of
+   * the callee for the target at hand, and makes compose start this service only once the callee is healthy.
+   * @default - none
+   */
+  readonly calls?: MicroService[];
+  /**
+   * Make the service reachable from outside: a public port mapped to the HTTP port.
+   * @default - internal only
+   */
+  readonly expose?: ExposeOptions;
+  /**
+   * How long the server takes to finish in-flight requests after SIGTERM.
+   * The termination grace period is this plus the pre-stop delay plus 5 seconds.
+   * @default Duration.seconds(30)
+   */
+  readonly gracefulShutdown?: Duration;
+  /**
+   * Pause before SIGTERM so that endpoints stop routing to a terminating pod (zero-downtime rollouts).
+   * Runs `sleep` in the container; set to `Duration.seconds(0)` for images without one.
+   * @default Duration.seconds(5)
+   */
+  readonly preStopDelay?: Duration;
+  /**
+   * UID (and GID) the container runs as.
+   * @default 10001
+   */
+  readonly runAsUser?: number;
+  /**
+   * Container command (entrypoint override), exec form.
+   * @default - the image's
+   */
+  readonly command?: string[];
+  /**
+   * Container arguments, exec form.
+   * @default - the image's
+   */
+  readonly args?: string[];
+  /**
+   * Name of the first version.
+   * @default 'v1'
+   */
+  readonly defaultVersionName?: string;
+}
+
+/** One version of a service: its own workload, labelled `app=<service>`, `version=<name>`. */
+export class ServiceVersion extends Construct {
+  /** The service this version belongs to. */
+  public readonly service: MicroService;
+  /** The version name (the `version` label). */
+  public readonly versionName: string;
+  /** The image of this version. */
+  public readonly image: ContainerImage;
+  /** Replicas of this version. */
+  public readonly replicas: number;
+  private readonly _env: Record<string, EnvValue> = {};
+
+  constructor(service: MicroService, name: string, options: VersionOptions) {
+    super(service, name);
+    this.service = service;
+    this.versionName = name;
+    this.image = options.image ?? service.image;
+    this.replicas = options.replicas ?? service.replicas;
+    checkReplicas(this.node.path, this.replicas);
+    for (const [k, v] of Object.entries(options.env ?? {})) {
+      checkEnvName(this.node.path, k);
+      this._env[k] = toEnvValue(v);
+    }
+  }
+
+  /** The full name of the workload, `<service>-<version>`. */
+  public get workloadName(): string {
+    return `${this.service.serviceName}-${this.versionName}`;
+  }
+
+  /** Environment of this version: the service's, plus injected URLs (by renderers), plus the version's own. */
+  public get env(): Readonly<Record<string, EnvValue>> {
+    return { ...this.service.env, ...this._env };
+  }
+}
+
+function checkReplicas(path: string, replicas: number): void {
+  if (!Number.isInteger(replicas) || replicas < 0 || replicas > 1000) {
+    throw new PyfleetError(path, `replicas ${replicas} is not valid`, 'give a whole number from 0 to 1000');
+  }
+}
+
+const ISMICROSERVICE = Symbol.for('pyfleet.MicroService');
+
+/**
+ * A named HTTP service: one or more versions of a container, a stable address, resources, health,
+ * and the services it calls.
+ */
+export class MicroService extends Construct {
+  public static isMicroService(x: unknown): x is MicroService {
+    return typeof x === 'object' && x !== null && (x as any)[ISMICROSERVICE] === true;
+  }
+
+  /** The stack this service belongs to. */
+  public readonly stack: Stack;
+  /** The service name (its id): DNS name, compose service name, `app` label. */
+  public readonly serviceName: string;
+  /** The default image. */
+  public readonly image: ContainerImage;
+  /** The HTTP container port. */
+  public readonly port: number;
+  /** Further named ports. */
+  public readonly additionalPorts: Readonly<Record<string, number>>;
+  public readonly cpuLimit: Cpu;
+  public readonly cpuRequest: Cpu;
+  public readonly memoryLimit: Size;
+  public readonly memoryRequest: Size;
+  /** Replicas of the default version. */
+  public readonly replicas: number;
+  public readonly healthCheck: HealthCheck;
+  public readonly restartPolicy: RestartPolicy;
+  public readonly expose?: ExposeOptions;
+  public readonly gracefulShutdown: Duration;
+  public readonly preStopDelay: Duration;
+  public readonly runAsUser: number;
+  public readonly command?: string[];
+  public readonly args?: string[];
+  /** The first version. */
+  public readonly defaultVersion: ServiceVersion;
+  private readonly _versions: ServiceVersion[] = [];
+  private readonly _calls: MicroService[] = [];
+  private readonly _env: Record<string, EnvValue> = {};
+
+  constructor(scope: Construct, id: string, props: MicroServiceProps) {
+    const path = scope.node.path ? `${scope.node.path}/${id}` : id;
+    const stack = Stack.of(scope);
+    if (stack.services.some((s) => s.serviceName === id)) {
+      throw new PyfleetError(path, `stack "${stack.stackName}" already has a service named "${id}"`, 'give every service of a stack its own name');
+    }
+    checkDnsLabel(path, 'service name', id, 50);
+    if (!props || !(props.image instanceof ContainerImage)) {
+      throw new PyfleetError(path, 'no image was given', 'pass image: ContainerImage.fromRegistry("repo:tag") or ContainerImage.fromDirectory(dir), or use GunicornFlaskApp/FastApiApp');
+    }
+    super(scope, id);
+    Object.defineProperty(this, ISMICROSERVICE, { value: true });
+    this.stack = stack;
+    this.serviceName = id;
+    this.image = props.image;
+
+    this.port = props.port ?? 8080;
+    checkPort(path, 'port', this.port);
+    const extra = { ...(props.additionalPorts ?? {}) };
+    const seen = new Map<number, string>([[this.port, 'http']]);
+    for (const [name, port] of Object.entries(extra)) {
+      checkPortName(path, name);
+      checkPort(path, `port "${name}"`, port);
+      if (name === 'http') throw new PyfleetError(path, 'additionalPorts names a port "http", which is the service\'s HTTP port', 'set `port` for the HTTP port and give other ports other names');
+      if (seen.has(port)) throw new PyfleetError(path, `port ${port} is declared twice ("${seen.get(port)}" and "${name}")`, 'give each named port its own number');
+      seen.set(port, name);
+    }
+    this.additionalPorts = extra;
+
+    this.cpuLimit = props.cpu ?? Cpu.millis(500);
+    this.cpuRequest = props.cpuRequest ?? this.cpuLimit;
+    this.memoryLimit = props.memory ?? Size.mebibytes(256);
+    this.memoryRequest = props.memoryRequest ?? this.memoryLimit;
+    if (!(this.cpuLimit instanceof Cpu) || !(this.cpuRequest instanceof Cpu) || !(this.memoryLimit instanceof Size) || !(this.memoryRequest instanceof Size)) {
+      throw new PyfleetError(path, 'cpu and memory must be unit objects, not strings or numbers', 'use Cpu.millis(500) / Cpu.cores(1) and Size.mebibytes(256) / Size.gibibytes(1)');
+    }
+    if (this.cpuRequest.millis > this.cpuLimit.millis) {
+      throw new PyfleetError(path, `cpuRequest ${this.cpuRequest} is above the cpu limit ${this.cpuLimit}`, 'make the request at most the limit');
+    }
+    if (this.memoryRequest.bytes > this.memoryLimit.bytes) {
+      throw new PyfleetError(path, `memoryRequest ${this.memoryRequest} is above the memory limit ${this.memoryLimit}`, 'make the request at most the limit');
+    }
+    if (this.memoryLimit.bytes < 6 * 1024 * 1024) {
+      throw new PyfleetError(path, `memory limit ${this.memoryLimit} is below the 6 MiB that Docker accepts`, 'give at least Size.mebibytes(32) for a Python service');
+    }
+
+    this.replicas = props.replicas ?? 2;
+    checkReplicas(path, this.replicas);
+    this.healthCheck = props.healthCheck ?? HealthCheck.http('/healthz');
+    if (this.healthCheck.port !== undefined && !seen.has(this.healthCheck.port)) {
+      throw new PyfleetError(path, `the health check uses port ${this.healthCheck.port}, which the service does not declare`, `declare it in additionalPorts or drop the port option to use the HTTP port ${this.port}`);
+    }
+    this.restartPolicy = props.restartPolicy ?? RestartPolicy.UNLESS_STOPPED;
+    if (!Object.values(RestartPolicy).includes(this.restartPolicy)) {
+      throw new PyfleetError(path, `restart policy "${this.restartPolicy}" cannot be expressed on every target (Kubernetes Deployments always restart)`, 'use RestartPolicy.ALWAYS, UNLESS_STOPPED or ON_FAILURE');
+    }
+    if (props.expose) checkPort(path, 'expose.port', props.expose.port);
+    this.expose = props.expose;
+    this.gracefulShutdown = props.gracefulShutdown ?? Duration.seconds(30);
+    this.preStopDelay = props.preStopDelay ?? Duration.seconds(5);
+    if (this.gracefulShutdown.millis < 1000) {
+      throw new PyfleetError(path, 'gracefulShutdown is under one second, so in-flight requests are cut off', 'give at least Duration.seconds(1), e.g. Duration.seconds(30)');
+    }
+    this.runAsUser = props.runAsUser ?? 10001;
+    if (!Number.isInteger(this.runAsUser) || this.runAsUser < 1 || this.runAsUser > 2147483647) {
+      throw new PyfleetError(path, `runAsUser ${this.runAsUser} is not a non-root UID`, 'give a UID from 1 upwards, e.g. 10001 (Pod Security "restricted" forbids root)');
+    }
+    this.command = props.command;
+    this.args = props.args;
+
+    for (const [k, v] of Object.entries(props.env ?? {})) this.addEnv(k, v);
+    for (const callee of props.calls ?? []) this.addCall(callee);
+
+    stack._registerService(this);
+    const versionName = props.defaultVersionName ?? 'v1';
+    this.defaultVersion = this.addVersion(versionName, {});
+  }
+
+  /** Adds a version: its own workload beside the others, reached through the same service address. */
+  public addVersion(name: string, options: VersionOptions = {}): ServiceVersion {
+    const path = `${this.node.path}/${name}`;
+    checkDnsLabel(path, 'version name', name, 12);
+    if (this._versions.some((v) => v.versionName === name)) {
+      throw new PyfleetError(path, `service "${this.serviceName}" already has a version "${name}"`, 'give each version its own name, e.g. "v2"');
+    }
+    const version = new ServiceVersion(this, name, options);
+    this._versions.push(version);
+    return version;
+  }
+
+  /** Looks up a version by name. */
+  public version(name: string): ServiceVersion | undefined {
+    return this._versions.find((v) => v.versionName === name);
+  }
+
+  /** All versions, the default first. */
+  public get versions(): readonly ServiceVersion[] {
+    return this._versions;
+  }
+
+  /** Adds an environment variable for every version. */
+  public addEnv(name: string, value: EnvInput): void {
+    checkEnvName(this.node.path, name);
+    this._env[name] = toEnvValue(value);
+  }
+
+  /** Environment variables set on the service (without injected URLs). */
+  public get env(): Readonly<Record<string, EnvValue>> {
+    return this._env;
+  }
+
+  /** Declares that this service calls `other`: injects `<OTHER>_URL` and orders startup. */
+  public addCall(other: MicroService): void {
+    if (!MicroService.isMicroService(other)) {
+      throw new PyfleetError(this.node.path, '`calls` contains something that is not a MicroService', 'list service constructs, e.g. calls: [users]');
+    }
+    if (!this._calls.includes(other)) this._calls.push(other);
+  }
+
+  /** The services this one calls. */
+  public get calls(): readonly MicroService[] {
+    return this._calls;
+  }
+
+  /** Name of the variable that carries this service's URL into its callers: `ORDER_SERVICE_URL`. */
+  public get urlVariable(): string {
+    return `${envPrefix(this.serviceName)}_URL`;
+  }
+
+  /** Termination grace period: pre-stop delay + graceful shutdown + 5 s. */
+  public get terminationGracePeriod(): Duration {
+    return this.preStopDelay.plus(this.gracefulShutdown).plus(Duration.seconds(5));
+  }
+
+  /** The port the health check requests. */
+  public get healthPort(): number {
+    return this.healthCheck.port ?? this.port;
+  }
+}
