@@ -15,7 +15,7 @@ export function buildHello(app: App): Stack {
 }
 
 if (require.main === module) {
-  const app = new App();
+  const app = new App({ outdir: process.env.CDK8S_OUTDIR ?? path.join(__dirname, 'dist') });
   buildHello(app);
   app.synth();
   printSummary(app.outdir);

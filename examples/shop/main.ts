@@ -29,7 +29,7 @@ export function buildShop(app: App): Stack {
 }
 
 if (require.main === module) {
-  const app = new App();
+  const app = new App({ outdir: process.env.CDK8S_OUTDIR ?? path.join(__dirname, 'dist') });
   buildShop(app);
   app.synth();
   printSummary(app.outdir);

@@ -30,6 +30,11 @@ export function composeUrl(svc: MicroService): string {
   return `http://${svc.serviceName}:${svc.port}`;
 }
 
+/** Public port, bound on every interface explicitly (short syntax: valid for Compose v2 and docker-compose 1.29). */
+function publishedPort(svc: MicroService): string {
+  return `0.0.0.0:${svc.expose!.port}:${svc.port}/tcp`;
+}
+
 function healthTest(svc: MicroService): string[] {
   const hc = svc.healthCheck;
   if (hc.composeCommand) return ['CMD', ...hc.composeCommand];
@@ -37,6 +42,16 @@ function healthTest(svc: MicroService): string[] {
   const timeout = Math.max(1, hc.timeout.seconds);
   const py = `-c "import urllib.request; urllib.request.urlopen('${url}', timeout=${timeout})"`;
   return ['CMD-SHELL', `python3 ${py} 2>/dev/null || python ${py} 2>/dev/null || curl -fsS -o /dev/null '${url}' 2>/dev/null || wget -q -O /dev/null '${url}' || exit 1`];
+}
+
+/** Service key order of the Compose best-practice linters (dclint's service-keys-order); unknown keys go last. */
+const SERVICE_KEY_ORDER = ['image', 'build', 'container_name', 'depends_on', 'volumes', 'volumes_from', 'configs', 'secrets', 'environment', 'env_file', 'ports', 'networks', 'network_mode', 'extra_hosts', 'command', 'entrypoint', 'working_dir', 'restart', 'healthcheck', 'logging', 'labels', 'user', 'isolation', 'cap_drop', 'deploy', 'read_only', 'security_opt', 'stop_grace_period', 'stop_signal', 'tmpfs'];
+
+function orderServiceKeys(service: Record<string, unknown>): Record<string, unknown> {
+  const rank = (k: string): number => { const i = SERVICE_KEY_ORDER.indexOf(k); return i < 0 ? SERVICE_KEY_ORDER.length : i; };
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(service).sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))) out[k] = service[k];
+  return out;
 }
 
 function sortObject<T>(o: Record<string, T>): Record<string, T> {
@@ -60,11 +75,15 @@ function renderVersion(stack: Stack, version: ServiceVersion, networkName: strin
   }
 
   const service: any = {};
-  service.image = imageReference(version);
-  if (version.image.kind === 'build') {
+  if (version.image.kind === 'build' && mode !== ComposeNetworkMode.OVERLAY) {
+    // Built here, tagged with the same `<registry>/<service>:<content hash>` Kubernetes and Pulumi use
+    // (`build.tags`, not `image` beside `build`, which linters flag as ambiguous).
     const asset = imageAsset(version.image);
-    service.build = { context: `./${asset.contextPath}`, dockerfile: version.image.dockerfile };
+    service.build = { context: `./${asset.contextPath}`, dockerfile: version.image.dockerfile, tags: [imageReference(version)] };
     if (Object.keys(version.image.buildArgs).length > 0) service.build.args = sortObject(version.image.buildArgs);
+  } else {
+    // Registry images; and a swarm cannot build, so overlay stacks run the image pushed to imageRegistry.
+    service.image = imageReference(version);
   }
   if (svc.command) service.entrypoint = svc.command;
   if (svc.args) service.command = svc.args;
@@ -83,7 +102,7 @@ function renderVersion(stack: Stack, version: ServiceVersion, networkName: strin
   } else {
     service.networks = { [networkName]: { aliases: [svc.serviceName] } };
     if (svc.expose && !needsEdge(svc)) {
-      service.ports = [{ target: svc.port, published: String(svc.expose.port), protocol: 'tcp', mode: mode === ComposeNetworkMode.OVERLAY ? 'ingress' : 'host' }];
+      service.ports = [publishedPort(svc)];
     }
   }
 
@@ -120,7 +139,7 @@ function renderVersion(stack: Stack, version: ServiceVersion, networkName: strin
   service.stop_signal = 'SIGTERM';
   service.stop_grace_period = svc.gracefulShutdown.plus(svc.preStopDelay).toGoString();
   service.labels = sortObject(versionLabels(version));
-  return [composeName(version), service];
+  return [composeName(version), orderServiceKeys(service)];
 }
 
 function edgeProxy(svc: MicroService, networkName: string, confPath: string): [string, any, string] {
@@ -147,13 +166,13 @@ function edgeProxy(svc: MicroService, networkName: string, confPath: string): [s
     image: EDGE_PROXY_IMAGE,
     depends_on: sortObject(dependsOn),
     networks: [networkName],
-    ports: [{ target: svc.port, published: String(svc.expose!.port), protocol: 'tcp', mode: 'host' }],
+    ports: [publishedPort(svc)],
     volumes: [{ type: 'bind', source: `./${confPath}`, target: '/etc/nginx/conf.d/default.conf', read_only: true }],
     restart: svc.restartPolicy,
     deploy: { resources: { limits: { cpus: '0.25', memory: '64m' } } },
-    labels: { 'app.kubernetes.io/managed-by': 'pyfleet', 'app.kubernetes.io/part-of': svc.stack.stackName, 'app.kubernetes.io/component': 'edge-proxy', 'app': svc.serviceName },
+    labels: sortObject({ 'app.kubernetes.io/managed-by': 'pyfleet', 'app.kubernetes.io/part-of': svc.stack.stackName, 'app.kubernetes.io/component': 'edge-proxy', 'app': svc.serviceName }),
   };
-  return [`${svc.serviceName}-edge`, service, conf];
+  return [`${svc.serviceName}-edge`, orderServiceKeys(service), conf];
 }
 
 /** The stack's compose document. */
@@ -173,7 +192,7 @@ export function composeDocument(stack: Stack): { document: any; files: Artifact[
       files.push({ path: confPath, content: conf });
     }
   }
-  const document: any = { name: stack.stackName, services };
+  const document: any = { name: stack.stackName, services: sortObject(services) };
   if (stack.composeNetworkMode !== ComposeNetworkMode.HOST) {
     document.networks = {
       [networkName]: stack.composeNetworkMode === ComposeNetworkMode.OVERLAY ? { driver: 'overlay', attachable: true } : { driver: 'bridge' },
@@ -187,8 +206,8 @@ registerRenderer({
   order: 50,
   render(stack) {
     const { document, files } = composeDocument(stack);
-    const header = `# Generated by pyfleet for stack "${stack.stackName}". Run: docker compose -f ${stack.stackName}.compose.yml up -d\n`;
-    const content = header + yaml.dump(document, { noRefs: true, lineWidth: -1, sortKeys: false });
+    const header = `# Generated by pyfleet for stack "${stack.stackName}". Run: docker compose -f ${stack.stackName}.compose.yml up -d --wait\n`;
+    const content = header + yaml.dump(document, { noRefs: true, lineWidth: -1, sortKeys: false, forceQuotes: true, quotingType: "'" });
     return { result: document, artifacts: [{ path: `${stack.stackName}.compose.yml`, content }, ...files] };
   },
 });
