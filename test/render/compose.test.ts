@@ -1,0 +1,163 @@
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as yaml from 'js-yaml';
+import { App, ComposeNetworkMode, ContainerImage, Cpu, Duration, EnvValue, HealthCheck, MicroService, RestartPolicy, Size, Stack } from '../../lib';
+import { dclint, REFERENCE_COMPOSE_SCHEMA, validateComposeSchema } from '../support/checks';
+import { haveEngine } from '../support/engines';
+import { sourceDir, synth, Synthesized } from '../support/synth';
+
+function shop(app: App, mode: ComposeNetworkMode, replicas = 1): void {
+  const stack = new Stack(app, 'shop', { compose: { networkMode: mode }, imageRegistry: 'ghcr.io/acme/shop' });
+  const users = new MicroService(stack, 'user-service', {
+    image: ContainerImage.fromDirectory(sourceDir()), port: 8001, replicas,
+    env: { DB_PASSWORD: EnvValue.fromSecret('db-credentials', 'password'), PRICE: '$5' },
+    cpu: Cpu.millis(500), memory: Size.mebibytes(256),
+    healthCheck: HealthCheck.http('/healthz', { interval: Duration.seconds(5), timeout: Duration.seconds(2), failureThreshold: 3, startPeriod: Duration.seconds(20) }),
+  });
+  const health = new MicroService(stack, 'audit', { image: ContainerImage.fromRegistry('ghcr.io/acme/audit:2.0.1'), port: 8003, replicas: 1, healthCheck: HealthCheck.none(), restartPolicy: RestartPolicy.ALWAYS });
+  new MicroService(stack, 'order-service', {
+    image: ContainerImage.fromDirectory(sourceDir({ 'extra.txt': 'x' })), port: 8002, replicas: 1,
+    cpu: Cpu.cores(1), memory: Size.gibibytes(1), cpuRequest: Cpu.millis(250), memoryRequest: Size.mebibytes(512),
+    calls: [users, health], expose: { port: 8002 },
+  });
+}
+
+const composeOf = (out: Synthesized): any => out.compose('shop');
+
+describe('compose output', () => {
+  const outs: Synthesized[] = [];
+  const make = (mode: ComposeNetworkMode, replicas = 1): Synthesized => { const o = synth((app) => shop(app, mode, replicas)); outs.push(o); return o; };
+  afterAll(() => outs.forEach((o) => o.cleanup()));
+
+  test.each([ComposeNetworkMode.BRIDGE, ComposeNetworkMode.HOST, ComposeNetworkMode.OVERLAY])('%s mode: valid against the Compose Specification schema and clean under dclint', (mode) => {
+    const out = make(mode);
+    expect(validateComposeSchema(composeOf(out))).toEqual([]);
+    if (fs.existsSync(REFERENCE_COMPOSE_SCHEMA)) expect(validateComposeSchema(composeOf(out), REFERENCE_COMPOSE_SCHEMA)).toEqual([]);
+    const lint = dclint(path.join(out.dir, 'shop.compose.yml'));
+    expect(lint).toEqual({ errors: [], warnings: [] });
+  });
+
+  test('the schema check itself rejects a wrong document', () => {
+    const doc = composeOf(make(ComposeNetworkMode.BRIDGE));
+    doc.services['user-service'].ports = 8001;
+    doc.services['user-service'].healtcheck = {};
+    const errors = validateComposeSchema(doc);
+    expect(errors.some((e) => e.includes('/services/user-service/ports'))).toBe(true);
+    expect(errors.some((e) => e.includes('healtcheck'))).toBe(true);
+  });
+
+  test('bridge: services by name, injected URLs use service names, waits for healthy callees', () => {
+    const doc = composeOf(make(ComposeNetworkMode.BRIDGE));
+    expect(doc.name).toBe('shop');
+    expect(Object.keys(doc.services)).toEqual(['audit', 'order-service', 'user-service']);
+    const orders = doc.services['order-service'];
+    expect(orders.environment).toEqual({ USER_SERVICE_URL: 'http://user-service:8001', AUDIT_URL: 'http://audit:8003' });
+    expect(orders.depends_on).toEqual({ 'user-service': { condition: 'service_healthy', restart: true }, 'audit': { condition: 'service_started', restart: true } });
+    expect(orders.networks).toEqual({ shop: { aliases: ['order-service'] } });
+    expect(orders.ports).toEqual(['0.0.0.0:8002:8002/tcp']);
+    expect(doc.services['user-service'].ports).toBeUndefined();
+    expect(doc.networks).toEqual({ shop: { driver: 'bridge' } });
+  });
+
+  test('host: every service on the host network; URLs are 127.0.0.1:<port>; no published ports', () => {
+    const doc = composeOf(make(ComposeNetworkMode.HOST));
+    const orders = doc.services['order-service'];
+    expect(orders.network_mode).toBe('host');
+    expect(orders.networks).toBeUndefined();
+    expect(orders.ports).toBeUndefined();
+    expect(orders.environment.USER_SERVICE_URL).toBe('http://127.0.0.1:8001');
+    expect(doc.networks).toBeUndefined();
+  });
+
+  test('overlay: attachable overlay network, pushed images (a swarm cannot build), swarm rollout settings', () => {
+    const doc = composeOf(make(ComposeNetworkMode.OVERLAY, 2));
+    expect(doc.networks).toEqual({ shop: { driver: 'overlay', attachable: true } });
+    const users = doc.services['user-service'];
+    expect(users.build).toBeUndefined();
+    expect(users.image).toMatch(/^ghcr\.io\/acme\/shop\/user-service:[0-9a-f]{12}$/);
+    expect(users.deploy.replicas).toBe(2);
+    expect(users.deploy.update_config.order).toBe('start-first');
+    expect(doc.services['order-service'].environment.USER_SERVICE_URL).toBe('http://user-service:8001');
+  });
+
+  test('build, resources, health, restart, hardening and secrets', () => {
+    const out = make(ComposeNetworkMode.BRIDGE);
+    const doc = composeOf(out);
+    const users = doc.services['user-service'];
+    expect(users.build.context).toMatch(/^\.\/assets\/context\.[0-9a-f]{12}$/);
+    expect(fs.existsSync(path.join(out.dir, users.build.context, 'Dockerfile'))).toBe(true);
+    expect(users.build.tags).toEqual([`ghcr.io/acme/shop/user-service:${users.build.context.split('.').pop()}`]);
+    expect(doc.services.audit.image).toBe('ghcr.io/acme/audit:2.0.1');
+    expect(doc.services.audit.build).toBeUndefined();
+    expect(doc.services.audit.healthcheck).toBeUndefined();
+    expect(doc.services.audit.restart).toBe('always');
+    expect(users.restart).toBe('unless-stopped');
+    expect(users.deploy.resources).toEqual({ limits: { cpus: '0.5', memory: '256m' }, reservations: { cpus: '0.5', memory: '256m' } });
+    expect(doc.services['order-service'].deploy.resources).toEqual({ limits: { cpus: '1', memory: '1g' }, reservations: { cpus: '0.25', memory: '512m' } });
+    expect(users.healthcheck).toMatchObject({ interval: '5s', timeout: '2s', retries: 3, start_period: '20s' });
+    expect(users.healthcheck.test[0]).toBe('CMD-SHELL');
+    expect(users.healthcheck.test[1]).toContain('http://127.0.0.1:8001/healthz');
+    expect(users).toMatchObject({ user: '10001:10001', read_only: true, tmpfs: ['/tmp'], cap_drop: ['ALL'], security_opt: ['no-new-privileges:true'], stop_signal: 'SIGTERM', stop_grace_period: '35s' });
+    expect(users.environment.DB_PASSWORD).toBe('${DB_CREDENTIALS_PASSWORD:?set DB_CREDENTIALS_PASSWORD to the value of key password of secret db-credentials}');
+    expect(users.environment.PRICE).toBe('$$5');
+  });
+
+  test('several versions run as <service>-<version>, all reachable under the service alias', () => {
+    const out = synth((app) => {
+      const stack = new Stack(app, 'shop');
+      const svc = new MicroService(stack, 'orders', { image: ContainerImage.fromRegistry('ghcr.io/acme/orders:1.0.0'), replicas: 2 });
+      svc.addVersion('v2', { image: ContainerImage.fromRegistry('ghcr.io/acme/orders:2.0.0'), replicas: 1 });
+      new MicroService(stack, 'web', { image: ContainerImage.fromRegistry('ghcr.io/acme/web:1.0.0'), calls: [svc], replicas: 1 });
+    });
+    outs.push(out);
+    const doc = out.compose('shop');
+    expect(Object.keys(doc.services).sort()).toEqual(['orders-v1', 'orders-v2', 'web']);
+    expect(doc.services['orders-v1'].networks.shop.aliases).toEqual(['orders']);
+    expect(doc.services['orders-v2'].networks.shop.aliases).toEqual(['orders']);
+    expect(doc.services['orders-v2'].labels.version).toBe('v2');
+    expect(Object.keys(doc.services.web.depends_on).sort()).toEqual(['orders-v1', 'orders-v2']);
+    expect(doc.services.web.environment.ORDERS_URL).toBe('http://orders:8080');
+  });
+
+  test('a public multi-container service is published once, through an edge proxy that balances its containers', () => {
+    const out = synth((app) => {
+      const stack = new Stack(app, 'hello');
+      new MicroService(stack, 'hello', { image: ContainerImage.fromRegistry('ghcr.io/acme/hello:1.0.0'), port: 5000, replicas: 3, expose: { port: 80 } });
+    });
+    outs.push(out);
+    const doc = out.compose('hello');
+    expect(doc.services.hello.ports).toBeUndefined();
+    expect(doc.services.hello.deploy.replicas).toBe(3);
+    const edge = doc.services['hello-edge'];
+    expect(edge.ports).toEqual(['0.0.0.0:80:5000/tcp']);
+    expect(edge.depends_on).toEqual({ hello: { condition: 'service_healthy', restart: true } });
+    const conf = out.files.get(edge.volumes[0].source.replace(/^\.\//, ''))!;
+    expect(conf).toContain('listen 5000;');
+    expect(conf).toContain('set $upstream http://hello:5000;');
+    expect(dclint(path.join(out.dir, 'hello.compose.yml'))).toEqual({ errors: [], warnings: [] });
+  });
+
+  const dc = haveEngine('docker-compose', 'apt-get install docker-compose');
+  (dc ? test : test.skip).each([ComposeNetworkMode.BRIDGE, ComposeNetworkMode.HOST, ComposeNetworkMode.OVERLAY])('docker-compose 1.29 accepts the %s project (`config`)', (mode) => {
+    const out = make(mode);
+    // docker-compose 1.29 predates four keys of the current specification; remove exactly those and let it check the rest.
+    const doc = composeOf(out);
+    delete doc.name;
+    for (const s of Object.values<any>(doc.services)) {
+      delete s.build?.tags;
+      if (s.healthcheck) delete s.healthcheck.start_interval;
+      for (const d of Object.values<any>(s.depends_on ?? {})) delete d.restart;
+    }
+    const file = path.join(out.dir, 'compat.compose.yml');
+    fs.writeFileSync(file, yaml.dump(doc));
+    const env = { ...process.env, DB_CREDENTIALS_PASSWORD: 'secret' };
+    const printed = execFileSync('docker-compose', ['-p', 'shop', '-f', file, 'config'], { cwd: out.dir, env, encoding: 'utf8', timeout: 60_000 });
+    const resolved = yaml.load(printed) as any;
+    expect(resolved.services['user-service'].environment.DB_PASSWORD).toBe('secret');
+    expect(Object.keys(resolved.services).sort()).toEqual(['audit', 'order-service', 'user-service']);
+    // Without the secret in the environment, compose refuses to start, naming the variable.
+    const run = () => execFileSync('docker-compose', ['-p', 'shop', '-f', file, 'config', '-q'], { cwd: out.dir, env: { ...process.env, DB_CREDENTIALS_PASSWORD: '' }, encoding: 'utf8', stdio: 'pipe', timeout: 60_000 });
+    expect(run).toThrow(/DB_CREDENTIALS_PASSWORD/);
+  });
+});

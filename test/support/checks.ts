@@ -1,0 +1,122 @@
+// Independent checks of synthesized output: real Kubernetes schemas (kubernetes-models), the Compose
+// Specification schema bundled with dclint, dclint's rules, and cross-object rules.
+import * as fs from 'fs';
+import * as path from 'path';
+import Ajv from 'ajv';
+
+/** Validates one Kubernetes object with kubernetes-models; returns problems (empty when valid). */
+export function validateKubernetesObject(obj: any): string[] {
+  const [group, version] = String(obj.apiVersion).includes('/') ? String(obj.apiVersion).split('/') : ['', obj.apiVersion];
+  const modulePath = `kubernetes-models/${group ? `${group}/` : ''}${version}/${obj.kind}`;
+  let Model: any;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    Model = require(modulePath)[obj.kind];
+  } catch {
+    return [`${obj.kind} ${obj.apiVersion}: no schema in kubernetes-models (${modulePath})`];
+  }
+  try {
+    new Model(obj).validate();
+    return [];
+  } catch (e) {
+    return [`${obj.kind}/${obj.metadata?.name}: ${(e as Error).message}`];
+  }
+}
+
+let composeValidator: any;
+/** Validates a compose document against the Compose Specification schema dclint bundles. */
+/** The Compose Specification schema that dclint bundles (its `exports` hide the file from require.resolve). */
+export const DCLINT_COMPOSE_SCHEMA = path.join(path.dirname(require.resolve('dclint/package.json')), 'schemas', 'compose.schema.json');
+
+export function validateComposeSchema(doc: any, schemaFile = DCLINT_COMPOSE_SCHEMA): string[] {
+  const compile = (file: string): any => {
+    const schema = JSON.parse(fs.readFileSync(file, 'utf8'));
+    delete schema.$schema;
+    return new Ajv({ allErrors: true, strict: false }).compile(schema);
+  };
+  const validate = schemaFile === DCLINT_COMPOSE_SCHEMA ? (composeValidator ??= compile(schemaFile)) : compile(schemaFile);
+  return validate(doc) ? [] : (validate.errors as any[]).map((e) => `${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`);
+}
+
+/** The reference copy of the Compose schema, present beside the repository in CI only. */
+export const REFERENCE_COMPOSE_SCHEMA = path.resolve(__dirname, '../../../shared/reference/compose-spec.json');
+
+/** Runs dclint (schema + best-practice rules) on a compose file; returns its messages. */
+export function dclint(file: string): { errors: string[]; warnings: string[] } {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { DCLinter } = require('dclint');
+  const linter = new DCLinter({ rules: {}, quiet: false, debug: false, exclude: [] });
+  const results = linter.lintFiles([file], false) as any[];
+  const msgs = results.flatMap((r) => r.messages);
+  return {
+    errors: msgs.filter((m) => m.type === 'error').map((m) => `${m.rule}: ${m.message}`),
+    warnings: msgs.filter((m) => m.type === 'warning').map((m) => `${m.rule}: ${m.message}`),
+  };
+}
+
+const matches = (selector: Record<string, string>, labels: Record<string, string> = {}): boolean =>
+  Object.entries(selector).every(([k, v]) => labels[k] === v);
+
+/**
+ * Cross-object rules a cluster would only reveal at runtime: every Service selects pods of some
+ * workload; every Service targetPort and probe port is declared by the container; workload selectors
+ * match their own pod labels; pods meet Pod Security "restricted".
+ */
+export function crossObjectProblems(objects: any[]): string[] {
+  const problems: string[] = [];
+  const deployments = objects.filter((o) => o.kind === 'Deployment');
+  const names = new Set(objects.map((o) => `${o.kind}/${o.metadata?.name}`));
+  for (const d of deployments) {
+    const tpl = d.spec.template;
+    if (!matches(d.spec.selector.matchLabels, tpl.metadata.labels)) problems.push(`Deployment/${d.metadata.name}: selector does not match its pod labels`);
+    const sa = tpl.spec.serviceAccountName;
+    if (sa && !names.has(`ServiceAccount/${sa}`)) problems.push(`Deployment/${d.metadata.name}: service account ${sa} is not defined`);
+    problems.push(...restrictedProblems(d));
+    for (const c of tpl.spec.containers) {
+      const declared = new Map<string | number, number>();
+      for (const p of c.ports ?? []) { declared.set(p.containerPort, p.containerPort); if (p.name) declared.set(p.name, p.containerPort); }
+      for (const probe of ['readinessProbe', 'livenessProbe', 'startupProbe']) {
+        const port = c[probe]?.httpGet?.port ?? c[probe]?.tcpSocket?.port;
+        if (port !== undefined && !declared.has(port)) problems.push(`Deployment/${d.metadata.name}: ${probe} port ${port} is not declared by container ${c.name}`);
+      }
+    }
+  }
+  for (const s of objects.filter((o) => o.kind === 'Service')) {
+    const selected = deployments.filter((d) => d.metadata.namespace === s.metadata.namespace && matches(s.spec.selector ?? {}, d.spec.template.metadata.labels));
+    if (selected.length === 0) problems.push(`Service/${s.metadata.name}: selects no pods`);
+    for (const p of s.spec.ports) {
+      for (const d of selected) {
+        const ok = d.spec.template.spec.containers.some((c: any) => (c.ports ?? []).some((cp: any) => cp.name === p.targetPort || cp.containerPort === p.targetPort));
+        if (!ok) problems.push(`Service/${s.metadata.name}: targetPort ${p.targetPort} is not declared by Deployment/${d.metadata.name}`);
+      }
+    }
+  }
+  return problems;
+}
+
+/** Pod Security Standards "restricted" (the fields the admission controller checks). */
+export function restrictedProblems(d: any): string[] {
+  const problems: string[] = [];
+  const spec = d.spec.template.spec;
+  const where = `Deployment/${d.metadata.name}`;
+  const podSc = spec.securityContext ?? {};
+  if (spec.hostNetwork || spec.hostPID || spec.hostIPC) problems.push(`${where}: host namespaces`);
+  for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
+    const sc = c.securityContext ?? {};
+    const nonRoot = sc.runAsNonRoot ?? podSc.runAsNonRoot;
+    if (nonRoot !== true) problems.push(`${where}/${c.name}: runAsNonRoot is not true`);
+    if ((sc.runAsUser ?? podSc.runAsUser) === 0) problems.push(`${where}/${c.name}: runs as UID 0`);
+    if (sc.allowPrivilegeEscalation !== false) problems.push(`${where}/${c.name}: allowPrivilegeEscalation is not false`);
+    if (sc.privileged) problems.push(`${where}/${c.name}: privileged`);
+    const drop = sc.capabilities?.drop ?? [];
+    if (!drop.includes('ALL')) problems.push(`${where}/${c.name}: capabilities do not drop ALL`);
+    if ((sc.capabilities?.add ?? []).some((cap: string) => cap !== 'NET_BIND_SERVICE')) problems.push(`${where}/${c.name}: adds capabilities`);
+    const seccomp = sc.seccompProfile?.type ?? podSc.seccompProfile?.type;
+    if (!['RuntimeDefault', 'Localhost'].includes(seccomp)) problems.push(`${where}/${c.name}: no seccompProfile RuntimeDefault`);
+    if (sc.readOnlyRootFilesystem !== true) problems.push(`${where}/${c.name}: root filesystem is writable`);
+  }
+  for (const v of spec.volumes ?? []) {
+    if (v.hostPath) problems.push(`${where}: hostPath volume ${v.name}`);
+  }
+  return problems;
+}
