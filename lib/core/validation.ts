@@ -14,6 +14,11 @@ export function validateModel(stacks: readonly Stack[]): PyfleetError[] {
   for (const stack of stacks) {
     for (const svc of stack.services) {
       for (const callee of svc.calls) {
+        const clash = svc.versions.find((v) => callee.urlVariable in v.env);
+        if (clash) {
+          errors.push(new PyfleetError(clash.node.path, `sets ${callee.urlVariable} itself, but \`calls: [${callee.serviceName}]\` injects that variable with the right address for each target`,
+            `remove ${callee.urlVariable} from env (or drop "${callee.serviceName}" from calls and manage the URL yourself)`));
+        }
         if (callee === svc) {
           errors.push(new PyfleetError(svc.node.path, 'the service lists itself in `calls`', 'remove it from its own calls'));
         } else if (!allServices.has(callee)) {
