@@ -90,9 +90,14 @@ project.addTask('shop', {
   description: 'Synthesize examples/shop and print what was written',
   exec: 'ts-node --project examples/tsconfig.json examples/shop/main.ts',
 });
-project.addTask('typecheck', {
+const typecheck = project.addTask('typecheck', {
   description: 'Type-check the library, tests, examples and benchmarks',
   exec: 'tsc --noEmit -p tsconfig.json && tsc --noEmit -p test/tsconfig.json && tsc --noEmit -p examples/tsconfig.json && tsc --noEmit -p bench/tsconfig.json',
 });
+
+// `npm test` type-checks examples and benchmarks too, and never rewrites snapshots in CI.
+project.testTask.reset();
+project.testTask.spawn(typecheck);
+project.testTask.exec('jest --ci', { receiveArgs: true });
 
 project.synth();
