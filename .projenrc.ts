@@ -55,6 +55,7 @@ const project = new typescript.TypeScriptProject({
       testPathIgnorePatterns: ['/node_modules/', '/build/', '/examples/.*/dist/'],
       testTimeout: 120_000,
       collectCoverage: false,
+      reporters: [new javascript.JestReporter('<rootDir>/test/support/summary-reporter.js')],
     },
   },
 
