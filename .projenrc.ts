@@ -96,6 +96,12 @@ const typecheck = project.addTask('typecheck', {
   exec: 'tsc --noEmit -p tsconfig.json && tsc --noEmit -p test/tsconfig.json && tsc --noEmit -p examples/tsconfig.json && tsc --noEmit -p bench/tsconfig.json',
 });
 
+project.addTask('bench:synth', {
+  description: 'Benchmark: synth time against the stock cdk8s path (prints figures)',
+  exec: 'ts-node --project bench/tsconfig.json bench/synth.ts',
+  receiveArgs: true,
+});
+
 // `npm test` type-checks examples and benchmarks too, and never rewrites snapshots in CI.
 project.testTask.reset();
 project.testTask.spawn(typecheck);
