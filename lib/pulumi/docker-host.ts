@@ -109,7 +109,6 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
   public readonly addresses: pulumi.Output<Record<string, string>>;
 
   constructor(name: string, args: DockerHostDeploymentArgs, opts: pulumi.ComponentResourceOptions = {}) {
-    super('pyfleet:index:DockerHostDeployment', name, {}, opts);
     const where = `DockerHostDeployment "${name}"`;
     const synth = synthesizeStack(args?.stack, where);
     const stack = args.stack;
@@ -119,7 +118,6 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
       throw new PyfleetError(stack.node.path, 'the stack uses an overlay network (Docker swarm), which a single Docker host deployment cannot express', 'use ComposeNetworkMode.BRIDGE (or HOST) for DockerHostDeployment, or deploy the compose file with `docker stack deploy`');
     }
 
-    let provider = args.provider;
     let hostName: string | undefined;
     if (args.host !== undefined) {
       const m = /^(?:ssh:\/\/(?:[^@\s/]+@)?([^\s:/]+)(?::\d+)?|tcp:\/\/([^\s:/]+):\d+|unix:\/\/\/\S+)$/.exec(args.host);
@@ -127,23 +125,48 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
         throw new PyfleetError(where, `host "${args.host}" is not a Docker host address`, 'use "ssh://user@host", "tcp://host:2376" or "unix:///var/run/docker.sock"');
       }
       hostName = m[1] ?? m[2];
-      if (!provider) {
-        provider = new docker.Provider(`${name}-provider`, {
-          host: args.host,
-          sshOpts: args.sshOpts,
-          caMaterial: args.tls?.caMaterial,
-          certMaterial: args.tls?.certMaterial,
-          keyMaterial: args.tls?.keyMaterial,
-        }, { parent: this });
-        this.provider = provider;
-      }
     }
-    const publicHost = args.publicHost ?? hostName ?? '127.0.0.1';
-    const child = { parent: this, provider };
-
     // Files the compose project bind-mounts (edge proxy and gateway configs), by `./<path>` source.
     const files = new Map<string, string>();
     for (const a of synth.artifacts) if (a.content !== undefined) files.set(`./${a.path}`, a.content);
+
+    // Every check runs before anything is registered, so a mistake leaves no half-made component.
+    const services: Record<string, any> = doc.services ?? {};
+    const problems: PyfleetError[] = [];
+    for (const [svcName, def] of Object.entries(services)) {
+      for (const key of Object.keys(def)) {
+        if (!KNOWN_KEYS.has(key)) problems.push(new PyfleetError(`${stack.node.path}/${svcName}`, `compose service "${svcName}" uses "${key}", which DockerHostDeployment does not map`, 'report this as a pyfleet bug (a compose feature without a Docker host mapping)'));
+      }
+      for (const v of def.volumes ?? []) {
+        const source = typeof v === 'string' ? v.split(':')[0] : v.source;
+        if ((typeof v === 'string' || v.type === 'bind') && !files.has(source)) {
+          problems.push(new PyfleetError(`${stack.node.path}/${svcName}`, `compose service "${svcName}" bind-mounts ${source}, which is not a file pyfleet generated`, 'a remote Docker host has no local files: use generated config only'));
+        }
+      }
+      for (const [k, v] of Object.entries<string>(def.environment ?? {})) {
+        const secret = /^\$\{([A-Z0-9_]+):\?[^}]*\}$/.exec(v);
+        if (secret && args.secrets?.[secret[1]] === undefined) {
+          problems.push(new PyfleetError(`${stack.node.path}/${svcName}`, `environment variable ${k} reads a secret, but no value was given for ${secret[1]}`, `pass secrets: { ${secret[1]}: config.requireSecret("${secret[1].toLowerCase()}") }`));
+        }
+      }
+    }
+    if (problems.length === 1) throw problems[0];
+    if (problems.length > 1) throw new PyfleetError(where, problems.map((p) => p.message).join('; '), 'fix each problem listed');
+    super('pyfleet:index:DockerHostDeployment', name, {}, opts);
+
+    let provider = args.provider;
+    if (args.host !== undefined && !provider) {
+      provider = new docker.Provider(`${name}-provider`, {
+        host: args.host,
+        sshOpts: args.sshOpts,
+        caMaterial: args.tls?.caMaterial,
+        certMaterial: args.tls?.certMaterial,
+        keyMaterial: args.tls?.keyMaterial,
+      }, { parent: this });
+      this.provider = provider;
+    }
+    const publicHost = args.publicHost ?? hostName ?? '127.0.0.1';
+    const child = { parent: this, provider };
 
     // The project network (compose names it <project>_<network>).
     const networkIds: Record<string, docker.Network> = {};
@@ -180,31 +203,12 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
       }
     }
 
-    const services: Record<string, any> = doc.services ?? {};
-    const problems: PyfleetError[] = [];
-    for (const [svcName, def] of Object.entries(services)) {
-      for (const key of Object.keys(def)) {
-        if (!KNOWN_KEYS.has(key)) problems.push(new PyfleetError(`${stack.node.path}/${svcName}`, `compose service "${svcName}" uses "${key}", which DockerHostDeployment does not map`, 'report this as a pyfleet bug (a compose feature without a Docker host mapping)'));
-      }
-      if (!imageRefs.has(def.image) && !this.remoteImages[def.image]) {
-        this.remoteImages[def.image] = new docker.RemoteImage(`${name}-pull-${def.image.replace(/[^A-Za-z0-9.-]+/g, '-')}`, { name: def.image, keepLocally: true }, child);
-        imageRefs.set(def.image, this.remoteImages[def.image].imageId);
-      }
-      for (const v of def.volumes ?? []) {
-        const source = typeof v === 'string' ? v.split(':')[0] : v.source;
-        if ((typeof v === 'string' || v.type === 'bind') && !files.has(source)) {
-          problems.push(new PyfleetError(`${stack.node.path}/${svcName}`, `compose service "${svcName}" bind-mounts ${source}, which is not a file pyfleet generated`, 'a remote Docker host has no local files: use generated config only'));
-        }
-      }
-      for (const [k, v] of Object.entries<string>(def.environment ?? {})) {
-        const secret = /^\$\{([A-Z0-9_]+):\?[^}]*\}$/.exec(v);
-        if (secret && args.secrets?.[secret[1]] === undefined) {
-          problems.push(new PyfleetError(`${stack.node.path}/${svcName}`, `environment variable ${k} reads a secret, but no value was given for ${secret[1]}`, `pass secrets: { ${secret[1]}: config.requireSecret("${secret[1].toLowerCase()}") }`));
-        }
-      }
+    // Registry images (and the edge proxy's) are pulled on the host.
+    for (const def of Object.values<any>(services)) {
+      if (imageRefs.has(def.image)) continue;
+      this.remoteImages[def.image] = new docker.RemoteImage(`${name}-pull-${def.image.replace(/[^A-Za-z0-9.-]+/g, '-')}`, { name: def.image, keepLocally: true }, child);
+      imageRefs.set(def.image, this.remoteImages[def.image].imageId);
     }
-    if (problems.length === 1) throw problems[0];
-    if (problems.length > 1) throw new PyfleetError(where, problems.map((p) => p.message).join('; '), 'fix each problem listed');
 
     // Containers, callees first.
     this.containers = {};

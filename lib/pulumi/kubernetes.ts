@@ -140,41 +140,30 @@ export class KubernetesDeployment extends pulumi.ComponentResource {
   public readonly provider?: k8s.Provider;
 
   constructor(name: string, args: KubernetesDeploymentArgs, opts: pulumi.ComponentResourceOptions = {}) {
-    super('pyfleet:index:KubernetesDeployment', name, {}, opts);
+    // Every check runs before anything is registered, so a mistake leaves no half-made component.
     const where = `KubernetesDeployment "${name}"`;
     const synth = synthesizeStack(args?.stack, where);
     const stack = args.stack;
+    const kubeconfig = args.provider ? undefined : checkKubeconfig(where, args.kubeconfig);
+    const buildImages = args.buildImages ?? true;
+    if (buildImages && synth.images.length > 0 && stack.imageRegistry.startsWith('pyfleet.local/')) {
+      const built = stack.services.flatMap((s) => s.versions).filter((v) => v.image.kind === 'build');
+      const names = [...new Set(built.map((v) => v.service.serviceName))].join(', ');
+      throw new PyfleetError(built[0].node.path, `the image is built from source (services: ${names}), but stack "${stack.stackName}" names no registry to push it to (imageRegistry is the default ${stack.imageRegistry}, which no cluster can pull from)`,
+        'set imageRegistry on the Stack (e.g. "ghcr.io/acme/shop") and pass `registry` credentials, or set buildImages: false and load the images into the cluster yourself');
+    }
+    super('pyfleet:index:KubernetesDeployment', name, {}, opts);
 
     let provider = args.provider;
-    if (!provider && (args.kubeconfig !== undefined || args.context !== undefined)) {
-      if (args.kubeconfig !== undefined) {
-        const file = path.resolve(args.kubeconfig);
-        if (!fs.existsSync(file) || !fs.statSync(file).isFile()) {
-          throw new PyfleetError(where, `the kubeconfig ${file} does not exist or is not a file`, 'pass the path of a readable kubeconfig (e.g. ~/.kube/config expanded), or pass `provider`');
-        }
-        try {
-          fs.accessSync(file, fs.constants.R_OK);
-        } catch {
-          throw new PyfleetError(where, `the kubeconfig ${file} is not readable`, 'fix its permissions or pass another kubeconfig');
-        }
-      }
-      provider = new k8s.Provider(`${name}-provider`, {
-        kubeconfig: args.kubeconfig !== undefined ? path.resolve(args.kubeconfig) : undefined,
-        context: args.context,
-      }, { parent: this });
+    if (!provider && (kubeconfig !== undefined || args.context !== undefined)) {
+      provider = new k8s.Provider(`${name}-provider`, { kubeconfig, context: args.context }, { parent: this });
       this.provider = provider;
     }
 
     // Images: build and push, then substitute by digest.
-    const buildImages = args.buildImages ?? true;
     this.images = {};
     const digests = new Map<string, pulumi.Output<string>>();
     if (buildImages && synth.images.length > 0) {
-      if (stack.imageRegistry.startsWith('pyfleet.local/')) {
-        const svc = synth.images[0].users[0];
-        throw new PyfleetError(svc, `the image is built from source, but stack "${stack.stackName}" names no registry to push it to (imageRegistry is the default ${stack.imageRegistry}, which no cluster can pull from)`,
-          'set imageRegistry on the Stack (e.g. "ghcr.io/acme/shop") and pass `registry` credentials, or set buildImages: false and load the images into the cluster yourself');
-      }
       const contexts = writeContexts(synth, assetOutdir(stack, args.assetDir));
       const server = args.registry?.server ?? stack.imageRegistry.split('/')[0];
       for (const image of synth.images) {
@@ -261,6 +250,21 @@ function topological(objects: any[], deps: Map<string, string[]>, byKey: Map<str
     rest = next;
   }
   return out;
+}
+
+/** The absolute kubeconfig path, after checking it is a readable file. */
+function checkKubeconfig(where: string, kubeconfig: string | undefined): string | undefined {
+  if (kubeconfig === undefined) return undefined;
+  const file = path.resolve(kubeconfig);
+  if (!fs.existsSync(file) || !fs.statSync(file).isFile()) {
+    throw new PyfleetError(where, `the kubeconfig ${file} does not exist or is not a file`, 'pass the path of a readable kubeconfig (e.g. ~/.kube/config expanded), or pass `provider`');
+  }
+  try {
+    fs.accessSync(file, fs.constants.R_OK);
+  } catch {
+    throw new PyfleetError(where, `the kubeconfig ${file} is not readable`, 'fix its permissions or pass another kubeconfig');
+  }
+  return file;
 }
 
 function imageName(image: BuiltImage): string {
