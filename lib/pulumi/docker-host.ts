@@ -175,7 +175,7 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
         name: `${doc.name}_${net}`,
         driver: def?.driver ?? 'bridge',
         labels: [{ label: 'com.docker.compose.project', value: doc.name }, { label: 'com.docker.compose.network', value: net }],
-      }, child);
+      }, { ...child, deleteBeforeReplace: true }); // its name is fixed, so a replacement must go first
     }
     this.network = Object.values(networkIds)[0];
 
@@ -224,7 +224,7 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
           files,
           secrets: args.secrets ?? {},
           healthyTimeout: args.healthyTimeout,
-        }), { ...child, dependsOn: waitFor }));
+        }), { ...child, dependsOn: waitFor, deleteBeforeReplace: true })); // fixed name: as compose, remove then recreate
       }
       this.containers[svcName] = list;
     }
@@ -269,7 +269,6 @@ export function containerArgs(project: string, svcName: string, def: any, index:
 
   const args: any = {
     name: `${project}-${svcName}-${index}`,
-    hostname: undefined,
     image: ctx.image,
     envs: envs.length > 0 ? envs : undefined,
     entrypoints: def.entrypoint,

@@ -57,6 +57,8 @@ describe('DockerHostDeployment', () => {
     const total = Object.values<any>(doc.services).reduce((n, s) => n + (s.deploy?.replicas ?? 1), 0);
     expect(all).toHaveLength(total);
     const remote = new Map(ofType('docker:index/remoteImage:RemoteImage').map((r) => [r.inputs.name, r]));
+    for (const c of all) expect(c.deleteBeforeReplace).toBe(true); // fixed container names
+    expect(ofType('docker:index/network:Network')[0].deleteBeforeReplace).toBe(true);
     for (const [svcName, svc] of Object.entries<any>(doc.services)) {
       const replicas = svc.deploy?.replicas ?? 1;
       const mine = all.filter((c) => c.inputs.labels.some((l: any) => l.label === 'com.docker.compose.service' && l.value === svcName));

@@ -14,6 +14,7 @@ export interface Registered {
   readonly provider: string;
   readonly customTimeouts?: { create: string; update: string; delete: string };
   readonly parent: string;
+  readonly deleteBeforeReplace: boolean;
 }
 
 export const registered: Registered[] = [];
@@ -48,6 +49,7 @@ function patchMonitor(): void {
       provider: req.getProvider(),
       customTimeouts: ct ? { create: ct.getCreate(), update: ct.getUpdate(), delete: ct.getDelete() } : undefined,
       parent: nameOfUrn(req.getParent() ?? ''),
+      deleteBeforeReplace: req.getDeletebeforereplace(),
     });
     return original.call(this, req, wrapped);
   } as any;
