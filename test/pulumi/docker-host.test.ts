@@ -2,7 +2,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as pulumi from '@pulumi/pulumi';
 import { App, ComposeNetworkMode, ContainerImage, Cpu, MicroService, PyfleetError, Size, Stack } from '../../lib';
-import { composeOrder, composeSizeToMiB, CPU_PERIOD_MICROS, DockerHostDeployment, goDurationMillis } from '../../lib/pulumi';
+import { composeOrder, composeSizeToMiB, CPU_PERIOD_MICROS, DockerHostDeployment, goDurationMillis, KubernetesDeployment } from '../../lib/pulumi';
+import { containerArgs } from '../../lib/pulumi/docker-host';
 import { buildTestShop, cleanup, sourceDir, tempDir } from './fixtures';
 import { installMocks, ofType, plain, registered, settle, valueOf } from './mocks';
 
@@ -196,5 +197,61 @@ describe('DockerHostDeployment', () => {
     const contexts = fs.readdirSync(path.join(assetDir, 'assets')).sort();
     expect(contexts).toHaveLength(2);
     for (const c of contexts) expect(fs.readdirSync(path.join(assetDir, 'assets', c)).sort()).toEqual(['Dockerfile', 'app.py']);
+  });
+
+  test('a gateway-style compose service (CMD health check, cap_add, soft-stop signal, bind-mounted config) maps field by field', () => {
+    const def = {
+      image: 'haproxy:3.0.5-alpine',
+      depends_on: { 'orders-v1': { condition: 'service_healthy', restart: true } },
+      networks: { shop: { aliases: ['orders'] } },
+      ports: [{ target: 80, published: '8080', protocol: 'tcp', mode: 'host' }],
+      volumes: [{ type: 'bind', source: './shop.compose/orders-gateway.cfg', target: '/usr/local/etc/haproxy/haproxy.cfg', read_only: true }],
+      healthcheck: { test: ['CMD', 'wget', '-q', '-O', '/dev/null', 'http://127.0.0.1:8404/healthz'], interval: '10s', timeout: '2s', retries: 3, start_period: '5s', start_interval: '1s' },
+      deploy: { resources: { limits: { cpus: '0.5', memory: '128m' }, reservations: { cpus: '0.1', memory: '32m' } } },
+      restart: 'unless-stopped',
+      cap_add: ['NET_BIND_SERVICE'],
+      cap_drop: ['ALL'],
+      read_only: true,
+      tmpfs: ['/tmp'],
+      security_opt: ['no-new-privileges:true'],
+      stop_signal: 'SIGUSR1',
+      stop_grace_period: '30s',
+      labels: { 'app': 'orders', 'app.kubernetes.io/component': 'gateway' },
+    };
+    const network = { name: 'shop_shop' } as any;
+    const args: any = containerArgs('shop', 'orders-gateway', def, 1, {
+      image: 'sha256:abc', networks: { shop: network }, files: new Map([['./shop.compose/orders-gateway.cfg', 'global\n']]), secrets: {},
+    });
+    expect(args).toMatchObject({
+      name: 'shop-orders-gateway-1',
+      image: 'sha256:abc',
+      restart: 'unless-stopped',
+      capabilities: { drops: ['ALL'], adds: ['NET_BIND_SERVICE'] },
+      stopSignal: 'SIGUSR1',
+      stopTimeout: 30,
+      cpuPeriod: 100000,
+      cpuQuota: 50000,
+      memory: 128,
+      memoryReservation: 32,
+      networkMode: 'shop_shop',
+      networksAdvanced: [{ name: 'shop_shop', aliases: ['orders', 'orders-gateway'] }],
+      ports: [{ internal: 80, external: 8080, protocol: 'tcp' }],
+      healthcheck: { tests: def.healthcheck.test, interval: '10s', timeout: '2s', retries: 3, startPeriod: '5s', startInterval: '1s' },
+      wait: true,
+      waitTimeout: 5 + 12 * 3 + 30,
+      uploads: [{ file: '/usr/local/etc/haproxy/haproxy.cfg', content: 'global\n' }],
+    });
+  });
+
+  test('one program can deploy the same stack to a cluster and to a Docker host', async () => {
+    const shop = buildTestShop();
+    const k = new KubernetesDeployment('k8s', { stack: shop.stack });
+    const d = new DockerHostDeployment('vps', { stack: shop.stack, secrets: { DB_PASSWORD: 'x' } });
+    await settle([...k.objects.map((o) => o.resource), ...Object.values(d.containers).flat()]);
+    expect(ofType('kubernetes:apps/v1:Deployment')).toHaveLength(4);
+    expect(containers()).toHaveLength(6); // user-service x2, order-service v1 + v2, catalog, the edge proxy
+    // Built once per target: pushed for the cluster, built on the host for Docker; same tags.
+    const images = ofType('docker:index/image:Image');
+    expect(images.filter((i) => i.inputs.skipPush).map((i) => i.inputs.imageName).sort()).toEqual(images.filter((i) => !i.inputs.skipPush).map((i) => i.inputs.imageName).sort());
   });
 });
