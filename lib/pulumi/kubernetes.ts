@@ -152,6 +152,13 @@ export class KubernetesDeployment extends pulumi.ComponentResource {
       throw new PyfleetError(built[0].node.path, `the image is built from source (services: ${names}), but stack "${stack.stackName}" names no registry to push it to (imageRegistry is the default ${stack.imageRegistry}, which no cluster can pull from)`,
         'set imageRegistry on the Stack (e.g. "ghcr.io/acme/shop") and pass `registry` credentials, or set buildImages: false and load the images into the cluster yourself');
     }
+    for (const key of Object.keys(args.await ?? {})) {
+      const [kind, objName] = key.split('/');
+      if (!synth.manifests.some((o) => o.kind === kind && (objName === undefined || o.metadata?.name === objName))) {
+        const kinds = [...new Set(synth.manifests.map((o) => o.kind))].sort().join(', ');
+        throw new PyfleetError(where, `await option "${key}" matches no object of stack "${stack.stackName}"`, `use a kind (${kinds}) or Kind/name of an object the stack renders`);
+      }
+    }
     super('pyfleet:index:KubernetesDeployment', name, {}, opts);
 
     let provider = args.provider;

@@ -170,6 +170,12 @@ describe('KubernetesDeployment', () => {
     expect(ns.customTimeouts?.create ?? '').toBe('');
   });
 
+  test('an await option that matches no object is a PyfleetError (a typo is not ignored)', () => {
+    const shop = buildTestShop();
+    expect(() => new KubernetesDeployment('typo', { stack: shop.stack, registry: {}, await: { 'Deployment/order-service': { skipAwait: true } } }))
+      .toThrow(/await option "Deployment\/order-service" matches no object.*Fix: use a kind \(.*Deployment.*\)/);
+  });
+
   test('outputs the address of each public service', async () => {
     const d = await deploy('shop');
     expect(await valueOf(d.addresses)).toEqual({ 'order-service': 'http://203.0.113.10:80' });
