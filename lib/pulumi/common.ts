@@ -6,8 +6,8 @@ import type { Artifact, StackOutput } from '../core/renderer';
 import { Stack } from '../core/stack';
 import { imageAsset } from '../service/asset';
 import { imageReference } from '../service/reference';
-// Registers the renderers whose results the components map (a cdk8s-only program imports them through lib/index).
-import '../render';
+// The main entry point: loading it registers the renderers whose in-memory results the components map.
+import '../index';
 
 /** A built image of a stack: what the synthesized outputs reference and where its staged context is. */
 export interface BuiltImage {
