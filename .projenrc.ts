@@ -8,6 +8,14 @@ const constructLibs = {
   'cdk8s-plus-27': '2.9.5',
 };
 
+// Peers of the separate `pyfleet/pulumi` entry point only (optional: cdk8s-only users install none).
+// @pulumi/pulumi 3.249+ needs Node 22; @pulumi/docker 4+ has no install script that downloads a plugin.
+const pulumiLibs = {
+  '@pulumi/pulumi': '~3.248.0',
+  '@pulumi/kubernetes': '^4.18.0',
+  '@pulumi/docker': '^4.11.0',
+};
+
 const project = new typescript.TypeScriptProject({
   name: 'pyfleet',
   description: 'Typed CDK-style constructs that ship Python web services as microservices: Dockerfiles, gunicorn configs, compose, Kubernetes and Istio.',
@@ -60,7 +68,7 @@ const project = new typescript.TypeScriptProject({
   },
 
   // Construct libraries are peers (one copy in the user's tree), and dev deps for our own tests.
-  peerDeps: ['constructs@^10.3.0', 'cdk8s@^2.68.11', 'cdk8s-plus-27@^2.9.0'],
+  peerDeps: ['constructs@^10.3.0', 'cdk8s@^2.68.11', 'cdk8s-plus-27@^2.9.0', ...Object.entries(pulumiLibs).map(([n, v]) => `${n}@${v}`)],
   peerDependencyOptions: { pinnedDevDependency: false },
   deps: ['js-yaml@^4.1.0'],
   devDeps: [
@@ -71,9 +79,19 @@ const project = new typescript.TypeScriptProject({
     'dclint@3.1.0',
     'ajv@^8.17.1',
     'ts-node@^10',
+    // The `pyfleet/pulumi` entry point's peers, installed here for its tests (mocks; no CLI or plugin).
+    ...Object.entries(pulumiLibs).map(([n, v]) => `${n}@${v}`),
   ],
   gitignore: ['/dist', 'examples/**/dist/', '*.tmp-pyfleet*', '/bench/out/'],
 });
+
+// Two entry points: `pyfleet` (constructs and renderers) and `pyfleet/pulumi` (Pulumi components).
+project.package.addField('exports', {
+  '.': { types: './build/index.d.ts', default: './build/index.js' },
+  './pulumi': { types: './build/pulumi/index.d.ts', default: './build/pulumi/index.js' },
+  './package.json': './package.json',
+});
+project.package.addField('peerDependenciesMeta', Object.fromEntries(Object.keys(pulumiLibs).map((n) => [n, { optional: true }])));
 
 // Examples and benchmarks are type-checked like user programs (ts-node picks this file up from their folders).
 for (const dir of ['examples', 'bench']) {

@@ -1,0 +1,131 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import type { App } from '../core/app';
+import { PyfleetError } from '../core/errors';
+import type { Artifact, StackOutput } from '../core/renderer';
+import { Stack } from '../core/stack';
+import { imageAsset } from '../service/asset';
+import { imageReference } from '../service/reference';
+// The main entry point: loading it registers the renderers whose in-memory results the components map.
+import '../index';
+
+/** A built image of a stack: what the synthesized outputs reference and where its staged context is. */
+export interface BuiltImage {
+  /** The reference the manifests and the compose file use: `<stack imageRegistry>/<service>:<content hash>`. */
+  readonly reference: string;
+  /** `<stack imageRegistry>/<service>` (the reference without its tag). */
+  readonly repository: string;
+  /** Content hash tag. */
+  readonly tag: string;
+  /** Staged context path relative to the outdir (`assets/context.<hash>`). */
+  readonly contextPath: string;
+  /** Dockerfile path relative to the context. */
+  readonly dockerfile: string;
+  /** Build arguments. */
+  readonly buildArgs: Record<string, string>;
+  /** Construct paths of the service versions that run this image. */
+  readonly users: string[];
+}
+
+/** The synthesized outputs of one stack, as the Pulumi components consume them. */
+export interface SynthesizedStack {
+  readonly output: StackOutput;
+  /** Kubernetes objects in apply order. */
+  readonly manifests: any[];
+  /** The compose document. */
+  readonly compose: any;
+  /** Built images, by reference, in a stable order. */
+  readonly images: BuiltImage[];
+  /** Every artifact (staged contexts, generated files), by path. */
+  readonly artifacts: Artifact[];
+}
+
+/** Validates the whole app and renders `stack`, exactly as `app.synth()` would, without writing anything. */
+export function synthesizeStack(stack: Stack, where: string): SynthesizedStack {
+  if (!(stack instanceof Stack)) {
+    throw new PyfleetError(where, '`stack` is not a pyfleet Stack', 'pass the Stack your program built, e.g. { stack: buildShop(app) }');
+  }
+  const app = stack.node.root as App;
+  if (typeof (app as any).synthesize !== 'function') {
+    throw new PyfleetError(stack.node.path, 'the stack is not inside a pyfleet App', 'create it with `new Stack(new App(), ...)` from pyfleet');
+  }
+  const output = app.synthesize().find((o) => o.stack === stack)!;
+  const images = new Map<string, BuiltImage>();
+  for (const svc of stack.services) {
+    for (const version of svc.versions) {
+      if (version.image.kind !== 'build') continue;
+      const asset = imageAsset(version.image);
+      const reference = imageReference(version);
+      const existing = images.get(reference);
+      if (existing) {
+        existing.users.push(version.node.path);
+        continue;
+      }
+      images.set(reference, {
+        reference,
+        repository: reference.slice(0, reference.lastIndexOf(':')),
+        tag: asset.tag,
+        contextPath: asset.contextPath,
+        dockerfile: version.image.dockerfile ?? 'Dockerfile',
+        buildArgs: { ...version.image.buildArgs },
+        users: [version.node.path],
+      });
+    }
+  }
+  return {
+    output,
+    manifests: (output.results.kubernetes as any[] | undefined) ?? [],
+    compose: output.results.compose,
+    images: [...images.values()].sort((a, b) => a.reference.localeCompare(b.reference)),
+    artifacts: output.artifacts,
+  };
+}
+
+/**
+ * Writes the staged build contexts of `images` below `outdir` (`<outdir>/assets/context.<hash>`) and
+ * returns their absolute paths by reference. Each is written to a temporary folder and moved into
+ * place, so a build never sees a half-written context.
+ */
+export function writeContexts(synth: SynthesizedStack, outdir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const image of synth.images) {
+    const target = path.resolve(outdir, image.contextPath);
+    out.set(image.reference, target);
+    const tmp = `${target}.tmp-pyfleet-${process.pid}`;
+    fs.rmSync(tmp, { recursive: true, force: true });
+    try {
+      for (const a of synth.artifacts) {
+        if (a.path !== image.contextPath && !a.path.startsWith(`${image.contextPath}/`)) continue;
+        const dest = path.join(tmp, a.path.slice(image.contextPath.length));
+        if (a.copyFrom) {
+          for (const f of a.copyFrom.files) {
+            fs.mkdirSync(path.dirname(path.join(dest, f)), { recursive: true });
+            fs.copyFileSync(path.join(a.copyFrom.directory, f), path.join(dest, f));
+          }
+          fs.mkdirSync(dest, { recursive: true });
+        } else {
+          fs.mkdirSync(path.dirname(dest), { recursive: true });
+          fs.writeFileSync(dest, a.content ?? '');
+        }
+      }
+      fs.rmSync(target, { recursive: true, force: true });
+      fs.mkdirSync(path.dirname(target), { recursive: true });
+      fs.renameSync(tmp, target);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  }
+  return out;
+}
+
+/** The directory staged contexts go to: the option, else the app's outdir. */
+export function assetOutdir(stack: Stack, option: string | undefined): string {
+  return path.resolve(option ?? ((stack.node.root as any).outdir as string | undefined) ?? 'dist');
+}
+
+/** Sorted shallow copy of a record. */
+export function sorted<T>(o: Record<string, T>): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const k of Object.keys(o).sort()) out[k] = o[k];
+  return out;
+}

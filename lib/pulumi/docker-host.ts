@@ -1,0 +1,342 @@
+import * as path from 'path';
+import * as docker from '@pulumi/docker';
+import * as pulumi from '@pulumi/pulumi';
+import { PyfleetError } from '../core/errors';
+import { ComposeNetworkMode, Stack } from '../core/stack';
+import type { Duration } from '../core/units';
+import { assetOutdir, synthesizeStack, writeContexts } from './common';
+
+/** Arguments of a DockerHostDeployment. */
+export interface DockerHostDeploymentArgs {
+  /** The pyfleet stack to deploy (rendered exactly as its compose file is). */
+  readonly stack: Stack;
+  /**
+   * The Docker provider to deploy with.
+   * @default - a provider for `host` when it is given, else Pulumi's default Docker provider
+   */
+  readonly provider?: docker.Provider;
+  /**
+   * Docker host to deploy to: `ssh://user@host[:port]`, `tcp://host:2376` (TLS, with the cert options)
+   * or `unix:///var/run/docker.sock`. Ignored when `provider` is given.
+   * @default - the ambient `DOCKER_HOST`
+   */
+  readonly host?: string;
+  /**
+   * Extra `ssh` options for an `ssh://` host, e.g. `['-o', 'StrictHostKeyChecking=yes']`.
+   * @default - none
+   */
+  readonly sshOpts?: string[];
+  /**
+   * PEM CA certificate, client certificate and key for a `tcp://` host with TLS.
+   * @default - none
+   */
+  readonly tls?: { readonly caMaterial?: pulumi.Input<string>; readonly certMaterial?: pulumi.Input<string>; readonly keyMaterial?: pulumi.Input<string> };
+  /**
+   * Host name used in the `addresses` output.
+   * @default - the host of `host`, else `127.0.0.1`
+   */
+  readonly publicHost?: string;
+  /**
+   * Values of the variables the compose file reads from the deploying shell for secrets
+   * (`EnvValue.fromSecret("db", "password")` reads `DB_PASSWORD`). Pass Pulumi secrets.
+   * @default - none; a stack with secrets fails with the names to set
+   */
+  readonly secrets?: Record<string, pulumi.Input<string>>;
+  /**
+   * Directory the staged build contexts are written to (`<dir>/assets/context.<hash>`).
+   * @default - the App's outdir
+   */
+  readonly assetDir?: string;
+  /**
+   * Platform built images target (the Docker host's).
+   * @default 'linux/amd64'
+   */
+  readonly platform?: string;
+  /**
+   * Longest wait for a container with a health check to become healthy before its callers start.
+   * @default - the health check's start period plus (interval + timeout) x retries, plus 30 s
+   */
+  readonly healthyTimeout?: Duration;
+}
+
+/** Compose keys this component maps; any other key in a compose service is an error, never dropped. */
+const KNOWN_KEYS = new Set(['image', 'build', 'entrypoint', 'command', 'environment', 'depends_on', 'network_mode', 'networks', 'ports', 'healthcheck',
+  'deploy', 'restart', 'user', 'read_only', 'tmpfs', 'cap_drop', 'cap_add', 'security_opt', 'stop_signal', 'stop_grace_period', 'labels', 'volumes']);
+
+/** Parses a compose size (`256m`, `1g`, `512k`, `100b`) to whole mebibytes, rounded up (Docker's provider takes MB). */
+export function composeSizeToMiB(s: string | number): number {
+  const m = /^(\d+(?:\.\d+)?)([bkmg]?)$/i.exec(String(s).trim());
+  if (!m) throw new Error(`unknown compose size ${s}`);
+  const factor = { 'b': 1, '': 1, 'k': 1024, 'm': 1024 ** 2, 'g': 1024 ** 3 }[m[2].toLowerCase() as 'b' | '' | 'k' | 'm' | 'g'];
+  return Math.ceil((Number(m[1]) * factor) / 1024 ** 2);
+}
+
+/** Parses a Go/compose duration (`30s`, `250ms`, `1m30s`) to milliseconds. */
+export function goDurationMillis(s: string): number {
+  let total = 0;
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
+  let m: RegExpExecArray | null;
+  let consumed = '';
+  while ((m = re.exec(s)) !== null) {
+    total += Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+    consumed += m[0];
+  }
+  if (consumed !== s) throw new Error(`unknown duration ${s}`);
+  return total;
+}
+
+/** The CPU period Docker uses for `--cpus`; a quota of `cpus x period` is the same limit. */
+export const CPU_PERIOD_MICROS = 100_000;
+
+/**
+ * Deploys a pyfleet stack to one machine running Docker: the compose project's network, one image per
+ * built service (built on that host), and one container per replica of every compose service, with
+ * the compose semantics (environment, ports, health check, restart policy, CPU quota and memory limit,
+ * network aliases, start after the services it calls are healthy, generated config files uploaded).
+ */
+export class DockerHostDeployment extends pulumi.ComponentResource {
+  /** Containers by compose service name, one per replica. */
+  public readonly containers: Record<string, docker.Container[]>;
+  /** Built images by the reference the compose file uses. */
+  public readonly images: Record<string, docker.Image>;
+  /** Registry images pulled on the host, by reference. */
+  public readonly remoteImages: Record<string, docker.RemoteImage>;
+  /** The project network (bridge mode). */
+  public readonly network?: docker.Network;
+  /** The provider made from `host`, if any. */
+  public readonly provider?: docker.Provider;
+  /** Address of each public service (`expose`): `http://<host>:<port>`, by service name. */
+  public readonly addresses: pulumi.Output<Record<string, string>>;
+
+  constructor(name: string, args: DockerHostDeploymentArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    const where = `DockerHostDeployment "${name}"`;
+    const synth = synthesizeStack(args?.stack, where);
+    const stack = args.stack;
+    const doc = synth.compose;
+    if (!doc) throw new PyfleetError(where, 'the stack rendered no compose document', 'report this as a pyfleet bug');
+    if (stack.composeNetworkMode === ComposeNetworkMode.OVERLAY) {
+      throw new PyfleetError(stack.node.path, 'the stack uses an overlay network (Docker swarm), which a single Docker host deployment cannot express', 'use ComposeNetworkMode.BRIDGE (or HOST) for DockerHostDeployment, or deploy the compose file with `docker stack deploy`');
+    }
+
+    let hostName: string | undefined;
+    if (args.host !== undefined) {
+      const m = /^(?:ssh:\/\/(?:[^@\s/]+@)?([^\s:/]+)(?::\d+)?|tcp:\/\/([^\s:/]+):\d+|unix:\/\/\/\S+)$/.exec(args.host);
+      if (!m) {
+        throw new PyfleetError(where, `host "${args.host}" is not a Docker host address`, 'use "ssh://user@host", "tcp://host:2376" or "unix:///var/run/docker.sock"');
+      }
+      hostName = m[1] ?? m[2];
+    }
+    // Files the compose project bind-mounts (edge proxy and gateway configs), by `./<path>` source.
+    const files = new Map<string, string>();
+    for (const a of synth.artifacts) if (a.content !== undefined) files.set(`./${a.path}`, a.content);
+
+    // Every check runs before anything is registered, so a mistake leaves no half-made component.
+    const services: Record<string, any> = doc.services ?? {};
+    const problems: PyfleetError[] = [];
+    for (const [svcName, def] of Object.entries(services)) {
+      for (const key of Object.keys(def)) {
+        if (!KNOWN_KEYS.has(key)) problems.push(new PyfleetError(`${stack.node.path}/${svcName}`, `compose service "${svcName}" uses "${key}", which DockerHostDeployment does not map`, 'report this as a pyfleet bug (a compose feature without a Docker host mapping)'));
+      }
+      for (const v of def.volumes ?? []) {
+        const source = typeof v === 'string' ? v.split(':')[0] : v.source;
+        if ((typeof v === 'string' || v.type === 'bind') && !files.has(source)) {
+          problems.push(new PyfleetError(`${stack.node.path}/${svcName}`, `compose service "${svcName}" bind-mounts ${source}, which is not a file pyfleet generated`, 'a remote Docker host has no local files: use generated config only'));
+        }
+      }
+      for (const [k, v] of Object.entries<string>(def.environment ?? {})) {
+        const secret = /^\$\{([A-Z0-9_]+):\?[^}]*\}$/.exec(v);
+        if (secret && args.secrets?.[secret[1]] === undefined) {
+          problems.push(new PyfleetError(`${stack.node.path}/${svcName}`, `environment variable ${k} reads a secret, but no value was given for ${secret[1]}`, `pass secrets: { ${secret[1]}: config.requireSecret("${secret[1].toLowerCase()}") }`));
+        }
+      }
+    }
+    if (problems.length === 1) throw problems[0];
+    if (problems.length > 1) throw new PyfleetError(where, problems.map((p) => p.message).join('; '), 'fix each problem listed');
+    super('pyfleet:index:DockerHostDeployment', name, {}, opts);
+
+    let provider = args.provider;
+    if (args.host !== undefined && !provider) {
+      provider = new docker.Provider(`${name}-provider`, {
+        host: args.host,
+        sshOpts: args.sshOpts,
+        caMaterial: args.tls?.caMaterial,
+        certMaterial: args.tls?.certMaterial,
+        keyMaterial: args.tls?.keyMaterial,
+      }, { parent: this });
+      this.provider = provider;
+    }
+    const publicHost = args.publicHost ?? hostName ?? '127.0.0.1';
+    const child = { parent: this, provider };
+
+    // The project network (compose names it <project>_<network>).
+    const networkIds: Record<string, docker.Network> = {};
+    for (const [net, def] of Object.entries<any>(doc.networks ?? {})) {
+      networkIds[net] = new docker.Network(`${name}-network-${net}`, {
+        name: `${doc.name}_${net}`,
+        driver: def?.driver ?? 'bridge',
+        labels: [{ label: 'com.docker.compose.project', value: doc.name }, { label: 'com.docker.compose.network', value: net }],
+      }, { ...child, deleteBeforeReplace: true }); // its name is fixed, so a replacement must go first
+    }
+    this.network = Object.values(networkIds)[0];
+
+    // Images: built ones on the host (no push), registry ones pulled.
+    this.images = {};
+    this.remoteImages = {};
+    const imageRefs = new Map<string, pulumi.Output<string>>();
+    if (synth.images.length > 0) {
+      const contexts = writeContexts(synth, assetOutdir(stack, args.assetDir));
+      for (const image of synth.images) {
+        const context = contexts.get(image.reference)!;
+        const img = new docker.Image(`${name}-image-${image.repository.split('/').pop()}-${image.tag}`, {
+          imageName: image.reference,
+          build: {
+            context,
+            dockerfile: path.join(context, image.dockerfile),
+            args: Object.keys(image.buildArgs).length > 0 ? image.buildArgs : undefined,
+            platform: args.platform ?? 'linux/amd64',
+          },
+          skipPush: true,
+        }, child);
+        this.images[image.reference] = img;
+        // The tag is the content hash: a code change changes it (the container is replaced), an unchanged build does not.
+        imageRefs.set(image.reference, img.imageName);
+      }
+    }
+
+    // Registry images (and the edge proxy's) are pulled on the host.
+    for (const def of Object.values<any>(services)) {
+      if (imageRefs.has(def.image)) continue;
+      this.remoteImages[def.image] = new docker.RemoteImage(`${name}-pull-${def.image.replace(/[^A-Za-z0-9.-]+/g, '-')}`, { name: def.image, keepLocally: true }, child);
+      imageRefs.set(def.image, this.remoteImages[def.image].imageId);
+    }
+
+    // Containers, callees first.
+    this.containers = {};
+    for (const svcName of composeOrder(services)) {
+      const def = services[svcName];
+      const replicas: number = def.deploy?.replicas ?? 1;
+      const waitFor = Object.keys(def.depends_on ?? {}).flatMap((d) => this.containers[d] ?? []);
+      const list: docker.Container[] = [];
+      for (let i = 1; i <= replicas; i++) {
+        list.push(new docker.Container(`${name}-${svcName}-${i}`, containerArgs(doc.name, svcName, def, i, {
+          image: imageRefs.get(def.image)!,
+          networks: networkIds,
+          files,
+          secrets: args.secrets ?? {},
+          healthyTimeout: args.healthyTimeout,
+        }), { ...child, dependsOn: waitFor, deleteBeforeReplace: true })); // fixed name: as compose, remove then recreate
+      }
+      this.containers[svcName] = list;
+    }
+
+    const addresses: Record<string, string> = {};
+    for (const svc of stack.services) if (svc.expose) addresses[svc.serviceName] = `http://${publicHost.includes(':') ? `[${publicHost}]` : publicHost}:${svc.expose.port}`;
+    this.addresses = pulumi.output(addresses);
+    this.registerOutputs({ addresses: this.addresses });
+  }
+}
+
+/** Compose services ordered so that every service comes after those it depends on (stable otherwise). */
+export function composeOrder(services: Record<string, any>): string[] {
+  const out: string[] = [];
+  const done = new Set<string>();
+  let rest = Object.keys(services);
+  while (rest.length > 0) {
+    const next = rest.filter((s) => !Object.keys(services[s].depends_on ?? {}).every((d) => done.has(d) || !(d in services)));
+    const ready = rest.filter((s) => !next.includes(s));
+    if (ready.length === 0) throw new PyfleetError(next[0], 'compose services depend on each other in a cycle', 'remove the cycle from `calls`');
+    for (const s of ready) { out.push(s); done.add(s); }
+    rest = next;
+  }
+  return out;
+}
+
+interface ContainerContext {
+  readonly image: pulumi.Input<string>;
+  readonly networks: Record<string, docker.Network>;
+  readonly files: Map<string, string>;
+  readonly secrets: Record<string, pulumi.Input<string>>;
+  readonly healthyTimeout?: Duration;
+}
+
+/** The docker.Container arguments of replica `index` (from 1) of compose service `svcName`. */
+export function containerArgs(project: string, svcName: string, def: any, index: number, ctx: ContainerContext): docker.ContainerArgs {
+  const envs = Object.entries<string>(def.environment ?? {}).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => {
+    const secret = /^\$\{([A-Z0-9_]+):\?[^}]*\}$/.exec(v);
+    if (secret) return pulumi.interpolate`${k}=${ctx.secrets[secret[1]]}`;
+    return `${k}=${v.replace(/\$\$/g, '$')}`; // compose escapes a literal $ as $$
+  });
+
+  const args: any = {
+    name: `${project}-${svcName}-${index}`,
+    image: ctx.image,
+    envs: envs.length > 0 ? envs : undefined,
+    entrypoints: def.entrypoint,
+    command: def.command,
+    restart: def.restart ?? 'no',
+    user: def.user,
+    readOnly: def.read_only,
+    tmpfs: def.tmpfs ? Object.fromEntries((def.tmpfs as string[]).map((t) => [t, ''])) : undefined,
+    capabilities: def.cap_drop || def.cap_add ? { drops: def.cap_drop, adds: def.cap_add } : undefined,
+    securityOpts: def.security_opt,
+    stopSignal: def.stop_signal,
+    labels: Object.entries<string>({ ...(def.labels ?? {}), 'com.docker.compose.project': project, 'com.docker.compose.service': svcName, 'com.docker.compose.container-number': String(index) })
+      .sort(([a], [b]) => a.localeCompare(b)).map(([label, value]) => ({ label, value })),
+  };
+  if (def.stop_grace_period) {
+    const s = Math.ceil(goDurationMillis(def.stop_grace_period) / 1000);
+    args.stopTimeout = s;
+    args.destroyGraceSeconds = s;
+  }
+
+  if (def.network_mode === 'host') {
+    args.networkMode = 'host';
+  } else {
+    const nets: Array<[string, string[]]> = Array.isArray(def.networks)
+      ? (def.networks as string[]).map((n) => [n, []])
+      : Object.entries<any>(def.networks ?? {}).map(([n, v]) => [n, v?.aliases ?? []]);
+    // Compose makes every container reachable by its service name too.
+    args.networksAdvanced = nets.map(([n, aliases]) => ({ name: ctx.networks[n].name, aliases: [...new Set([svcName, ...aliases])].sort() }));
+    if (nets.length > 0) args.networkMode = ctx.networks[nets[0][0]].name;
+  }
+
+  if (def.ports) {
+    args.ports = (def.ports as any[]).map((p) => ({ internal: Number(p.target), external: Number(p.published), protocol: p.protocol ?? 'tcp' }));
+  }
+
+  const limits = def.deploy?.resources?.limits;
+  if (limits?.cpus !== undefined) {
+    args.cpuPeriod = CPU_PERIOD_MICROS;
+    args.cpuQuota = Math.round(Number(limits.cpus) * CPU_PERIOD_MICROS);
+  }
+  if (limits?.memory !== undefined) args.memory = composeSizeToMiB(limits.memory);
+  const reservations = def.deploy?.resources?.reservations;
+  if (reservations?.memory !== undefined) args.memoryReservation = composeSizeToMiB(reservations.memory);
+
+  const hc = def.healthcheck;
+  if (hc && !hc.disable) {
+    args.healthcheck = {
+      tests: hc.test,
+      interval: hc.interval,
+      timeout: hc.timeout,
+      retries: hc.retries,
+      startPeriod: hc.start_period,
+      startInterval: hc.start_interval,
+    };
+    // Created means healthy: the containers that depend on this one start only then.
+    args.wait = true;
+    const ms = ctx.healthyTimeout?.millis
+      ?? goDurationMillis(hc.start_period ?? '0s') + (goDurationMillis(hc.interval ?? '30s') + goDurationMillis(hc.timeout ?? '30s')) * (hc.retries ?? 3) + 30_000;
+    args.waitTimeout = Math.ceil(ms / 1000);
+  }
+
+  const uploads = (def.volumes ?? []).map((v: any) => {
+    const source = typeof v === 'string' ? v.split(':')[0] : v.source;
+    const target = typeof v === 'string' ? v.split(':')[1] : v.target;
+    return { file: target, content: ctx.files.get(source)! };
+  });
+  if (uploads.length > 0) args.uploads = uploads;
+
+  for (const k of Object.keys(args)) if (args[k] === undefined) delete args[k];
+  return args as docker.ContainerArgs;
+}
