@@ -60,6 +60,23 @@ export interface DockerHostDeploymentArgs {
 }
 
 /** Compose keys this component maps; any other key in a compose service is an error, never dropped. */
+/** A compose port, short (`[ip:]published:target[/protocol]`) or long syntax, as a docker.Container port. */
+function composePort(p: any): { internal: number; external: number; ip?: string; protocol: string } {
+  if (typeof p === 'string') {
+    const m = /^(?:(\d{1,3}(?:\.\d{1,3}){3}):)?(\d+):(\d+)(?:\/(tcp|udp))?$/.exec(p);
+    if (!m) throw new Error(`unsupported compose port "${p}"`);
+    return { ...(m[1] ? { ip: m[1] } : {}), external: Number(m[2]), internal: Number(m[3]), protocol: m[4] ?? 'tcp' };
+  }
+  return { ...(p.host_ip ? { ip: p.host_ip } : {}), internal: Number(p.target), external: Number(p.published), protocol: p.protocol ?? 'tcp' };
+}
+
+/** The image a compose service runs: `image`, or the tag a built service is built with (`build.tags`). */
+function composeImage(def: any): string {
+  const ref = def.image ?? def.build?.tags?.[0];
+  if (typeof ref !== 'string') throw new Error(`compose service without image or build tag: ${JSON.stringify(def)}`);
+  return ref;
+}
+
 const KNOWN_KEYS = new Set(['image', 'build', 'entrypoint', 'command', 'environment', 'depends_on', 'network_mode', 'networks', 'ports', 'healthcheck',
   'deploy', 'restart', 'user', 'read_only', 'tmpfs', 'cap_drop', 'cap_add', 'security_opt', 'stop_signal', 'stop_grace_period', 'labels', 'volumes']);
 
@@ -205,9 +222,10 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
 
     // Registry images (and the edge proxy's) are pulled on the host.
     for (const def of Object.values<any>(services)) {
-      if (imageRefs.has(def.image)) continue;
-      this.remoteImages[def.image] = new docker.RemoteImage(`${name}-pull-${def.image.replace(/[^A-Za-z0-9.-]+/g, '-')}`, { name: def.image, keepLocally: true }, child);
-      imageRefs.set(def.image, this.remoteImages[def.image].imageId);
+      const ref = composeImage(def);
+      if (imageRefs.has(ref)) continue;
+      this.remoteImages[ref] = new docker.RemoteImage(`${name}-pull-${ref.replace(/[^A-Za-z0-9.-]+/g, '-')}`, { name: ref, keepLocally: true }, child);
+      imageRefs.set(ref, this.remoteImages[ref].imageId);
     }
 
     // Containers, callees first.
@@ -219,7 +237,7 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
       const list: docker.Container[] = [];
       for (let i = 1; i <= replicas; i++) {
         list.push(new docker.Container(`${name}-${svcName}-${i}`, containerArgs(doc.name, svcName, def, i, {
-          image: imageRefs.get(def.image)!,
+          image: imageRefs.get(composeImage(def))!,
           networks: networkIds,
           files,
           secrets: args.secrets ?? {},
@@ -301,7 +319,7 @@ export function containerArgs(project: string, svcName: string, def: any, index:
   }
 
   if (def.ports) {
-    args.ports = (def.ports as any[]).map((p) => ({ internal: Number(p.target), external: Number(p.published), protocol: p.protocol ?? 'tcp' }));
+    args.ports = (def.ports as any[]).map(composePort);
   }
 
   const limits = def.deploy?.resources?.limits;

@@ -68,8 +68,9 @@ describe('DockerHostDeployment', () => {
       for (const c of mine) {
         const inp = c.inputs;
         // Image: the built reference itself (its tag is the content hash), or the pulled image's id.
-        if (remote.has(svc.image)) expect(inp.image).toMatch(/^sha256:/);
-        else expect(inp.image).toBe(svc.image);
+        const ref = svc.image ?? svc.build.tags[0];
+        if (remote.has(ref)) expect(inp.image).toMatch(/^sha256:/);
+        else expect(inp.image).toBe(ref);
         const env = Object.entries<string>(svc.environment ?? {}).sort(([a], [b]) => a.localeCompare(b))
           .map(([k, v]) => `${k}=${/^\$\{DB_PASSWORD:\?/.test(v) ? 'hunter2' : v.replace(/\$\$/g, '$')}`);
         expect(reveal(inp.envs) ?? []).toEqual(env);
@@ -83,7 +84,11 @@ describe('DockerHostDeployment', () => {
         const aliases = Array.isArray(svc.networks) ? [] : svc.networks.shop.aliases;
         expect(inp.networksAdvanced).toEqual([{ name: 'shop_shop', aliases: [...new Set([svcName, ...aliases])].sort() }]);
         expect(inp.networkMode).toBe('shop_shop');
-        expect(inp.ports ?? []).toEqual((svc.ports ?? []).map((p: any) => ({ internal: p.target, external: Number(p.published), protocol: p.protocol })));
+        expect(inp.ports ?? []).toEqual((svc.ports ?? []).map((p: string) => {
+          const [ip, published, rest] = p.split(':');
+          const [target, protocol] = rest.split('/');
+          return { ip, internal: Number(target), external: Number(published), protocol };
+        }));
         if (svc.healthcheck) {
           expect(inp.healthcheck).toEqual({ tests: svc.healthcheck.test, interval: svc.healthcheck.interval, timeout: svc.healthcheck.timeout, retries: svc.healthcheck.retries, startPeriod: svc.healthcheck.start_period, startInterval: svc.healthcheck.start_interval });
           expect(inp.wait).toBe(true);
@@ -113,7 +118,7 @@ describe('DockerHostDeployment', () => {
     const edge = all.find((c) => c.inputs.name === 'shop-order-service-edge-1')!;
     expect(edge.inputs.uploads[0].file).toBe('/etc/nginx/conf.d/default.conf');
     expect(edge.inputs.uploads[0].content).toMatch(/proxy_pass \$upstream;/);
-    expect(edge.inputs.ports).toEqual([{ internal: 8002, external: 80, protocol: 'tcp' }]);
+    expect(edge.inputs.ports).toEqual([{ ip: '0.0.0.0', internal: 8002, external: 80, protocol: 'tcp' }]);
   });
 
   test('each container has its own CPU quota and memory limit', async () => {

@@ -69,7 +69,7 @@ test('examples/vps deploys to a Docker host: containers with their own CPU quota
     expect(byName.get(w)!.inputs).toMatchObject({ cpuQuota: 50000, memory: 192, envs: ['QUOTES_URL=http://quotes:8002'] });
     expect(byName.get(w)!.dependsOn).toContain('vps-quotes-1');
   }
-  expect(byName.get('vps-web-edge-1')!.inputs.ports).toEqual([{ internal: 8001, external: 80, protocol: 'tcp' }]);
+  expect(byName.get('vps-web-edge-1')!.inputs.ports).toEqual([{ ip: '0.0.0.0', internal: 8001, external: 80, protocol: 'tcp' }]);
 });
 
 test('a missing required config value fails the vps program before any resource', async () => {
