@@ -71,7 +71,7 @@ const project = new typescript.TypeScriptProject({
     'ajv@^8.17.1',
     'ts-node@^10',
   ],
-  gitignore: ['/dist', 'examples/**/dist/', '*.tmp-pyfleet*', '/bench/out/'],
+  gitignore: ['/dist', 'examples/**/dist/', '*.tmp-pyfleet*', '/bench/out/', '/.istio-crds.filtered.yaml'],
 });
 
 // Examples and benchmarks are type-checked like user programs (ts-node picks this file up from their folders).
