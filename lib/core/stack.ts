@@ -1,5 +1,6 @@
 import { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
+import type { Mesh } from '../mesh/mesh';
 import type { MicroService } from '../service/microservice';
 import { PyfleetError } from './errors';
 import { checkDnsLabel } from './names';
@@ -49,6 +50,12 @@ export interface StackProps {
    * @default - bridge networking
    */
   readonly compose?: ComposeOptions;
+  /**
+   * Service mesh of the stack (`Mesh.istio()`): sidecars, mutual TLS, and MeshRoute/CircuitBreaker
+   * policies rendered as Istio resources on Kubernetes.
+   * @default - no mesh (MeshRoute and CircuitBreaker then need one for Kubernetes output)
+   */
+  readonly mesh?: Mesh;
 }
 
 /**
@@ -75,6 +82,8 @@ export class Stack extends Chart {
   public readonly composeNetworkMode: ComposeNetworkMode;
   /** User labels for every object. */
   public readonly extraLabels: Record<string, string>;
+  /** Service mesh settings, if any. */
+  public readonly mesh?: Mesh;
   private readonly _services: MicroService[] = [];
 
   constructor(scope: Construct, id: string, props: StackProps = {}) {
@@ -95,6 +104,7 @@ export class Stack extends Chart {
       throw new PyfleetError(this.node.path, `imageRegistry "${registry}" is not a valid image repository prefix`, 'use e.g. "ghcr.io/acme/shop" or "registry.example.com:5000/shop" (lowercase, no tag)');
     }
     this.imageRegistry = registry;
+    this.mesh = props.mesh;
     this.composeNetworkMode = props.compose?.networkMode ?? ComposeNetworkMode.BRIDGE;
     if (!Object.values(ComposeNetworkMode).includes(this.composeNetworkMode)) {
       throw new PyfleetError(this.node.path, `compose networkMode "${this.composeNetworkMode}" is unknown`, 'use ComposeNetworkMode.BRIDGE, HOST or OVERLAY');
