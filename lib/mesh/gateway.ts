@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import { PyfleetError } from '../core/errors';
-import { checkPort } from '../core/names';
+import { checkDnsLabel, checkPort } from '../core/names';
 import { Stack } from '../core/stack';
 import { MicroService } from '../service/microservice';
 import { Match } from './match';
@@ -68,6 +68,7 @@ export class MeshGateway extends Construct {
     Object.defineProperty(this, ISGATEWAY, { value: true });
     Stack.of(this);
     const where = this.node.path;
+    checkDnsLabel(where, 'gateway id (the Istio Gateway name)', id);
     if (!props || !MicroService.isMicroService(props.service)) throw new PyfleetError(where, '`service` is not a MicroService', 'pass the service construct');
     if (!Array.isArray(props.hosts) || props.hosts.length === 0) throw new PyfleetError(where, 'no public host names', 'give hosts, e.g. ["shop.example.com"]');
     for (const h of props.hosts) if (!HOST.test(h)) throw new PyfleetError(where, `"${h}" is not a fully qualified lowercase host name`, 'e.g. "shop.example.com" or "*.example.com"');
