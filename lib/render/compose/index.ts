@@ -5,22 +5,26 @@ import { imageAsset } from '../../service/asset';
 import { versionLabels } from '../../service/labels';
 import { MicroService, ServiceVersion } from '../../service/microservice';
 import { imageReference } from '../../service/reference';
+import { GATEWAY_HEALTH_PORT, GATEWAY_IMAGE, gatewayConfig, gatewayProblems, needsGateway } from './gateway';
 
 /** Image of the edge proxy that publishes a multi-container service on one host port (bridge mode). */
 export const EDGE_PROXY_IMAGE = 'nginx:1.27.5-alpine';
 
-/** Compose service names of a service's containers: its own name when it has one version. */
+/**
+ * Compose service names callers wait for: its own name when it has one version or a gateway proxy
+ * (the gateway carries the service's name and waits for the versions itself).
+ */
 export function composeServiceNames(svc: MicroService): string[] {
-  return svc.versions.length === 1 ? [svc.serviceName] : svc.versions.map((v) => v.workloadName);
+  return svc.versions.length === 1 || needsGateway(svc) ? [svc.serviceName] : svc.versions.map((v) => v.workloadName);
 }
 
 function composeName(version: ServiceVersion): string {
-  return version.service.versions.length === 1 ? version.service.serviceName : version.workloadName;
+  return version.service.versions.length === 1 && !needsGateway(version.service) ? version.service.serviceName : version.workloadName;
 }
 
 /** Whether the service needs an edge proxy to publish its port: several containers behind one host port. */
 function needsEdge(svc: MicroService): boolean {
-  if (!svc.expose || svc.stack.composeNetworkMode !== ComposeNetworkMode.BRIDGE) return false;
+  if (!svc.expose || svc.stack.composeNetworkMode !== ComposeNetworkMode.BRIDGE || needsGateway(svc)) return false;
   return svc.versions.reduce((n, v) => n + v.replicas, 0) > 1;
 }
 
@@ -81,8 +85,9 @@ function renderVersion(stack: Stack, version: ServiceVersion, networkName: strin
   if (mode === ComposeNetworkMode.HOST) {
     service.network_mode = 'host';
   } else {
-    service.networks = { [networkName]: { aliases: [svc.serviceName] } };
-    if (svc.expose && !needsEdge(svc)) {
+    // Behind a gateway, versions answer only to `<svc>-<version>`: the service name is the gateway's.
+    service.networks = needsGateway(svc) ? { [networkName]: { aliases: [version.workloadName] } } : { [networkName]: { aliases: [svc.serviceName] } };
+    if (svc.expose && !needsEdge(svc) && !needsGateway(svc)) {
       service.ports = [{ target: svc.port, published: String(svc.expose.port), protocol: 'tcp', mode: mode === ComposeNetworkMode.OVERLAY ? 'ingress' : 'host' }];
     }
   }
@@ -156,6 +161,37 @@ function edgeProxy(svc: MicroService, networkName: string, confPath: string): [s
   return [`${svc.serviceName}-edge`, service, conf];
 }
 
+/** The gateway proxy container: carries the service's name and port, enforces its routes and breaker. */
+function gatewayService(svc: MicroService, networkName: string, confPath: string): any {
+  const dependsOn: Record<string, any> = {};
+  for (const v of svc.versions) dependsOn[v.workloadName] = { condition: svc.healthCheck.enabled ? 'service_healthy' : 'service_started', restart: true };
+  const service: any = {
+    image: GATEWAY_IMAGE,
+    depends_on: sortObject(dependsOn),
+    networks: { [networkName]: { aliases: [svc.serviceName] } },
+  };
+  if (svc.expose) {
+    service.ports = [{ target: svc.port, published: String(svc.expose.port), protocol: 'tcp', mode: svc.stack.composeNetworkMode === ComposeNetworkMode.OVERLAY ? 'ingress' : 'host' }];
+  }
+  service.volumes = [{ type: 'bind', source: `./${confPath}`, target: '/usr/local/etc/haproxy/haproxy.cfg', read_only: true }];
+  service.healthcheck = {
+    test: ['CMD', 'wget', '-q', '-O', '/dev/null', `http://127.0.0.1:${GATEWAY_HEALTH_PORT}/healthz`],
+    interval: '10s', timeout: '2s', retries: 3, start_period: '5s', start_interval: '1s',
+  };
+  service.deploy = { resources: { limits: { cpus: '0.5', memory: '128m' }, reservations: { cpus: '0.1', memory: '32m' } } };
+  service.restart = svc.restartPolicy;
+  if (svc.port < 1024) service.cap_add = ['NET_BIND_SERVICE'];
+  service.read_only = true;
+  service.tmpfs = ['/tmp'];
+  service.cap_drop = ['ALL'];
+  service.security_opt = ['no-new-privileges:true'];
+  // SIGUSR1 is HAProxy's soft stop: it finishes in-flight requests, then exits.
+  service.stop_signal = 'SIGUSR1';
+  service.stop_grace_period = svc.gracefulShutdown.toGoString();
+  service.labels = sortObject({ 'app': svc.serviceName, 'app.kubernetes.io/component': 'gateway', 'app.kubernetes.io/managed-by': 'pyfleet', 'app.kubernetes.io/part-of': svc.stack.stackName });
+  return service;
+}
+
 /** The stack's compose document. */
 export function composeDocument(stack: Stack): { document: any; files: Artifact[] } {
   const networkName = stack.stackName;
@@ -165,6 +201,11 @@ export function composeDocument(stack: Stack): { document: any; files: Artifact[
     for (const version of svc.versions) {
       const [name, def] = renderVersion(stack, version, networkName);
       services[name] = def;
+    }
+    if (needsGateway(svc)) {
+      const confPath = `${stack.stackName}.compose/${svc.serviceName}-gateway.cfg`;
+      services[svc.serviceName] = gatewayService(svc, networkName, confPath);
+      files.push({ path: confPath, content: gatewayConfig(svc) });
     }
     if (needsEdge(svc)) {
       const confPath = `${stack.stackName}.compose/${svc.serviceName}-edge.conf`;
@@ -185,6 +226,7 @@ export function composeDocument(stack: Stack): { document: any; files: Artifact[
 registerRenderer({
   name: 'compose',
   order: 50,
+  validate: (stack) => gatewayProblems(stack),
   render(stack) {
     const { document, files } = composeDocument(stack);
     const header = `# Generated by pyfleet for stack "${stack.stackName}". Run: docker compose -f ${stack.stackName}.compose.yml up -d\n`;
