@@ -189,7 +189,7 @@ export function gatewayConfig(svc: MicroService, options: GatewayConfigOptions =
   L.push('# Enforces the MeshRoute and CircuitBreaker of the service; see docs/mesh.md for the mapping.');
   L.push('global');
   L.push('  log stdout format raw local0 notice');
-  L.push('  maxconn 20000');
+  L.push('  maxconn 4096');
   L.push('');
   L.push('defaults');
   L.push('  mode http');
@@ -229,7 +229,9 @@ export function gatewayConfig(svc: MicroService, options: GatewayConfigOptions =
     if (r.matches.length === 0) L.push(`  http-request set-var(txn.rule) int(${i}) if ${unset}`);
     for (const m of r.matches) L.push(`  http-request set-var(txn.rule) int(${i}) if ${unset} ${matchConds(m).join(' ')}`);
   });
-  L.push('  http-request set-var(txn.rule) int(-1) if !{ var(txn.rule) -m found }');
+  // No rule matched: the rule index past the last one (HAProxy reads a negative integer pattern as a range).
+  const none = rules.length;
+  L.push(`  http-request set-var(txn.rule) int(${none}) if !{ var(txn.rule) -m found }`);
   // 2. Per-rule actions, in the order Envoy applies them: fault abort, destination, rewrite, headers.
   rules.forEach((r, i) => {
     const cond = `{ var(txn.rule) -m int eq ${i} }`;
@@ -265,7 +267,7 @@ export function gatewayConfig(svc: MicroService, options: GatewayConfigOptions =
     if (share <= 0) return;
     const high = Math.min(100, low + share);
     const range = (low === 0 && high === 100) ? '' : `${low > 0 ? ` { var(txn.roll) -m int ge ${low} }` : ''}${high < 100 ? ` { var(txn.roll) -m int lt ${high} }` : ''}`;
-    L.push(`  http-request set-var(txn.be) str(${backend(v)}) if { var(txn.rule) -m int eq -1 }${range}`);
+    L.push(`  http-request set-var(txn.be) str(${backend(v)}) if { var(txn.rule) -m int eq ${none} }${range}`);
     low = high;
   });
   // 4. Breaker limits that fail fast (Envoy answers 503 when a pool overflows).
@@ -316,7 +318,12 @@ function versionBackend(svc: MicroService, v: ServiceVersion, rules: ResolvedRul
   if (hc.enabled && svc.healthPort !== svc.port) params.push(`port ${svc.healthPort}`);
   params.push(`inter ${dur((s?.interval ?? hc.interval).millis)}`);
   if (s?.consecutive5xxErrors !== undefined) {
-    params.push(`downinter ${dur((s.baseEjectionTime ?? { millis: 30_000 }).millis)}`, 'rise 1', `fall ${hc.failureThreshold}`, 'observe layer7', `error-limit ${s.consecutive5xxErrors}`, 'on-error mark-down');
+    // A host ejected by observed errors comes back after `rise` passing checks `inter` apart; the first
+    // is already scheduled (within one interval), so rise = ceil(base / interval) + 1 re-admits it
+    // between the base ejection time and one interval later.
+    const inter = (s?.interval ?? hc.interval).millis;
+    const rise = Math.ceil((s.baseEjectionTime?.millis ?? 30_000) / inter) + 1;
+    params.push(`rise ${rise}`, `fall ${hc.failureThreshold}`, 'observe layer7', `error-limit ${s.consecutive5xxErrors}`, 'on-error mark-down');
   } else {
     params.push(`fall ${hc.failureThreshold}`, 'rise 1');
   }

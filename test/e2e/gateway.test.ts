@@ -1,0 +1,255 @@
+// Real HAProxy (Debian's haproxy 2.6, the branch of the gateway image) runs the generated gateway
+// config in front of small Node backends on loopback. Only upstream addresses and listen addresses
+// differ from the compose output: they are options of the same generator.
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import {
+  App, CircuitBreaker, ContainerImage, Duration, HealthCheck, Match, Mesh, MeshRoute, MicroService, RetryOn, Stack,
+} from '../../lib';
+import { gatewayConfig } from '../../lib/render/compose/gateway';
+import { haveEngine } from '../support/engines';
+import { freePort, start, Started, stopAll, waitForHttp } from '../support/process';
+import { Backend, pool, request, startBackend } from './backends';
+
+const HAVE = haveEngine('haproxy', 'apt-get install haproxy');
+const d = HAVE ? describe : describe.skip;
+
+const backends: Backend[] = [];
+const procs: Started[] = [];
+let tmp: string;
+
+beforeAll(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pyfleet-gw-')); });
+afterEach(async () => {
+  for (const p of procs.splice(0)) await p.stop('SIGTERM', 5_000);
+  for (const b of backends.splice(0)) await b.close();
+});
+afterAll(async () => {
+  await stopAll();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+async function backend(name: string): Promise<Backend> {
+  const b = await startBackend(name);
+  backends.push(b);
+  return b;
+}
+
+function service(opts: { replicas?: number } = {}): { app: App; stack: Stack; svc: MicroService } {
+  const app = new App({ outdir: path.join(tmp, 'out') });
+  const stack = new Stack(app, 'shop', { mesh: Mesh.istio() });
+  const svc = new MicroService(stack, 'orders', {
+    image: ContainerImage.fromRegistry('registry.example.com/orders:1.0.0'),
+    port: 8002,
+    replicas: opts.replicas ?? 1,
+    healthCheck: HealthCheck.http('/healthz', { interval: Duration.seconds(1), timeout: Duration.seconds(1), failureThreshold: 3 }),
+  });
+  return { app, stack, svc };
+}
+
+/** Validates the model (synth in memory), writes the generated config with loopback addresses, runs haproxy. */
+async function gateway(app: App, svc: MicroService, addresses: Record<string, string[]>): Promise<string> {
+  const outputs = app.synthesize();
+  const composeCfg = outputs[0].artifacts.find((a) => a.path === `shop.compose/${svc.serviceName}-gateway.cfg`);
+  expect(composeCfg?.content).toContain(`frontend ${svc.serviceName}`);
+  const port = await freePort();
+  const healthPort = await freePort();
+  const cfg = gatewayConfig(svc, { addresses, bind: `127.0.0.1:${port}`, healthBind: `127.0.0.1:${healthPort}` });
+  const file = path.join(tmp, `gw-${port}.cfg`);
+  fs.writeFileSync(file, cfg);
+  const proc = start('haproxy', ['-db', '-f', file]);
+  procs.push(proc);
+  await waitForHttp(`http://127.0.0.1:${healthPort}/healthz`, 15_000, proc);
+  return `http://127.0.0.1:${port}`;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const versionOf = (body: string): string => JSON.parse(body).version;
+
+d('compose gateway (real haproxy)', () => {
+  test('path, header, query and method rules route exactly; rewrite and header changes apply', async () => {
+    const { app, stack, svc } = service();
+    const v2 = svc.addVersion('v2');
+    const v3 = svc.addVersion('v3');
+    new MeshRoute(stack, 'route', { service: svc, rules: [
+      { match: Match.pathPrefix('/api/v2'), to: v2, rewriteUri: '/v2', requestHeaders: { set: { 'x-routed': 'rule0' } }, responseHeaders: { set: { 'x-rule': 'zero' } } },
+      { match: Match.all(Match.header('x-canary', 'yes'), Match.method('GET')), to: v3 },
+      { match: [Match.queryParam('beta', '1'), Match.pathRegex('/items/[0-9]+')], to: 'v2' },
+      { match: Match.headerPrefix('x-user', 'test-'), to: v3, requestHeaders: { remove: ['x-secret'] } },
+      { to: svc.defaultVersion },
+    ] });
+    const [b1, b2, b3] = [await backend('v1'), await backend('v2'), await backend('v3')];
+    const url = await gateway(app, svc, { 'orders-v1': [b1.address], 'orders-v2': [b2.address], 'orders-v3': [b3.address] });
+
+    const cases: Array<[string, Record<string, string>, string, string]> = [
+      ['/api/v2/orders', {}, 'GET', 'v2'],
+      ['/api/v20', {}, 'GET', 'v2'], // prefix is a string prefix, as in Istio
+      ['/api/v1/orders', {}, 'GET', 'v1'],
+      ['/orders', { 'x-canary': 'yes' }, 'GET', 'v3'],
+      ['/orders', { 'x-canary': 'yes' }, 'POST', 'v1'], // method condition of the same match fails
+      ['/orders', { 'x-canary': 'no' }, 'GET', 'v1'],
+      ['/orders?beta=1', {}, 'GET', 'v2'],
+      ['/orders?beta=2', {}, 'GET', 'v1'],
+      ['/items/42', {}, 'GET', 'v2'],
+      ['/items/42/x', {}, 'GET', 'v1'], // regex matches the whole path
+      ['/orders', { 'x-user': 'test-7', 'x-secret': 's' }, 'GET', 'v3'],
+      ['/orders', { 'x-user': 'prod-7' }, 'GET', 'v1'],
+    ];
+    for (const [p, headers, method, want] of cases) {
+      for (let i = 0; i < 3; i++) {
+        const r = await request(url + p, { headers, method });
+        expect({ p, method, headers, status: r.status, version: versionOf(r.body) }).toEqual({ p, method, headers, status: 200, version: want });
+      }
+    }
+    const r = await request(`${url}/api/v2/orders?x=1`);
+    const seen = JSON.parse(r.body);
+    expect(seen.path).toBe('/v2/orders?x=1');
+    expect(seen.headers['x-routed']).toBe('rule0');
+    expect(r.headers['x-rule']).toBe('zero');
+    const r3 = await request(`${url}/orders`, { headers: { 'x-user': 'test-1', 'x-secret': 's' } });
+    expect(JSON.parse(r3.body).headers['x-secret']).toBeUndefined();
+    expect((await request(`${url}/orders`)).headers['x-rule']).toBeUndefined();
+  });
+
+  test('a 70/30 split lands within 5 points over 2,000 requests', async () => {
+    const { app, stack, svc } = service();
+    const v2 = svc.addVersion('v2');
+    new MeshRoute(stack, 'route', { service: svc, rules: [{ split: [{ to: svc.defaultVersion, weight: 70 }, { to: v2, weight: 30 }] }] });
+    const [b1, b2] = [await backend('v1'), await backend('v2')];
+    const url = await gateway(app, svc, { 'orders-v1': [b1.address], 'orders-v2': [b2.address] });
+    const N = 2000;
+    const results = await pool(N, 16, () => request(`${url}/orders`));
+    expect(results.every((r) => r.status === 200)).toBe(true);
+    const v1Share = (100 * results.filter((r) => versionOf(r.body) === 'v1').length) / N;
+    // eslint-disable-next-line no-console
+    console.log(`70/30 split over ${N} requests: v1 ${v1Share.toFixed(1)}%, v2 ${(100 - v1Share).toFixed(1)}%`);
+    expect(Math.abs(v1Share - 70)).toBeLessThanOrEqual(5);
+    expect(b1.seen.length + b2.seen.length).toBe(N);
+  });
+
+  test('a host answering 5xx is ejected after the configured count and gets traffic again after the base ejection time', async () => {
+    const { app, stack, svc } = service({ replicas: 2 });
+    new CircuitBreaker(stack, 'breaker', { service: svc, consecutive5xxErrors: 3, interval: Duration.seconds(1), baseEjectionTime: Duration.seconds(3), maxEjectionPercent: 100 });
+    const [good, bad] = [await backend('good'), await backend('bad')];
+    const url = await gateway(app, svc, { 'orders-v1': [good.address, bad.address] });
+    bad.mode = 'fail';
+    const statuses: number[] = [];
+    for (let i = 0; i < 30; i++) statuses.push((await request(`${url}/orders`)).status);
+    // Exactly the configured count of consecutive 5xx reached the client, then the host was out.
+    expect(bad.seen.length).toBe(3);
+    expect(statuses.filter((s) => s === 500).length).toBe(3);
+    expect(statuses.slice(-20).every((s) => s === 200)).toBe(true);
+    // Still out before the base ejection time ends...
+    bad.mode = 'ok';
+    const ejectedAt = Date.now();
+    for (let i = 0; i < 10; i++) await request(`${url}/orders`);
+    expect(bad.seen.length).toBe(3);
+    // ...and back after it (health check every `downinter` = base ejection time).
+    const deadline = ejectedAt + 3_000 + 4_000;
+    while (Date.now() < deadline && bad.seen.length === 3) {
+      await request(`${url}/orders`);
+      await sleep(100);
+    }
+    const back = Date.now() - ejectedAt;
+    expect(bad.seen.length).toBeGreaterThan(3);
+    // eslint-disable-next-line no-console
+    console.log(`ejected host back after ${back} ms (base ejection time 3000 ms, interval 1000 ms)`);
+    expect(back).toBeGreaterThanOrEqual(2_700);
+    expect(back).toBeLessThanOrEqual(3_000 + 1_000 + 1_000);
+  });
+
+  test('the connection cap holds: at most maxConnections requests reach a host, the rest queue', async () => {
+    const { app, stack, svc } = service();
+    new CircuitBreaker(stack, 'breaker', { service: svc, maxConnections: 3 });
+    const b = await backend('v1');
+    b.mode = 'slow';
+    b.delayMs = 400;
+    const url = await gateway(app, svc, { 'orders-v1': [b.address] });
+    const results = await pool(12, 12, () => request(`${url}/orders`));
+    expect(results.every((r) => r.status === 200)).toBe(true);
+    expect(b.maxInFlight).toBe(3);
+  });
+
+  test('pending requests beyond maxPendingRequests fail fast with 503', async () => {
+    const { app, stack, svc } = service();
+    new CircuitBreaker(stack, 'breaker', { service: svc, maxConnections: 2, maxPendingRequests: 2 });
+    const b = await backend('v1');
+    b.mode = 'slow';
+    b.delayMs = 800;
+    const url = await gateway(app, svc, { 'orders-v1': [b.address] });
+    const results = await pool(10, 10, () => request(`${url}/orders`));
+    const ok = results.filter((r) => r.status === 200);
+    const rejected = results.filter((r) => r.status === 503);
+    expect(b.maxInFlight).toBe(2);
+    expect(ok.length).toBe(4); // 2 in flight + 2 queued
+    expect(rejected.length).toBe(6);
+    expect(Math.max(...rejected.map((r) => r.ms))).toBeLessThan(700); // failed fast, not after the slow answer
+  });
+
+  test('retries follow the policy; POST is not retried unless asked', async () => {
+    const { app, stack, svc } = service();
+    new MeshRoute(stack, 'route', { service: svc, rules: [
+      { match: Match.pathPrefix('/unsafe'), to: svc.defaultVersion, retries: { attempts: 1, retryOn: [RetryOn.GATEWAY_ERROR], retryNonIdempotent: true } },
+      { to: svc.defaultVersion, retries: { attempts: 1, retryOn: [RetryOn.GATEWAY_ERROR] } },
+    ] });
+    const b = await backend('v1');
+    b.mode = 'flaky'; // every other answer is a 503
+    b.failStatus = 503;
+    const url = await gateway(app, svc, { 'orders-v1': [b.address] });
+    const gets = [];
+    for (let i = 0; i < 10; i++) gets.push((await request(`${url}/orders`)).status);
+    expect(gets.every((s) => s === 200)).toBe(true);
+    expect(b.seen.length).toBe(20); // each GET: one failed try + one retry
+    b.seen.length = 0;
+    const posts = [];
+    for (let i = 0; i < 10; i++) posts.push((await request(`${url}/orders`, { method: 'POST' })).status);
+    expect(posts.filter((s) => s === 503).length).toBe(5);
+    expect(b.seen.length).toBe(10); // never retried
+    b.seen.length = 0;
+    const unsafe = [];
+    for (let i = 0; i < 10; i++) unsafe.push((await request(`${url}/unsafe`, { method: 'POST' })).status);
+    expect(unsafe.every((s) => s === 200)).toBe(true);
+    expect(b.seen.length).toBe(20);
+  });
+
+  test('timeouts: the rule timeout answers 504; each retry gets the per-try timeout', async () => {
+    const { app, stack, svc } = service();
+    new MeshRoute(stack, 'route', { service: svc, rules: [
+      { match: Match.pathPrefix('/retry'), to: svc.defaultVersion, timeout: Duration.seconds(2), retries: { attempts: 2, perTryTimeout: Duration.millis(300), retryOn: [RetryOn.GATEWAY_ERROR] } },
+      { to: svc.defaultVersion, timeout: Duration.millis(400) },
+    ] });
+    const b = await backend('v1');
+    b.mode = 'slow';
+    b.delayMs = 1_500;
+    const url = await gateway(app, svc, { 'orders-v1': [b.address] });
+    const r = await request(`${url}/orders`);
+    expect(r.status).toBe(504);
+    expect(r.ms).toBeGreaterThanOrEqual(350);
+    expect(r.ms).toBeLessThan(1_200);
+    expect(b.seen.length).toBe(1);
+    b.seen.length = 0;
+    const rr = await request(`${url}/retry`);
+    expect(rr.status).toBe(504);
+    expect(b.seen.length).toBe(3); // first try + 2 retries
+    expect(rr.ms).toBeGreaterThanOrEqual(850);
+    expect(rr.ms).toBeLessThan(1_500);
+  });
+
+  test('fault abort answers the configured status for the configured share', async () => {
+    const { app, stack, svc } = service();
+    new MeshRoute(stack, 'route', { service: svc, rules: [
+      { match: Match.header('x-chaos', 'all'), to: svc.defaultVersion, fault: { abort: { httpStatus: 418, percentage: 100 } } },
+      { match: Match.header('x-chaos', 'half'), to: svc.defaultVersion, fault: { abort: { httpStatus: 503, percentage: 50 } } },
+      { to: svc.defaultVersion },
+    ] });
+    const b = await backend('v1');
+    const url = await gateway(app, svc, { 'orders-v1': [b.address] });
+    for (let i = 0; i < 5; i++) expect((await request(`${url}/x`, { headers: { 'x-chaos': 'all' } })).status).toBe(418);
+    expect(b.seen.length).toBe(0);
+    const half = await pool(400, 8, () => request(`${url}/x`, { headers: { 'x-chaos': 'half' } }));
+    const aborted = half.filter((r) => r.status === 503).length;
+    expect(aborted).toBeGreaterThan(140);
+    expect(aborted).toBeLessThan(260);
+    expect(b.seen.length).toBe(400 - aborted);
+  });
+});
