@@ -13,26 +13,37 @@ const yaml = require('js-yaml');
 const KINDS = ['DestinationRule', 'Gateway', 'VirtualService', 'PeerAuthentication'];
 const VERSION = 'v1';
 
-const src = process.argv[2];
-if (!src) { console.error('usage: node scripts/istio-crds.js <istio-crds.gen.yaml>'); process.exit(2); }
-const docs = yaml.loadAll(fs.readFileSync(src, 'utf8')).filter((d) => d && d.kind === 'CustomResourceDefinition');
-const kept = [];
-const schemas = {};
-for (const crd of docs) {
-  const kind = crd.spec.names.kind;
-  if (!KINDS.includes(kind)) continue;
-  const version = crd.spec.versions.find((v) => v.name === VERSION);
-  if (!version) throw new Error(`${kind} has no ${VERSION}`);
-  kept.push({ ...crd, spec: { ...crd.spec, versions: [version] } });
-  schemas[`${crd.spec.group}/${VERSION}/${kind}`] = strict(version.schema.openAPIV3Schema);
+/** Reads the CRD file; returns the kept CRDs (v1 only) and the strict schemas by `group/version/kind`. */
+function filterCrds(src) {
+  const docs = yaml.loadAll(fs.readFileSync(src, 'utf8')).filter((d) => d && d.kind === 'CustomResourceDefinition');
+  const kept = [];
+  const schemas = {};
+  for (const crd of docs) {
+    const kind = crd.spec.names.kind;
+    if (!KINDS.includes(kind)) continue;
+    const version = crd.spec.versions.find((v) => v.name === VERSION);
+    if (!version) throw new Error(`${kind} has no ${VERSION}`);
+    kept.push({ ...crd, spec: { ...crd.spec, versions: [version] } });
+    schemas[`${crd.spec.group}/${VERSION}/${kind}`] = strict(version.schema.openAPIV3Schema);
+  }
+  if (kept.length !== KINDS.length) throw new Error(`found ${kept.length} of ${KINDS.length} kinds`);
+  kept.sort((a, b) => a.spec.names.kind.localeCompare(b.spec.names.kind));
+  const sorted = Object.fromEntries(Object.keys(schemas).sort().map((k) => [k, schemas[k]]));
+  return { kept, schemas: sorted };
 }
-if (kept.length !== KINDS.length) throw new Error(`found ${kept.length} of ${KINDS.length} kinds`);
-kept.sort((a, b) => a.spec.names.kind.localeCompare(b.spec.names.kind));
-fs.writeFileSync('.istio-crds.filtered.yaml', kept.map((d) => yaml.dump(d, { lineWidth: -1, noRefs: true })).join('---\n'));
-const sorted = Object.fromEntries(Object.keys(schemas).sort().map((k) => [k, schemas[k]]));
-fs.mkdirSync(path.join('test', 'fixtures'), { recursive: true });
-fs.writeFileSync(path.join('test', 'fixtures', 'istio-schemas.json'), JSON.stringify({ source: path.basename(src), schemas: sorted }, null, 1) + '\n');
-console.log(`kept ${kept.map((d) => d.spec.names.kind).join(', ')}`);
+
+function main() {
+  const src = process.argv[2];
+  if (!src) { console.error('usage: node scripts/istio-crds.js <istio-crds.gen.yaml>'); process.exit(2); }
+  const { kept, schemas } = filterCrds(src);
+  fs.writeFileSync('.istio-crds.filtered.yaml', kept.map((d) => yaml.dump(d, { lineWidth: -1, noRefs: true })).join('---\n'));
+  fs.mkdirSync(path.join('test', 'fixtures'), { recursive: true });
+  fs.writeFileSync(path.join('test', 'fixtures', 'istio-schemas.json'), JSON.stringify({ source: path.basename(src), schemas }, null, 1) + '\n');
+  console.log(`kept ${kept.map((d) => d.spec.names.kind).join(', ')}`);
+}
+
+module.exports = { filterCrds, KINDS, VERSION };
+if (require.main === module) main();
 
 /**
  * Makes a CRD schema strict for Ajv: unknown fields are errors (additionalProperties: false on every
