@@ -21,6 +21,12 @@ export enum ComposeNetworkMode {
 /** Compose project settings of a stack. */
 export interface ComposeOptions {
   /**
+   * Write a compose project for this stack. Turn it off for a stack that uses mesh features the
+   * compose gateway cannot enforce (mirroring, delay faults...), instead of having them refused.
+   * @default true
+   */
+  readonly enabled?: boolean;
+  /**
    * How containers reach each other.
    * @default ComposeNetworkMode.BRIDGE
    */
@@ -80,6 +86,8 @@ export class Stack extends Chart {
   public readonly imageRegistry: string;
   /** Compose network mode. */
   public readonly composeNetworkMode: ComposeNetworkMode;
+  /** Whether the stack has a compose project. */
+  public readonly composeEnabled: boolean;
   /** User labels for every object. */
   public readonly extraLabels: Record<string, string>;
   /** Service mesh settings, if any. */
@@ -105,6 +113,7 @@ export class Stack extends Chart {
     }
     this.imageRegistry = registry;
     this.mesh = props.mesh;
+    this.composeEnabled = props.compose?.enabled ?? true;
     this.composeNetworkMode = props.compose?.networkMode ?? ComposeNetworkMode.BRIDGE;
     if (!Object.values(ComposeNetworkMode).includes(this.composeNetworkMode)) {
       throw new PyfleetError(this.node.path, `compose networkMode "${this.composeNetworkMode}" is unknown`, 'use ComposeNetworkMode.BRIDGE, HOST or OVERLAY');
