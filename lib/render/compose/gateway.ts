@@ -115,10 +115,8 @@ export function gatewayProblems(stack: Stack): PyfleetError[] {
         }
       }
     }
-    for (const v of svc.versions) {
-      const s = effectiveBreaker(stack, v);
-      if (!s) continue;
-      const b = breakersOf(stack, svc).find((x) => x.version === v) ?? breakersOf(stack, svc).find((x) => !x.version)!;
+    for (const b of breakersOf(stack, svc)) {
+      const s = b.settings;
       const w = b.node.path;
       if (s.maxRetries !== undefined) errors.push(new PyfleetError(w, 'maxRetries (concurrent retries) cannot be expressed by the compose gateway', 'drop maxRetries, or bound retries per rule with retries.attempts'));
       if (s.consecutiveGatewayErrors !== undefined) errors.push(new PyfleetError(w, 'consecutiveGatewayErrors cannot be expressed by the compose gateway: HAProxy counts every 5xx alike', 'use consecutive5xxErrors'));
