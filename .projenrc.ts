@@ -90,6 +90,10 @@ project.addTask('shop', {
   description: 'Synthesize examples/shop and print what was written',
   exec: 'ts-node --project examples/tsconfig.json examples/shop/main.ts',
 });
+project.addTask('canary', {
+  description: 'Synthesize examples/canary (MeshRoute + CircuitBreaker: Istio and the compose gateway) and print what was written',
+  exec: 'ts-node --project examples/tsconfig.json examples/canary/main.ts',
+});
 project.addTask('typecheck', {
   description: 'Type-check the library, tests, examples and benchmarks',
   exec: 'tsc --noEmit -p tsconfig.json && tsc --noEmit -p test/tsconfig.json && tsc --noEmit -p examples/tsconfig.json && tsc --noEmit -p bench/tsconfig.json',
