@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import {
-  App, CircuitBreaker, ContainerImage, Duration, HealthCheck, Match, Mesh, MeshRoute, MicroService, RetryOn, Stack,
+  App, CircuitBreaker, MeshGateway, ContainerImage, Duration, HealthCheck, Match, Mesh, MeshRoute, MicroService, RetryOn, Stack,
 } from '../../lib';
 import { gatewayConfig } from '../../lib/render/compose/gateway';
 import { haveEngine } from '../support/engines';
@@ -48,13 +48,13 @@ function service(opts: { replicas?: number } = {}): { app: App; stack: Stack; sv
 }
 
 /** Validates the model (synth in memory), writes the generated config with loopback addresses, runs haproxy. */
-async function gateway(app: App, svc: MicroService, addresses: Record<string, string[]>): Promise<string> {
+async function gateway(app: App, svc: MicroService, addresses: Record<string, string[]>, publicBinds?: Record<string, string>): Promise<string> {
   const outputs = app.synthesize();
   const composeCfg = outputs[0].artifacts.find((a) => a.path === `shop.compose/${svc.serviceName}-gateway.cfg`);
   expect(composeCfg?.content).toContain(`frontend ${svc.serviceName}`);
   const port = await freePort();
   const healthPort = await freePort();
-  const cfg = gatewayConfig(svc, { addresses, bind: `127.0.0.1:${port}`, healthBind: `127.0.0.1:${healthPort}` });
+  const cfg = gatewayConfig(svc, { addresses, bind: `127.0.0.1:${port}`, healthBind: `127.0.0.1:${healthPort}`, publicBinds });
   const file = path.join(tmp, `gw-${port}.cfg`);
   fs.writeFileSync(file, cfg);
   const proc = start('haproxy', ['-db', '-f', file]);
@@ -251,5 +251,29 @@ d('compose gateway (real haproxy)', () => {
     expect(aborted).toBeGreaterThan(140);
     expect(aborted).toBeLessThan(260);
     expect(b.seen.length).toBe(400 - aborted);
+  });
+
+  test('a public entry answers only its hosts and matches, then applies the same rules', async () => {
+    const { app, stack, svc } = service();
+    const v2 = svc.addVersion('v2');
+    new MeshRoute(stack, 'route', { service: svc, rules: [{ match: Match.pathPrefix('/api/v2'), to: v2 }, { to: svc.defaultVersion }] });
+    new MeshGateway(stack, 'public', { service: svc, hosts: ['shop.example.com', '*.example.org'], match: [Match.pathPrefix('/api')] });
+    const [b1, b2] = [await backend('v1'), await backend('v2')];
+    const publicPort = await freePort();
+    const url = await gateway(app, svc, { 'orders-v1': [b1.address], 'orders-v2': [b2.address] }, { public: `127.0.0.1:${publicPort}` });
+    const pub = `http://127.0.0.1:${publicPort}`;
+    const at = async (base: string, p: string, host: string): Promise<string> => {
+      const r = await request(base + p, { headers: { host } });
+      return r.status === 200 ? versionOf(r.body) : String(r.status);
+    };
+    expect(await at(pub, '/api/v2/x', 'shop.example.com')).toBe('v2');
+    expect(await at(pub, '/api/orders', 'shop.example.com:80')).toBe('v1');
+    expect(await at(pub, '/api/orders', 'eu.example.org')).toBe('v1');
+    expect(await at(pub, '/admin', 'shop.example.com')).toBe('404');
+    expect(await at(pub, '/api/orders', 'evil.example.com')).toBe('404');
+    expect(await at(pub, '/api/orders', 'example.org')).toBe('404');
+    // inside the project every path still routes
+    expect(await at(url, '/admin', 'orders')).toBe('v1');
+    expect(b1.seen.some((s) => s.path === '/admin')).toBe(true);
   });
 });

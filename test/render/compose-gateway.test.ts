@@ -107,6 +107,19 @@ describe('compose gateway rendering', () => {
     expect(doc.services['public-api-edge']).toBeUndefined();
   });
 
+  test('a public entry is published by the gateway on its httpPort; a port already taken is refused', () => {
+    const s = shop();
+    new MeshGateway(s.stack, 'public', { service: s.orders, hosts: ['shop.example.com'], httpPort: 8081 });
+    const { doc, files } = compose(s.app);
+    expect(doc.services['order-service'].ports).toEqual([{ target: 18080, published: '8081', protocol: 'tcp', mode: 'host' }]);
+    expect(doc.services['order-service-v1']).toBeDefined();
+    expect(files['shop.compose/order-service-gateway.cfg']).toContain('frontend public-public\n  bind :18080\n');
+    const t = shop();
+    new MicroService(t.stack, 'web', { image: ContainerImage.fromRegistry('registry.example.com/web:1.0.0'), expose: { port: 80 } });
+    new MeshGateway(t.stack, 'public', { service: t.orders, hosts: ['shop.example.com'] });
+    expect(synthProblems(t.app).map((p) => p.problem)).toEqual([expect.stringMatching(/httpPort 80 is already published on compose by "shop\/web"/)]);
+  });
+
   test('what HAProxy cannot express is refused with the construct path, never dropped', () => {
     const s = shop();
     const v2 = s.orders.addVersion('v2');

@@ -1,6 +1,7 @@
 import { PyfleetError } from '../../core/errors';
 import { ComposeNetworkMode, Stack } from '../../core/stack';
 import { CircuitBreakerSettings } from '../../mesh/breaker';
+import { MeshGateway } from '../../mesh/gateway';
 import { Match, StringMatch } from '../../mesh/match';
 import { breakersOf, effectiveBreaker, ResolvedRule, resolvedRules, routeOf, stackMesh } from '../../mesh/model';
 import { HeaderChanges, RetryOn } from '../../mesh/route';
@@ -21,7 +22,8 @@ export const GATEWAY_HEALTH_PORT = 8405;
 
 /** Whether a service gets a gateway proxy in the compose project: it has routes, a breaker or several versions. */
 export function needsGateway(svc: MicroService): boolean {
-  return routeOf(svc.stack, svc) !== undefined || breakersOf(svc.stack, svc).length > 0 || svc.versions.length > 1;
+  return routeOf(svc.stack, svc) !== undefined || breakersOf(svc.stack, svc).length > 0 || svc.versions.length > 1
+    || stackMesh(svc.stack).gateways.some((g) => g.service === svc);
 }
 
 /** Backend name of a version. */
@@ -124,7 +126,12 @@ export function gatewayProblems(stack: Stack): PyfleetError[] {
       if (s.minHealthPercent !== undefined && s.minHealthPercent > 0) errors.push(new PyfleetError(w, `minHealthPercent ${s.minHealthPercent} cannot be expressed by the compose gateway`, 'leave minHealthPercent out (0)'));
     }
   }
+  const published = new Map<number, string>();
+  for (const svc of stack.services) if (svc.expose) published.set(svc.expose.port, svc.node.path);
   for (const g of m.gateways) {
+    const other = published.get(g.httpPort);
+    if (other) errors.push(new PyfleetError(g.node.path, `httpPort ${g.httpPort} is already published on compose by "${other}"`, 'give the public entry another httpPort, or drop the service\'s expose'));
+    published.set(g.httpPort, g.node.path);
     if (g.tls) {
       errors.push(new PyfleetError(g.node.path, 'a TLS certificate in a Kubernetes secret cannot be served by the compose gateway', 'define the public entry without tls for compose stacks (terminate TLS in front of the host), or keep MeshGateway to the Kubernetes stack'));
     }
@@ -145,6 +152,11 @@ export interface GatewayConfigOptions {
    * @default - `:<service port>` (every interface of the gateway container)
    */
   readonly bind?: string;
+  /**
+   * Listen addresses of public entries by MeshGateway id.
+   * @default - `:18080`, `:18081`... inside the gateway container (the gateway's httpPort maps to them)
+   */
+  readonly publicBinds?: Record<string, string>;
   /**
    * Address of the health endpoint (`/healthz`) for the compose healthcheck.
    * @default - `127.0.0.1:8405`
@@ -220,8 +232,42 @@ export function gatewayConfig(svc: MicroService, options: GatewayConfigOptions =
   L.push('');
   L.push(`frontend ${svc.serviceName}`);
   L.push(`  bind ${options.bind ?? `:${svc.port}`}`);
+  L.push(...routing(svc, rules));
+  // Public entries (MeshGateway): their own port, only their hosts and matches, then the same rules.
+  publicGateways(svc).forEach((g, i) => {
+    L.push('');
+    L.push(`frontend public-${g.node.id}`);
+    L.push(`  bind ${options.publicBinds?.[g.node.id] ?? `:${PUBLIC_CONTAINER_PORT_BASE + i}`}`);
+    const hostConds = g.hosts.map((h) => (h.startsWith('*.') ? `{ req.hdr(host),field(1,:) -m end ${q(h.slice(1))} }` : `{ req.hdr(host),field(1,:) -m str ${q(h)} }`));
+    L.push(`  http-request return status 404 content-type text/plain string "no route" unless ${hostConds.join(' or ')}`);
+    if (g.match) {
+      L.push(`  http-request return status 404 content-type text/plain string "no route" unless ${g.match.map((m) => matchConds(m).join(' ') || 'TRUE').join(' or ')}`);
+    }
+    L.push(...routing(svc, rules));
+  });
+
+  for (const v of svc.versions) {
+    L.push('');
+    L.push(...versionBackend(svc, v, rules, options));
+  }
+  L.push('');
+  return L.join('\n');
+}
+
+/** Container port of the first public entry's frontend (unprivileged; the host port maps to it). */
+export const PUBLIC_CONTAINER_PORT_BASE = 18080;
+
+/** The MeshGateways exposing a service, in definition order. */
+export function publicGateways(svc: MicroService): MeshGateway[] {
+  return stackMesh(svc.stack).gateways.filter((g) => g.service === svc);
+}
+
+/** Frontend lines that pick a rule and a version backend for each request. */
+function routing(svc: MicroService, rules: ResolvedRule[]): string[] {
+  const stack = svc.stack;
+  const L: string[] = [];
   L.push('  http-request set-var(txn.roll) rand(100)');
-  // 1. Which rule applies: the first whose match holds (-1: none).
+  // 1. Which rule applies: the first whose match holds.
   rules.forEach((r, i) => {
     const unset = '!{ var(txn.rule) -m found }';
     if (r.matches.length === 0) L.push(`  http-request set-var(txn.rule) int(${i}) if ${unset}`);
@@ -277,13 +323,7 @@ export function gatewayConfig(svc: MicroService, options: GatewayConfigOptions =
   }
   L.push('  use_backend %[var(txn.be)]');
   L.push(`  default_backend ${backend(svc.defaultVersion)}`);
-
-  for (const v of svc.versions) {
-    L.push('');
-    L.push(...versionBackend(svc, v, rules, options));
-  }
-  L.push('');
-  return L.join('\n');
+  return L;
 }
 
 function escapeRe(s: string): string {

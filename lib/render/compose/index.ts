@@ -5,7 +5,7 @@ import { imageAsset } from '../../service/asset';
 import { versionLabels } from '../../service/labels';
 import { MicroService, ServiceVersion } from '../../service/microservice';
 import { imageReference } from '../../service/reference';
-import { GATEWAY_HEALTH_PORT, GATEWAY_IMAGE, gatewayConfig, gatewayProblems, needsGateway } from './gateway';
+import { GATEWAY_HEALTH_PORT, GATEWAY_IMAGE, gatewayConfig, gatewayProblems, needsGateway, PUBLIC_CONTAINER_PORT_BASE, publicGateways } from './gateway';
 
 /** Image of the edge proxy that publishes a multi-container service on one host port (bridge mode). */
 export const EDGE_PROXY_IMAGE = 'nginx:1.27.5-alpine';
@@ -170,9 +170,11 @@ function gatewayService(svc: MicroService, networkName: string, confPath: string
     depends_on: sortObject(dependsOn),
     networks: { [networkName]: { aliases: [svc.serviceName] } },
   };
-  if (svc.expose) {
-    service.ports = [{ target: svc.port, published: String(svc.expose.port), protocol: 'tcp', mode: svc.stack.composeNetworkMode === ComposeNetworkMode.OVERLAY ? 'ingress' : 'host' }];
-  }
+  const mode = svc.stack.composeNetworkMode === ComposeNetworkMode.OVERLAY ? 'ingress' : 'host';
+  const ports: any[] = [];
+  if (svc.expose) ports.push({ target: svc.port, published: String(svc.expose.port), protocol: 'tcp', mode });
+  publicGateways(svc).forEach((g, i) => ports.push({ target: PUBLIC_CONTAINER_PORT_BASE + i, published: String(g.httpPort), protocol: 'tcp', mode }));
+  if (ports.length > 0) service.ports = ports;
   service.volumes = [{ type: 'bind', source: `./${confPath}`, target: '/usr/local/etc/haproxy/haproxy.cfg', read_only: true }];
   service.healthcheck = {
     test: ['CMD', 'wget', '-q', '-O', '/dev/null', `http://127.0.0.1:${GATEWAY_HEALTH_PORT}/healthz`],
@@ -180,7 +182,6 @@ function gatewayService(svc: MicroService, networkName: string, confPath: string
   };
   service.deploy = { resources: { limits: { cpus: '0.5', memory: '128m' }, reservations: { cpus: '0.1', memory: '32m' } } };
   service.restart = svc.restartPolicy;
-  if (svc.port < 1024) service.cap_add = ['NET_BIND_SERVICE'];
   service.read_only = true;
   service.tmpfs = ['/tmp'];
   service.cap_drop = ['ALL'];
