@@ -1,6 +1,7 @@
 import { Construct } from 'constructs';
 import { PyfleetError } from '../core/errors';
 import { Stack } from '../core/stack';
+import { recordMeshConstruct } from './registry';
 import { Duration } from '../core/units';
 import { MicroService, ServiceVersion } from '../service/microservice';
 
@@ -155,7 +156,7 @@ export class CircuitBreaker extends Construct {
   constructor(scope: Construct, id: string, props: CircuitBreakerProps) {
     super(scope, id);
     Object.defineProperty(this, ISBREAKER, { value: true });
-    Stack.of(this);
+    const stack = Stack.of(this);
     const where = this.node.path;
     if (!props || !MicroService.isMicroService(props.service)) {
       throw new PyfleetError(where, '`service` is not a MicroService', 'pass the service construct, e.g. service: orders');
@@ -200,6 +201,7 @@ export class CircuitBreaker extends Construct {
     this.service = service;
     this.version = version;
     this.settings = settings;
+    recordMeshConstruct(stack, this);
   }
 
   /** Whether any outlier-detection field is set. */

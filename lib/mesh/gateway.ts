@@ -2,6 +2,7 @@ import { Construct } from 'constructs';
 import { PyfleetError } from '../core/errors';
 import { checkDnsLabel, checkPort } from '../core/names';
 import { Stack } from '../core/stack';
+import { recordMeshConstruct } from './registry';
 import { MicroService } from '../service/microservice';
 import { Match } from './match';
 
@@ -66,7 +67,7 @@ export class MeshGateway extends Construct {
   constructor(scope: Construct, id: string, props: MeshGatewayProps) {
     super(scope, id);
     Object.defineProperty(this, ISGATEWAY, { value: true });
-    Stack.of(this);
+    const stack = Stack.of(this);
     const where = this.node.path;
     checkDnsLabel(where, 'gateway id (the Istio Gateway name)', id);
     if (!props || !MicroService.isMicroService(props.service)) throw new PyfleetError(where, '`service` is not a MicroService', 'pass the service construct');
@@ -88,5 +89,6 @@ export class MeshGateway extends Construct {
     this.hosts = [...props.hosts];
     this.tls = props.tls;
     this.match = props.match ? [...props.match] : undefined;
+    recordMeshConstruct(stack, this);
   }
 }

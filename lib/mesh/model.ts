@@ -7,6 +7,7 @@ import { MeshGateway } from './gateway';
 import { Match, NON_IDEMPOTENT_METHODS } from './match';
 import type { Mesh } from './mesh';
 import { MtlsMode } from './mesh';
+import { meshConstructs } from './registry';
 import { FaultInjection, HeaderChanges, MeshRoute, RetryOn, RouteRule, VersionRef } from './route';
 
 /**
@@ -52,25 +53,41 @@ export interface StackMesh {
   readonly gateways: readonly MeshGateway[];
 }
 
-/** Collects the MeshRoutes, CircuitBreakers and MeshGateways of a stack, in definition order. */
-export function stackMesh(stack: Stack): StackMesh {
-  const all = stack.node.findAll();
-  return {
-    mesh: stack.mesh,
-    routes: all.filter(MeshRoute.isMeshRoute),
-    breakers: all.filter(CircuitBreaker.isCircuitBreaker),
-    gateways: all.filter(MeshGateway.isMeshGateway),
-  };
+interface Indexed extends StackMesh {
+  readonly count: number;
+  readonly routeBy: Map<MicroService, MeshRoute>;
+  readonly breakersBy: Map<MicroService, CircuitBreaker[]>;
+}
+const cache = new WeakMap<Stack, Indexed>();
+
+function indexed(stack: Stack): Indexed {
+  const all = meshConstructs(stack);
+  const hit = cache.get(stack);
+  if (hit && hit.count === all.length) return hit;
+  const routes = all.filter(MeshRoute.isMeshRoute);
+  const breakers = all.filter(CircuitBreaker.isCircuitBreaker);
+  const routeBy = new Map<MicroService, MeshRoute>();
+  for (const r of routes) if (!routeBy.has(r.service)) routeBy.set(r.service, r);
+  const breakersBy = new Map<MicroService, CircuitBreaker[]>();
+  for (const b of breakers) breakersBy.set(b.service, [...(breakersBy.get(b.service) ?? []), b]);
+  const out: Indexed = { mesh: stack.mesh, routes, breakers, gateways: all.filter(MeshGateway.isMeshGateway), count: all.length, routeBy, breakersBy };
+  cache.set(stack, out);
+  return out;
 }
 
-/** The route of a service, if any. */
+/** Collects the MeshRoutes, CircuitBreakers and MeshGateways of a stack, in definition order. */
+export function stackMesh(stack: Stack): StackMesh {
+  return indexed(stack);
+}
+
+/** The route of a service, if any (the first, when several are defined: a model error). */
 export function routeOf(stack: Stack, svc: MicroService): MeshRoute | undefined {
-  return stackMesh(stack).routes.find((r) => r.service === svc);
+  return indexed(stack).routeBy.get(svc);
 }
 
 /** The breakers of a service: the service-wide one and those of single versions. */
 export function breakersOf(stack: Stack, svc: MicroService): CircuitBreaker[] {
-  return stackMesh(stack).breakers.filter((b) => b.service === svc);
+  return indexed(stack).breakersBy.get(svc) ?? [];
 }
 
 /** Settings that apply to a version: the service-wide breaker's, overridden field by field by the version's. */

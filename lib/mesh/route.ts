@@ -1,6 +1,7 @@
 import { Construct } from 'constructs';
 import { PyfleetError } from '../core/errors';
 import { Stack } from '../core/stack';
+import { recordMeshConstruct } from './registry';
 import { Duration } from '../core/units';
 import { MicroService, ServiceVersion } from '../service/microservice';
 import { Match } from './match';
@@ -175,7 +176,7 @@ export class MeshRoute extends Construct {
     super(scope, id);
     Object.defineProperty(this, ISROUTE, { value: true });
     const where = this.node.path;
-    Stack.of(this);
+    const stack = Stack.of(this);
     if (!props || !MicroService.isMicroService(props.service)) {
       throw new PyfleetError(where, '`service` is not a MicroService', 'pass the service construct, e.g. service: orders');
     }
@@ -185,6 +186,7 @@ export class MeshRoute extends Construct {
     this.service = props.service;
     this.port = props.port ?? 'http';
     this.rules = props.rules.map((r, i) => checkRule(`${where} rule ${i}`, r));
+    recordMeshConstruct(stack, this);
   }
 }
 
