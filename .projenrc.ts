@@ -94,6 +94,10 @@ project.addTask('canary', {
   description: 'Synthesize examples/canary (MeshRoute + CircuitBreaker: Istio and the compose gateway) and print what was written',
   exec: 'ts-node --project examples/tsconfig.json examples/canary/main.ts',
 });
+project.addTask('bench:mesh', {
+  description: 'Mesh benchmarks: synth cost of routes and breakers, and gateway proxy overhead (needs haproxy)',
+  exec: 'ts-node --project bench/tsconfig.json bench/mesh.ts',
+});
 project.addTask('typecheck', {
   description: 'Type-check the library, tests, examples and benchmarks',
   exec: 'tsc --noEmit -p tsconfig.json && tsc --noEmit -p test/tsconfig.json && tsc --noEmit -p examples/tsconfig.json && tsc --noEmit -p bench/tsconfig.json',
