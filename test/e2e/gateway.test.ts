@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import {
-  App, CircuitBreaker, MeshGateway, ContainerImage, Duration, HealthCheck, Match, Mesh, MeshRoute, MicroService, RetryOn, Stack,
+  App, CircuitBreaker, LoadBalancer, MeshGateway, ContainerImage, Duration, HealthCheck, Match, Mesh, MeshRoute, MicroService, RetryOn, Stack,
 } from '../../lib';
 import { gatewayConfig } from '../../lib/render/compose/gateway';
 import { haveEngine } from '../support/engines';
@@ -275,5 +275,43 @@ d('compose gateway (real haproxy)', () => {
     // inside the project every path still routes
     expect(await at(url, '/admin', 'orders')).toBe('v1');
     expect(b1.seen.some((s) => s.path === '/admin')).toBe(true);
+  });
+
+  test('load balancing: round robin spreads evenly; a consistent hash on a header keeps a user on one host', async () => {
+    const rr = service({ replicas: 2 });
+    new CircuitBreaker(rr.stack, 'breaker', { service: rr.svc, loadBalancer: LoadBalancer.roundRobin() });
+    const [a, b] = [await backend('a'), await backend('b')];
+    const url = await gateway(rr.app, rr.svc, { 'orders-v1': [a.address, b.address] });
+    for (let i = 0; i < 40; i++) await request(`${url}/x`);
+    expect([a.seen.length, b.seen.length]).toEqual([20, 20]);
+
+    const ch = service({ replicas: 2 });
+    new CircuitBreaker(ch.stack, 'breaker', { service: ch.svc, loadBalancer: LoadBalancer.consistentHashHeader('x-user') });
+    const [c, d2] = [await backend('c'), await backend('d')];
+    const url2 = await gateway(ch.app, ch.svc, { 'orders-v1': [c.address, d2.address] });
+    const hostOf = new Map<string, Set<string>>();
+    for (let u = 0; u < 20; u++) {
+      for (let i = 0; i < 5; i++) {
+        const r = await request(`${url2}/x`, { headers: { 'x-user': `user-${u}` } });
+        hostOf.set(`user-${u}`, (hostOf.get(`user-${u}`) ?? new Set()).add(versionOf(r.body)));
+      }
+    }
+    expect([...hostOf.values()].every((s) => s.size === 1)).toBe(true);
+    expect(new Set([...hostOf.values()].map((s) => [...s][0])).size).toBe(2); // 20 users land on both hosts
+  });
+
+  test('maxRequests fails fast with 503 beyond the in-flight limit', async () => {
+    const { app, stack, svc } = service();
+    new CircuitBreaker(stack, 'breaker', { service: svc, maxRequests: 3 });
+    const b = await backend('v1');
+    b.mode = 'slow';
+    b.delayMs = 600;
+    const url = await gateway(app, svc, { 'orders-v1': [b.address] });
+    const results = await pool(8, 8, () => request(`${url}/orders`));
+    expect(b.maxInFlight).toBe(3);
+    expect(results.filter((r) => r.status === 200).length).toBe(3);
+    const rejected = results.filter((r) => r.status === 503);
+    expect(rejected.length).toBe(5);
+    expect(Math.max(...rejected.map((r) => r.ms))).toBeLessThan(500);
   });
 });
