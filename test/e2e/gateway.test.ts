@@ -7,7 +7,7 @@ import * as path from 'path';
 import {
   App, CircuitBreaker, LoadBalancer, MeshGateway, ContainerImage, Duration, HealthCheck, Match, Mesh, MeshRoute, MicroService, RetryOn, Stack,
 } from '../../lib';
-import { gatewayConfig } from '../../lib/render/compose/gateway';
+import { GATEWAY_LUA, gatewayConfig } from '../../lib/render/compose/gateway';
 import { haveEngine } from '../support/engines';
 import { freePort, start, Started, stopAll, waitForHttp } from '../support/process';
 import { Backend, pool, request, startBackend } from './backends';
@@ -54,7 +54,9 @@ async function gateway(app: App, svc: MicroService, addresses: Record<string, st
   expect(composeCfg?.content).toContain(`frontend ${svc.serviceName}`);
   const port = await freePort();
   const healthPort = await freePort();
-  const cfg = gatewayConfig(svc, { addresses, bind: `127.0.0.1:${port}`, healthBind: `127.0.0.1:${healthPort}`, publicBinds });
+  const luaPath = path.join(tmp, `gw-${port}.lua`);
+  fs.writeFileSync(luaPath, GATEWAY_LUA);
+  const cfg = gatewayConfig(svc, { addresses, bind: `127.0.0.1:${port}`, healthBind: `127.0.0.1:${healthPort}`, publicBinds, luaPath });
   const file = path.join(tmp, `gw-${port}.cfg`);
   fs.writeFileSync(file, cfg);
   const proc = start('haproxy', ['-db', '-f', file]);
@@ -313,5 +315,28 @@ d('compose gateway (real haproxy)', () => {
     const rejected = results.filter((r) => r.status === 503);
     expect(rejected.length).toBe(5);
     expect(Math.max(...rejected.map((r) => r.ms))).toBeLessThan(500);
+  });
+
+  test('fault delay holds the configured share of requests for the configured time, without serialising them', async () => {
+    const { app, stack, svc } = service();
+    new MeshRoute(stack, 'route', { service: svc, rules: [
+      { match: Match.header('x-chaos', 'slow'), to: svc.defaultVersion, fault: { delay: { fixed: Duration.millis(500), percentage: 100 } } },
+      { match: Match.header('x-chaos', 'some'), to: svc.defaultVersion, fault: { delay: { fixed: Duration.millis(300), percentage: 50 } } },
+      { to: svc.defaultVersion },
+    ] });
+    const b = await backend('v1');
+    const url = await gateway(app, svc, { 'orders-v1': [b.address] });
+    const t0 = Date.now();
+    const slow = await pool(6, 6, () => request(`${url}/x`, { headers: { 'x-chaos': 'slow' } }));
+    const wall = Date.now() - t0;
+    expect(slow.every((r) => r.status === 200 && r.ms >= 480)).toBe(true);
+    expect(wall).toBeLessThan(1_400); // six concurrent delays overlap
+    const fast = await request(`${url}/x`);
+    expect(fast.ms).toBeLessThan(300);
+    const some = await pool(100, 10, () => request(`${url}/x`, { headers: { 'x-chaos': 'some' } }));
+    const delayed = some.filter((r) => r.ms >= 280).length;
+    expect(delayed).toBeGreaterThan(30);
+    expect(delayed).toBeLessThan(70);
+    expect(some.every((r) => r.status === 200)).toBe(true);
   });
 });

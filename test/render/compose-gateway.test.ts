@@ -132,7 +132,6 @@ describe('compose gateway rendering', () => {
     const problems = synthProblems(s.app);
     const text = problems.map((p) => `${p.constructPath}: ${p.problem}`);
     expect(text).toEqual([
-      expect.stringMatching(/^shop\/route rule 0: fault.delay cannot be expressed/),
       expect.stringMatching(/^shop\/route rule 1: mirroring cannot be expressed/),
       expect.stringMatching(/^shop\/breaker: maxRetries/),
       expect.stringMatching(/^shop\/breaker: consecutiveGatewayErrors/),
@@ -145,6 +144,16 @@ describe('compose gateway rendering', () => {
     new MeshRoute(k.stack, 'route', { service: k.orders, rules: [{ to: k.orders.defaultVersion, mirror: { to: k.orders.defaultVersion, percentage: 10 } }] });
     expect(synthProblems(k.app)).toEqual([]);
     expect(k.app.synthesize()[0].artifacts.some((a) => a.path.includes('compose'))).toBe(false);
+  });
+
+  test('a delay fault mounts the Lua actions file beside the config', () => {
+    const s = shop();
+    new MeshRoute(s.stack, 'route', { service: s.orders, rules: [{ to: s.orders.defaultVersion, fault: { delay: { fixed: Duration.seconds(1), percentage: 10 } } }] });
+    const { doc, files } = compose(s.app);
+    expect(files['shop.compose/order-service-gateway.cfg']).toContain('lua-load /usr/local/etc/haproxy/pyfleet.lua');
+    expect(files['shop.compose/order-service-gateway.cfg']).toContain('http-request lua.pyfleet_delay 1000 if { var(txn.rule) -m int eq 0 } { rand(10000) lt 1000 }');
+    expect(files['shop.compose/order-service-gateway.lua']).toContain('core.register_action("pyfleet_delay"');
+    expect(doc.services['order-service'].volumes[1]).toEqual({ type: 'bind', source: './shop.compose/order-service-gateway.lua', target: '/usr/local/etc/haproxy/pyfleet.lua', read_only: true });
   });
 
   test('different retry policies for one version are refused (HAProxy retries per backend)', () => {

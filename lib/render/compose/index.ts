@@ -5,7 +5,7 @@ import { imageAsset } from '../../service/asset';
 import { versionLabels } from '../../service/labels';
 import { MicroService, ServiceVersion } from '../../service/microservice';
 import { imageReference } from '../../service/reference';
-import { GATEWAY_HEALTH_PORT, GATEWAY_IMAGE, gatewayConfig, gatewayProblems, needsGateway, PUBLIC_CONTAINER_PORT_BASE, publicGateways } from './gateway';
+import { GATEWAY_HEALTH_PORT, GATEWAY_IMAGE, GATEWAY_LUA, GATEWAY_LUA_PATH, gatewayConfig, needsGatewayLua, gatewayProblems, needsGateway, PUBLIC_CONTAINER_PORT_BASE, publicGateways } from './gateway';
 
 /** Image of the edge proxy that publishes a multi-container service on one host port (bridge mode). */
 export const EDGE_PROXY_IMAGE = 'nginx:1.27.5-alpine';
@@ -161,6 +161,10 @@ function edgeProxy(svc: MicroService, networkName: string, confPath: string): [s
   return [`${svc.serviceName}-edge`, service, conf];
 }
 
+function luaFile(stack: Stack, svc: MicroService): string {
+  return `${stack.stackName}.compose/${svc.serviceName}-gateway.lua`;
+}
+
 /** The gateway proxy container: carries the service's name and port, enforces its routes and breaker. */
 function gatewayService(svc: MicroService, networkName: string, confPath: string): any {
   const dependsOn: Record<string, any> = {};
@@ -176,6 +180,7 @@ function gatewayService(svc: MicroService, networkName: string, confPath: string
   publicGateways(svc).forEach((g, i) => ports.push({ target: PUBLIC_CONTAINER_PORT_BASE + i, published: String(g.httpPort), protocol: 'tcp', mode }));
   if (ports.length > 0) service.ports = ports;
   service.volumes = [{ type: 'bind', source: `./${confPath}`, target: '/usr/local/etc/haproxy/haproxy.cfg', read_only: true }];
+  if (needsGatewayLua(svc)) service.volumes.push({ type: 'bind', source: `./${luaFile(svc.stack, svc)}`, target: GATEWAY_LUA_PATH, read_only: true });
   service.healthcheck = {
     test: ['CMD', 'wget', '-q', '-O', '/dev/null', `http://127.0.0.1:${GATEWAY_HEALTH_PORT}/healthz`],
     interval: '10s', timeout: '2s', retries: 3, start_period: '5s', start_interval: '1s',
@@ -207,6 +212,7 @@ export function composeDocument(stack: Stack): { document: any; files: Artifact[
       const confPath = `${stack.stackName}.compose/${svc.serviceName}-gateway.cfg`;
       services[svc.serviceName] = gatewayService(svc, networkName, confPath);
       files.push({ path: confPath, content: gatewayConfig(svc) });
+      if (needsGatewayLua(svc)) files.push({ path: luaFile(stack, svc), content: GATEWAY_LUA });
     }
     if (needsEdge(svc)) {
       const confPath = `${stack.stackName}.compose/${svc.serviceName}-edge.conf`;
