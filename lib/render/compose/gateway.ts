@@ -9,10 +9,10 @@ import { MicroService, ServiceVersion } from '../../service/microservice';
 
 // The compose gateway proxy: HAProxy in front of the versions of a service, enforcing the service's
 // MeshRoute and CircuitBreaker for real. HAProxy was picked over nginx because it has per-server
-// connection caps with a queue (maxconn/maxqueue), consecutive layer-7 error counting with ejection
-// (observe layer7 + error-limit + on-error mark-down) and a separate re-admission period (downinter),
-// conditional L7 retries (retry-on) and per-stream timeouts; nginx's max_fails/fail_timeout ties the
-// error window to the ejection time and counts failures, not consecutive ones. docs/mesh.md maps every
+// connection caps with a queue (maxconn), consecutive layer-7 error counting with ejection
+// (observe layer7 + error-limit + on-error mark-down) and re-admission by health checks, conditional
+// L7 retries (retry-on) and per-stream timeouts; nginx's max_fails/fail_timeout ties the error window
+// to the ejection time and counts failures, not consecutive ones, and open-source nginx has no queue. docs/mesh.md maps every
 // setting; what HAProxy cannot express is rejected by `gatewayProblems`.
 
 /** Official HAProxy image of the gateway (same 2.6 LTS branch as Debian 12's haproxy, which the tests run). */
