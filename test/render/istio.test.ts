@@ -143,6 +143,13 @@ describe('istio renderer', () => {
     expect(vs.spec.http[0].match).toEqual([{ uri: { prefix: '/api/v2' }, gateways: ['mesh'] }, { uri: { prefix: '/api/v2' }, gateways: ['public'] }]);
     expect(vs.spec.http[3].match).toEqual([{ gateways: ['mesh'] }, { uri: { prefix: '/api' }, gateways: ['public'] }]);
     expect(vs.spec.http.map((r: any) => r.name)).toEqual(['rule-0', 'rule-1', 'rule-2-no-retry', 'rule-2']);
+    // a rule whose path lies outside every gateway match is not exposed through the gateway
+    const t = shop({ compose: false });
+    new MeshRoute(t.stack, 'r', { service: t.orders, rules: [{ match: Match.pathPrefix('/admin'), to: t.orders.defaultVersion }, { to: t.orders.defaultVersion }] });
+    new MeshGateway(t.stack, 'public', { service: t.orders, hosts: ['shop.example.com'], match: [Match.pathPrefix('/api')] });
+    const tv = find(kube(t.app), 'VirtualService', 'order-service');
+    expect(tv.spec.http[0].match).toEqual([{ uri: { prefix: '/admin' }, gateways: ['mesh'] }]);
+    expect(tv.spec.http[1].match).toEqual([{ gateways: ['mesh'] }, { uri: { prefix: '/api' }, gateways: ['public'] }]);
     expectValidIstio(objs);
   });
 

@@ -168,8 +168,8 @@ function httpMatch(m: Match | undefined, gateway?: string): VirtualServiceSpecHt
   return out as VirtualServiceSpecHttpMatch;
 }
 
-/** AND of a rule match and a gateway match, for traffic entering through the gateway. */
-function combine(rule: Match | undefined, gate: Match): Match {
+/** AND of a rule match and a gateway match, for traffic entering through the gateway; undefined when they can never both hold. */
+function combine(rule: Match | undefined, gate: Match): Match | undefined {
   if (!rule) return gate;
   if (rule.path && gate.path) {
     const a = rule.path, b = gate.path;
@@ -177,7 +177,7 @@ function combine(rule: Match | undefined, gate: Match): Match {
     let path: Match;
     if (within(a, b)) path = a.kind === 'prefix' ? Match.pathPrefix(a.value) : Match.pathExact(a.value);
     else if (within(b, a)) path = b.kind === 'prefix' ? Match.pathPrefix(b.value) : Match.pathExact(b.value);
-    else if (a.kind !== 'regex' && b.kind !== 'regex') return Match.pathExact('/__pyfleet_unreachable__'); // disjoint: never both
+    else if (a.kind !== 'regex' && b.kind !== 'regex') return undefined; // disjoint paths: the rule is not exposed
     else throw new PyfleetError('MeshGateway', `a gateway path match (${b.kind} "${b.value}") and a route path match (${a.kind} "${a.value}") cannot be combined when one is a regex`, 'use prefixes');
     const strip = (x: Match): Match => Match.all(...Object.entries(x.headers).map(([k, v]) => hm(k, v)), ...Object.entries(x.queryParams).map(([k, v]) => qm(k, v)), ...(x.method ? [Match.method(x.method)] : []));
     return strip(rule).and(strip(gate)).and(path);
@@ -250,7 +250,12 @@ function renderVirtualService(scope: Construct, stack: Stack, svc: MicroService,
     if (withGateways) {
       for (const m of own) matches.push(httpMatch(m, 'mesh'));
       for (const g of gateways) {
-        for (const gm of g.match ?? [undefined]) for (const m of own) matches.push(httpMatch(gm ? combine(m, gm) : m, gwName(g)));
+        for (const gm of g.match ?? [undefined]) {
+          for (const m of own) {
+            const both = gm ? combine(m, gm) : m;
+            if (both !== undefined || !gm) matches.push(httpMatch(both, gwName(g)));
+          }
+        }
       }
     } else if (r.matches.length) {
       for (const m of r.matches) matches.push(httpMatch(m));
