@@ -22,7 +22,7 @@ export enum ComposeNetworkMode {
 export interface ComposeOptions {
   /**
    * Write a compose project for this stack. Turn it off for a stack that uses mesh features the
-   * compose gateway cannot enforce (mirroring, for example), instead of having them refused.
+   * compose gateway cannot enforce (e.g. consecutiveGatewayErrors), instead of having them refused.
    * @default true
    */
   readonly enabled?: boolean;

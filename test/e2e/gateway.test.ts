@@ -339,4 +339,37 @@ d('compose gateway (real haproxy)', () => {
     expect(delayed).toBeLessThan(70);
     expect(some.every((r) => r.status === 200)).toBe(true);
   });
+
+  test('mirroring copies the configured share of requests to another version and discards its answers', async () => {
+    const { app, stack, svc } = service();
+    const v2 = svc.addVersion('v2');
+    new MeshRoute(stack, 'route', { service: svc, rules: [
+      { match: Match.pathPrefix('/all'), to: svc.defaultVersion, mirror: { to: v2 } },
+      { match: Match.pathPrefix('/some'), to: svc.defaultVersion, mirror: { to: v2, percentage: 50 } },
+      { to: svc.defaultVersion },
+    ] });
+    const [b1, b2] = [await backend('v1'), await backend('v2')];
+    b2.mode = 'fail'; // the mirror's answers never reach the client
+    const url = await gateway(app, svc, { 'orders-v1': [b1.address], 'orders-v2': [b2.address] });
+    for (let i = 0; i < 10; i++) {
+      const r = await request(`${url}/all/${i}`, { headers: { host: 'orders', 'x-trace': `t${i}` } });
+      expect([r.status, versionOf(r.body)]).toEqual([200, 'v1']);
+    }
+    const post = await request(`${url}/all/post`, { method: 'POST' });
+    expect(post.status).toBe(200);
+    const deadline = Date.now() + 5_000;
+    while (b2.seen.length < 11 && Date.now() < deadline) await sleep(50);
+    expect(b2.seen.map((x) => x.path).sort()).toEqual([...Array.from({ length: 10 }, (_, i) => `/all/${i}`), '/all/post'].sort());
+    expect(b2.seen.find((x) => x.path === '/all/3')!.headers).toMatchObject({ 'host': 'orders-shadow', 'x-trace': 't3' });
+    expect(b2.seen.find((x) => x.path === '/all/post')!.method).toBe('POST');
+    b2.seen.length = 0;
+    await pool(200, 8, (i) => request(`${url}/some/${i}`));
+    await sleep(500);
+    expect(b2.seen.length).toBeGreaterThan(60);
+    expect(b2.seen.length).toBeLessThan(140);
+    b2.seen.length = 0;
+    for (let i = 0; i < 5; i++) await request(`${url}/other`);
+    await sleep(300);
+    expect(b2.seen.length).toBe(0);
+  });
 });

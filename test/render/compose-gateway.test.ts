@@ -5,7 +5,7 @@ import * as path from 'path';
 import Ajv from 'ajv';
 import * as yaml from 'js-yaml';
 import { CircuitBreaker, ComposeNetworkMode, ContainerImage, Duration, LoadBalancer, Match, Mesh, MeshGateway, MeshRoute, MicroService, RetryOn, Stack, App } from '../../lib';
-import { GATEWAY_IMAGE } from '../../lib/render/compose/gateway';
+import { GATEWAY_IMAGE, GATEWAY_LUA, gatewayConfig } from '../../lib/render/compose/gateway';
 import { haveEngine } from '../support/engines';
 import { shop, synthProblems } from '../mesh/helpers';
 
@@ -95,6 +95,29 @@ describe('compose gateway rendering', () => {
     }
   });
 
+  (haveEngine('haproxy', 'apt-get install haproxy') ? test : test.skip)('haproxy accepts a DNS config with Lua actions (delay, mirror) and a public entry', () => {
+    const s = shop();
+    const v2 = s.orders.addVersion('v2');
+    new MeshRoute(s.stack, 'route', { service: s.orders, rules: [
+      { match: Match.header('x-test', '1'), to: v2, fault: { delay: { fixed: Duration.seconds(1), percentage: 10 } } },
+      { to: s.orders.defaultVersion, mirror: { to: v2, percentage: 10 } },
+    ] });
+    new MeshGateway(s.stack, 'public', { service: s.orders, hosts: ['shop.example.com', '*.example.org'], match: [Match.pathPrefix('/api')] });
+    s.app.synthesize();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pyfleet-gwc-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'pyfleet.lua'), GATEWAY_LUA);
+      const cfg = gatewayConfig(s.orders, { luaPath: path.join(dir, 'pyfleet.lua') });
+      expect(cfg).toContain('httpclient.resolvers.id docker');
+      expect(cfg).toContain('http-request lua.pyfleet_mirror order-service-v2:8002 if { var(txn.rule) -m int eq 1 } { rand(10000) lt 1000 }');
+      fs.writeFileSync(path.join(dir, 'haproxy.cfg'), cfg);
+      const out = execFileSync('haproxy', ['-c', '-f', path.join(dir, 'haproxy.cfg')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 20_000 });
+      expect(out).toContain('Configuration file is valid');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('the exposed port is published by the gateway, not by the versions', () => {
     const s = shop();
     const v2 = s.users.addVersion('v2');
@@ -132,7 +155,6 @@ describe('compose gateway rendering', () => {
     const problems = synthProblems(s.app);
     const text = problems.map((p) => `${p.constructPath}: ${p.problem}`);
     expect(text).toEqual([
-      expect.stringMatching(/^shop\/route rule 1: mirroring cannot be expressed/),
       expect.stringMatching(/^shop\/breaker: maxRetries/),
       expect.stringMatching(/^shop\/breaker: consecutiveGatewayErrors/),
       expect.stringMatching(/^shop\/breaker: maxEjectionPercent 50/),
