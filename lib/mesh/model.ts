@@ -168,20 +168,6 @@ function resolveRule(svc: MicroService, rule: RouteRule, i: number): ResolvedRul
   };
 }
 
-/** Versions a service's routes and breakers name (the DestinationRule subsets), in the service's version order. */
-export function usedVersions(stack: Stack, svc: MicroService): ServiceVersion[] {
-  const used = new Set<ServiceVersion>();
-  const route = routeOf(stack, svc);
-  if (route) {
-    for (const r of resolvedRules(route)) {
-      for (const d of r.destinations) used.add(d.version);
-      if (r.mirror) used.add(r.mirror.version);
-    }
-  }
-  for (const b of breakersOf(stack, svc)) if (b.version) used.add(b.version);
-  return svc.versions.filter((v) => used.has(v));
-}
-
 /**
  * Cross-object rules of the mesh model, checked once before any renderer runs.
  */

@@ -12,7 +12,7 @@ import { PeerAuthentication, PeerAuthenticationSpecMtlsMode } from '../../import
 import { CircuitBreakerSettings, UpstreamTls } from '../../mesh/breaker';
 import { MeshGateway } from '../../mesh/gateway';
 import { Match, StringMatch } from '../../mesh/match';
-import { breakersOf, effectiveBreaker, ResolvedRule, resolvedRules, routeOf, stackMesh, usedVersions } from '../../mesh/model';
+import { breakersOf, effectiveBreaker, ResolvedRule, resolvedRules, routeOf, stackMesh } from '../../mesh/model';
 import { HeaderChanges, RetryOn } from '../../mesh/route';
 import { serviceLabels } from '../../service/labels';
 import { MicroService, ServiceVersion } from '../../service/microservice';
@@ -44,7 +44,6 @@ function validate(stack: Stack): Error[] {
     return errors;
   }
   for (const g of m.gateways) {
-    try { gatewayMatches(g); } catch (e) { errors.push(e as Error); }
     const route = routeOf(stack, g.service);
     if (route && g.match) {
       for (const r of safeRules(route)) {
@@ -59,10 +58,6 @@ function validate(stack: Stack): Error[] {
 
 function safeRules(route: Parameters<typeof resolvedRules>[0]): ResolvedRule[] {
   try { return resolvedRules(route); } catch { return []; }
-}
-
-function gatewayMatches(g: MeshGateway): void {
-  for (const h of g.hosts) if (g.service.serviceName === h) throw new PyfleetError(g.node.path, `public host "${h}" equals the service name`, 'use a fully qualified public host');
 }
 
 function prepare(stack: Stack): void {
@@ -136,14 +131,12 @@ function prune<T extends Record<string, unknown>>(o: T): T | undefined {
 function renderDestinationRule(scope: Construct, stack: Stack, svc: MicroService): void {
   const whole = breakersOf(stack, svc).find((b) => !b.version);
   // Every version is a subset (routes name them; breakers of single versions attach to them).
-  const used = new Set(usedVersions(stack, svc));
   const subsets: DestinationRuleSpecSubsets[] = svc.versions.map((v) => {
     const own = breakersOf(stack, svc).some((b) => b.version === v);
     const subset: DestinationRuleSpecSubsets = { name: v.versionName, labels: { version: v.versionName } };
     if (own) return { ...subset, trafficPolicy: trafficPolicy(effectiveBreaker(stack, v)) as any };
     return subset;
   });
-  void used;
   new DestinationRule(scope, 'destination-rule', {
     metadata: { name: svc.serviceName, labels: serviceLabels(svc) },
     spec: {
@@ -242,9 +235,8 @@ function renderVirtualService(scope: Construct, stack: Stack, svc: MicroService,
   const catchAll: ResolvedRule = { matches: [], destinations: [], retries: { attempts: 0, retryOn: [RetryOn.CONNECT_FAILURE] }, sourceIndex: -1, nonIdempotentGuard: false };
   const all = [...rules];
   if (!rules.some((r) => r.matches.length === 0)) all.push(catchAll);
-  all.forEach((r, i) => {
+  all.forEach((r) => {
     const name = r === catchAll ? 'default' : r.nonIdempotentGuard ? `rule-${r.sourceIndex}-no-retry` : `rule-${r.sourceIndex}`;
-    void i;
     const matches: VirtualServiceSpecHttpMatch[] = [];
     const own = r.matches.length ? r.matches : [undefined];
     if (withGateways) {
