@@ -163,6 +163,16 @@ describe('istio renderer', () => {
     expect(http[1].route).toEqual([{ destination: { host: 'order-service.shop.svc.cluster.local', port: { number: 8002 } } }]);
   });
 
+  test('a known app keep-alive gets an upstream idle timeout below it, even without a breaker', () => {
+    const s = shop();
+    Object.defineProperty(s.users, 'keepAlive', { value: Duration.seconds(2) });
+    const objs = kube(s.app);
+    const dr = find(objs, 'DestinationRule', 'user-service');
+    expect(dr.spec.trafficPolicy.connectionPool).toEqual({ http: { idleTimeout: '1500ms' } });
+    expect(find(objs, 'DestinationRule', 'order-service')).toBeUndefined();
+    expectValidIstio(objs);
+  });
+
   test('output is byte-identical across two synths', () => {
     const a = canary();
     const b = canary();

@@ -3,6 +3,7 @@ import { Construct } from 'constructs';
 import { PyfleetError } from '../../core/errors';
 import { registerRenderer } from '../../core/renderer';
 import { Stack } from '../../core/stack';
+import { Duration } from '../../core/units';
 import {
   DestinationRule, DestinationRuleSpecSubsets, DestinationRuleSpecTrafficPolicy, DestinationRuleSpecTrafficPolicyLoadBalancerSimple,
   DestinationRuleSpecTrafficPolicyTlsMode, Gateway, GatewaySpecServers, GatewaySpecServersTlsMode, VirtualService, VirtualServiceSpecHttp,
@@ -12,7 +13,7 @@ import { PeerAuthentication, PeerAuthenticationSpecMtlsMode } from '../../import
 import { CircuitBreakerSettings, UpstreamTls } from '../../mesh/breaker';
 import { MeshGateway } from '../../mesh/gateway';
 import { Match, StringMatch } from '../../mesh/match';
-import { breakersOf, effectiveBreaker, ResolvedRule, resolvedRules, routeOf, stackMesh } from '../../mesh/model';
+import { appKeepAlive, breakersOf, effectiveBreaker, ResolvedRule, resolvedRules, routeOf, stackMesh } from '../../mesh/model';
 import { HeaderChanges, RetryOn } from '../../mesh/route';
 import { serviceLabels } from '../../service/labels';
 import { MicroService, ServiceVersion } from '../../service/microservice';
@@ -81,7 +82,7 @@ function prepare(stack: Stack): void {
     const route = routeOf(stack, svc);
     const breakers = breakersOf(stack, svc);
     const gateways = m.gateways.filter((g) => g.service === svc);
-    if (!route && breakers.length === 0 && gateways.length === 0 && svc.versions.length === 1) continue;
+    if (!route && breakers.length === 0 && gateways.length === 0 && svc.versions.length === 1 && !appKeepAlive(svc)) continue;
     const scope = new Construct(root, svc.serviceName);
     renderDestinationRule(scope, stack, svc);
     for (const g of gateways) renderGateway(scope, stack, g);
@@ -89,8 +90,19 @@ function prepare(stack: Stack): void {
   }
 }
 
-function trafficPolicy(settings: CircuitBreakerSettings | undefined): DestinationRuleSpecTrafficPolicy {
-  const s = settings ?? {};
+/**
+ * Upstream idle timeout when the breaker sets none but the app server's keep-alive is known: half a
+ * second below it, so the sidecar drops idle connections before the app does (Envoy's default of one
+ * hour against gunicorn's 2 s keep-alive is the classic "503 UC").
+ */
+function safeIdleTimeout(svc: MicroService): Duration | undefined {
+  const ka = appKeepAlive(svc);
+  return ka ? Duration.millis(Math.max(100, ka.millis - 500)) : undefined;
+}
+
+function trafficPolicy(settings: CircuitBreakerSettings | undefined, svc: MicroService): DestinationRuleSpecTrafficPolicy {
+  const s = { ...(settings ?? {}) };
+  if (s.idleTimeout === undefined) (s as { idleTimeout?: Duration }).idleTimeout = safeIdleTimeout(svc);
   const tls = { mode: s.upstreamTls === UpstreamTls.DISABLE ? DestinationRuleSpecTrafficPolicyTlsMode.DISABLE : DestinationRuleSpecTrafficPolicyTlsMode.ISTIO_UNDERSCORE_MUTUAL };
   const tcp = prune({ maxConnections: s.maxConnections, connectTimeout: s.connectTimeout?.toGoString() });
   const http = prune({
@@ -134,14 +146,14 @@ function renderDestinationRule(scope: Construct, stack: Stack, svc: MicroService
   const subsets: DestinationRuleSpecSubsets[] = svc.versions.map((v) => {
     const own = breakersOf(stack, svc).some((b) => b.version === v);
     const subset: DestinationRuleSpecSubsets = { name: v.versionName, labels: { version: v.versionName } };
-    if (own) return { ...subset, trafficPolicy: trafficPolicy(effectiveBreaker(stack, v)) as any };
+    if (own) return { ...subset, trafficPolicy: trafficPolicy(effectiveBreaker(stack, v), svc) as any };
     return subset;
   });
   new DestinationRule(scope, 'destination-rule', {
     metadata: { name: svc.serviceName, labels: serviceLabels(svc) },
     spec: {
       host: host(svc),
-      trafficPolicy: trafficPolicy(whole?.settings),
+      trafficPolicy: trafficPolicy(whole?.settings, svc),
       subsets,
     },
   });
