@@ -15,6 +15,13 @@ export interface GatewayTls {
    * @default true
    */
   readonly httpsRedirect?: boolean;
+  /**
+   * For the compose project: a PEM file holding the certificate chain and the private key on the
+   * machine that runs compose (absolute, or relative to the compose file), mounted read-only into the
+   * gateway proxy. The Kubernetes secret is not readable there.
+   * @default - none: a stack with a compose project refuses `tls` without it
+   */
+  readonly composeCertificateFile?: string;
 }
 
 /** Properties of a MeshGateway. */
@@ -75,6 +82,10 @@ export class MeshGateway extends Construct {
     for (const h of props.hosts) if (!HOST.test(h)) throw new PyfleetError(where, `"${h}" is not a fully qualified lowercase host name`, 'e.g. "shop.example.com" or "*.example.com"');
     if (props.tls) {
       if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(props.tls.secretName ?? '')) throw new PyfleetError(where, `tls.secretName "${props.tls.secretName}" is not a Kubernetes object name`, 'e.g. "shop-tls"');
+      const f = props.tls.composeCertificateFile;
+      if (f !== undefined && (typeof f !== 'string' || f.length === 0 || /[\s:"]/.test(f))) {
+        throw new PyfleetError(where, `tls.composeCertificateFile "${f}" is not a usable path (no spaces, colons or quotes)`, 'e.g. "./certs/shop.pem" or "/etc/ssl/private/shop.pem"');
+      }
     }
     if (props.match) {
       if (props.match.length === 0) throw new PyfleetError(where, '`match` is empty, so nothing would be exposed', 'leave it out to expose every path');

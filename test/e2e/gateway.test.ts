@@ -1,9 +1,12 @@
 // Real HAProxy (Debian's haproxy 2.6, the branch of the gateway image) runs the generated gateway
 // config in front of small Node backends on loopback. Only upstream addresses and listen addresses
 // differ from the compose output: they are options of the same generator.
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
+import * as https from 'https';
 import * as os from 'os';
 import * as path from 'path';
+import * as tls from 'tls';
 import {
   App, CircuitBreaker, LoadBalancer, MeshGateway, ContainerImage, Duration, HealthCheck, Match, Mesh, MeshRoute, MicroService, RetryOn, Stack,
 } from '../../lib';
@@ -48,7 +51,7 @@ function service(opts: { replicas?: number } = {}): { app: App; stack: Stack; sv
 }
 
 /** Validates the model (synth in memory), writes the generated config with loopback addresses, runs haproxy. */
-async function gateway(app: App, svc: MicroService, addresses: Record<string, string[]>, publicBinds?: Record<string, string>): Promise<string> {
+async function gateway(app: App, svc: MicroService, addresses: Record<string, string[]>, publicBinds?: Record<string, string>, tls?: { binds: Record<string, string>; certificates: Record<string, string> }): Promise<string> {
   const outputs = app.synthesize();
   const composeCfg = outputs[0].artifacts.find((a) => a.path === `shop.compose/${svc.serviceName}-gateway.cfg`);
   expect(composeCfg?.content).toContain(`frontend ${svc.serviceName}`);
@@ -56,7 +59,7 @@ async function gateway(app: App, svc: MicroService, addresses: Record<string, st
   const healthPort = await freePort();
   const luaPath = path.join(tmp, `gw-${port}.lua`);
   fs.writeFileSync(luaPath, GATEWAY_LUA);
-  const cfg = gatewayConfig(svc, { addresses, bind: `127.0.0.1:${port}`, healthBind: `127.0.0.1:${healthPort}`, publicBinds, luaPath });
+  const cfg = gatewayConfig(svc, { addresses, bind: `127.0.0.1:${port}`, healthBind: `127.0.0.1:${healthPort}`, publicBinds, luaPath, publicHttpsBinds: tls?.binds, certificates: tls?.certificates });
   const file = path.join(tmp, `gw-${port}.cfg`);
   fs.writeFileSync(file, cfg);
   const proc = start('haproxy', ['-db', '-f', file]);
@@ -371,5 +374,33 @@ d('compose gateway (real haproxy)', () => {
     for (let i = 0; i < 5; i++) await request(`${url}/other`);
     await sleep(300);
     expect(b2.seen.length).toBe(0);
+  });
+
+  const HAVE_OPENSSL = HAVE && haveEngine('openssl', 'apt-get install openssl');
+  (HAVE_OPENSSL ? test : test.skip)('a public entry with TLS serves HTTPS with the given certificate and redirects HTTP', async () => {
+    const { app, stack, svc } = service();
+    const pem = path.join(tmp, 'shop.pem');
+    const key = path.join(tmp, 'shop.key');
+    const crt = path.join(tmp, 'shop.crt');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', crt, '-days', '2', '-subj', '/CN=shop.example.com'], { stdio: 'ignore', timeout: 30_000 });
+    fs.writeFileSync(pem, fs.readFileSync(crt, 'utf8') + fs.readFileSync(key, 'utf8'));
+    new MeshGateway(stack, 'public', { service: svc, hosts: ['shop.example.com'], tls: { secretName: 'shop-tls', composeCertificateFile: './certs/shop.pem' }, httpsPort: 8443 });
+    const b = await backend('v1');
+    const [httpPort, httpsPort] = [await freePort(), await freePort()];
+    await gateway(app, svc, { 'orders-v1': [b.address] }, { public: `127.0.0.1:${httpPort}` }, { binds: { public: `127.0.0.1:${httpsPort}` }, certificates: { public: pem } });
+    const plain = await request(`http://127.0.0.1:${httpPort}/api/x?y=1`, { headers: { host: 'shop.example.com' } });
+    expect(plain.status).toBe(301);
+    expect(plain.headers.location).toBe('https://shop.example.com:8443/api/x?y=1');
+    const secure = await new Promise<{ status: number; body: string; cn: string }>((resolve, reject) => {
+      const req = https.get({ host: '127.0.0.1', port: httpsPort, path: '/api/x', servername: 'shop.example.com', headers: { host: 'shop.example.com' }, rejectUnauthorized: false, agent: false, timeout: 5_000 }, (res) => {
+        const cn = String((res.socket as tls.TLSSocket).getPeerCertificate().subject?.CN);
+        let body = '';
+        res.on('data', (d) => { body += d; });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, cn }));
+      });
+      req.on('error', reject);
+    });
+    expect(secure).toMatchObject({ status: 200, cn: 'shop.example.com' });
+    expect(versionOf(secure.body)).toBe('v1');
   });
 });

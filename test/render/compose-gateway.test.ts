@@ -143,6 +143,22 @@ describe('compose gateway rendering', () => {
     expect(synthProblems(t.app).map((p) => p.problem)).toEqual([expect.stringMatching(/httpPort 80 is already published on compose by "shop\/web"/)]);
   });
 
+  test('a public entry with TLS mounts the certificate file and publishes HTTP and HTTPS', () => {
+    const s = shop();
+    new MeshGateway(s.stack, 'public', { service: s.orders, hosts: ['shop.example.com'], tls: { secretName: 'shop-tls', composeCertificateFile: './certs/shop.pem' } });
+    const { doc, files } = compose(s.app);
+    const gw = doc.services['order-service'];
+    expect(gw.ports).toEqual([
+      { target: 18080, published: '80', protocol: 'tcp', mode: 'host' },
+      { target: 18443, published: '443', protocol: 'tcp', mode: 'host' },
+    ]);
+    expect(gw.volumes).toContainEqual({ type: 'bind', source: './certs/shop.pem', target: '/usr/local/etc/haproxy/certs/public.pem', read_only: true });
+    const cfg = files['shop.compose/order-service-gateway.cfg'];
+    expect(cfg).toContain('  bind :18443 ssl crt /usr/local/etc/haproxy/certs/public.pem\n');
+    expect(cfg).toContain('  http-request redirect scheme https code 301 if !{ ssl_fc }\n');
+    expect(validateCompose(doc)).toBe(true);
+  });
+
   test('what HAProxy cannot express is refused with the construct path, never dropped', () => {
     const s = shop();
     const v2 = s.orders.addVersion('v2');
@@ -159,7 +175,7 @@ describe('compose gateway rendering', () => {
       expect.stringMatching(/^shop\/breaker: consecutiveGatewayErrors/),
       expect.stringMatching(/^shop\/breaker: maxEjectionPercent 50/),
       expect.stringMatching(/^shop\/breaker: minHealthPercent 10/),
-      expect.stringMatching(/^shop\/public: a TLS certificate/),
+      expect.stringMatching(/^shop\/public: the certificate is in a Kubernetes secret/),
     ]);
     // the same model without a compose project renders for Kubernetes
     const k = shop({ compose: false });

@@ -180,7 +180,12 @@ export function gatewayProblems(stack: Stack): PyfleetError[] {
     if (other) errors.push(new PyfleetError(g.node.path, `httpPort ${g.httpPort} is already published on compose by "${other}"`, 'give the public entry another httpPort, or drop the service\'s expose'));
     published.set(g.httpPort, g.node.path);
     if (g.tls) {
-      errors.push(new PyfleetError(g.node.path, 'a TLS certificate in a Kubernetes secret cannot be served by the compose gateway', 'define the public entry without tls for compose stacks (terminate TLS in front of the host), or keep MeshGateway to the Kubernetes stack'));
+      const otherTls = published.get(g.httpsPort);
+      if (otherTls) errors.push(new PyfleetError(g.node.path, `httpsPort ${g.httpsPort} is already published on compose by "${otherTls}"`, 'give the public entry another httpsPort'));
+      published.set(g.httpsPort, g.node.path);
+      if (!g.tls.composeCertificateFile) {
+        errors.push(new PyfleetError(g.node.path, 'the certificate is in a Kubernetes secret, which the compose gateway cannot read', 'set tls.composeCertificateFile to a PEM file (certificate chain and key) on the compose host, or turn the compose project off (compose: { enabled: false })'));
+      }
     }
   }
   return errors;
@@ -209,6 +214,16 @@ export interface GatewayConfigOptions {
    * @default - `:18080`, `:18081`... inside the gateway container (the gateway's httpPort maps to them)
    */
   readonly publicBinds?: Record<string, string>;
+  /**
+   * HTTPS listen addresses of public entries with TLS, by MeshGateway id.
+   * @default - `:18443`, `:18444`... inside the gateway container (the gateway's httpsPort maps to them)
+   */
+  readonly publicHttpsBinds?: Record<string, string>;
+  /**
+   * Certificate (PEM with key) paths of public entries with TLS, by MeshGateway id, as the gateway sees them.
+   * @default - gatewayCertificatePath(gateway)
+   */
+  readonly certificates?: Record<string, string>;
   /**
    * Address of the health endpoint (`/healthz`) for the compose healthcheck.
    * @default - `127.0.0.1:8405`
@@ -294,8 +309,16 @@ export function gatewayConfig(svc: MicroService, options: GatewayConfigOptions =
     L.push('');
     L.push(`frontend public-${g.node.id}`);
     L.push(`  bind ${options.publicBinds?.[g.node.id] ?? `:${PUBLIC_CONTAINER_PORT_BASE + i}`}`);
+    if (g.tls) {
+      L.push(`  bind ${options.publicHttpsBinds?.[g.node.id] ?? `:${PUBLIC_TLS_CONTAINER_PORT_BASE + i}`} ssl crt ${options.certificates?.[g.node.id] ?? gatewayCertificatePath(g)}`);
+    }
     const hostConds = g.hosts.map((h) => (h.startsWith('*.') ? `{ req.hdr(host),field(1,:) -m end ${q(h.slice(1))} }` : `{ req.hdr(host),field(1,:) -m str ${q(h)} }`));
     L.push(`  http-request return status 404 content-type text/plain string "no route" unless ${hostConds.join(' or ')}`);
+    if (g.tls && g.tls.httpsRedirect !== false) {
+      L.push(g.httpsPort === 443
+        ? '  http-request redirect scheme https code 301 if !{ ssl_fc }'
+        : `  http-request redirect code 301 location https://%[req.hdr(host),field(1,:)]:${g.httpsPort}%[capture.req.uri] if !{ ssl_fc }`);
+    }
     if (g.match) {
       L.push(`  http-request return status 404 content-type text/plain string "no route" unless ${g.match.map((m) => matchConds(m).join(' ') || 'TRUE').join(' or ')}`);
     }
@@ -312,6 +335,13 @@ export function gatewayConfig(svc: MicroService, options: GatewayConfigOptions =
 
 /** Container port of the first public entry's frontend (unprivileged; the host port maps to it). */
 export const PUBLIC_CONTAINER_PORT_BASE = 18080;
+/** Container port of the first public entry's HTTPS listener. */
+export const PUBLIC_TLS_CONTAINER_PORT_BASE = 18443;
+
+/** Where the gateway container finds a public entry's certificate (mounted from tls.composeCertificateFile). */
+export function gatewayCertificatePath(g: MeshGateway): string {
+  return `/usr/local/etc/haproxy/certs/${g.node.id}.pem`;
+}
 
 /** The MeshGateways exposing a service, in definition order. */
 export function publicGateways(svc: MicroService): MeshGateway[] {

@@ -5,7 +5,7 @@ import { imageAsset } from '../../service/asset';
 import { versionLabels } from '../../service/labels';
 import { MicroService, ServiceVersion } from '../../service/microservice';
 import { imageReference } from '../../service/reference';
-import { GATEWAY_HEALTH_PORT, GATEWAY_IMAGE, GATEWAY_LUA, GATEWAY_LUA_PATH, gatewayConfig, needsGatewayLua, gatewayProblems, needsGateway, PUBLIC_CONTAINER_PORT_BASE, publicGateways } from './gateway';
+import { GATEWAY_HEALTH_PORT, GATEWAY_IMAGE, GATEWAY_LUA, GATEWAY_LUA_PATH, gatewayConfig, needsGatewayLua, gatewayProblems, needsGateway, PUBLIC_CONTAINER_PORT_BASE, PUBLIC_TLS_CONTAINER_PORT_BASE, gatewayCertificatePath, publicGateways } from './gateway';
 
 /** Image of the edge proxy that publishes a multi-container service on one host port (bridge mode). */
 export const EDGE_PROXY_IMAGE = 'nginx:1.27.5-alpine';
@@ -177,9 +177,15 @@ function gatewayService(svc: MicroService, networkName: string, confPath: string
   const mode = svc.stack.composeNetworkMode === ComposeNetworkMode.OVERLAY ? 'ingress' : 'host';
   const ports: any[] = [];
   if (svc.expose) ports.push({ target: svc.port, published: String(svc.expose.port), protocol: 'tcp', mode });
-  publicGateways(svc).forEach((g, i) => ports.push({ target: PUBLIC_CONTAINER_PORT_BASE + i, published: String(g.httpPort), protocol: 'tcp', mode }));
+  publicGateways(svc).forEach((g, i) => {
+    ports.push({ target: PUBLIC_CONTAINER_PORT_BASE + i, published: String(g.httpPort), protocol: 'tcp', mode });
+    if (g.tls) ports.push({ target: PUBLIC_TLS_CONTAINER_PORT_BASE + i, published: String(g.httpsPort), protocol: 'tcp', mode });
+  });
   if (ports.length > 0) service.ports = ports;
   service.volumes = [{ type: 'bind', source: `./${confPath}`, target: '/usr/local/etc/haproxy/haproxy.cfg', read_only: true }];
+  for (const g of publicGateways(svc)) {
+    if (g.tls?.composeCertificateFile) service.volumes.push({ type: 'bind', source: g.tls.composeCertificateFile, target: gatewayCertificatePath(g), read_only: true });
+  }
   if (needsGatewayLua(svc)) service.volumes.push({ type: 'bind', source: `./${luaFile(svc.stack, svc)}`, target: GATEWAY_LUA_PATH, read_only: true });
   service.healthcheck = {
     test: ['CMD', 'wget', '-q', '-O', '/dev/null', `http://127.0.0.1:${GATEWAY_HEALTH_PORT}/healthz`],
