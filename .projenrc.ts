@@ -82,7 +82,7 @@ const project = new typescript.TypeScriptProject({
     // The `pyfleet/pulumi` entry point's peers, installed here for its tests (mocks; no CLI or plugin).
     ...Object.entries(pulumiLibs).map(([n, v]) => `${n}@${v}`),
   ],
-  gitignore: ['/dist', 'examples/**/dist/', '*.tmp-pyfleet*', '/bench/out/'],
+  gitignore: ['/dist', 'examples/**/dist/', '*.tmp-pyfleet*', '/bench/out/', '/.istio-crds.filtered.yaml'],
 });
 
 // Two entry points: `pyfleet` (constructs and renderers) and `pyfleet/pulumi` (Pulumi components).
@@ -108,6 +108,14 @@ for (const dir of ['examples', 'bench']) {
 project.addTask('shop', {
   description: 'Synthesize examples/shop and print what was written',
   exec: 'ts-node --project examples/tsconfig.json examples/shop/main.ts',
+});
+project.addTask('canary', {
+  description: 'Synthesize examples/canary (MeshRoute + CircuitBreaker: Istio and the compose gateway) and print what was written',
+  exec: 'ts-node --project examples/tsconfig.json examples/canary/main.ts',
+});
+project.addTask('bench:mesh', {
+  description: 'Mesh benchmarks: synth cost of routes and breakers, and gateway proxy overhead (needs haproxy)',
+  exec: 'ts-node --project bench/tsconfig.json bench/mesh.ts',
 });
 const typecheck = project.addTask('typecheck', {
   description: 'Type-check the library, tests, examples and benchmarks',

@@ -8,3 +8,4 @@ export * from './service/env';
 export * from './service/health';
 export * from './service/microservice';
 import './render';
+export * from './mesh';

@@ -1,5 +1,6 @@
 import { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
+import type { Mesh } from '../mesh/mesh';
 import type { MicroService } from '../service/microservice';
 import { PyfleetError } from './errors';
 import { checkDnsLabel } from './names';
@@ -19,6 +20,12 @@ export enum ComposeNetworkMode {
 
 /** Compose project settings of a stack. */
 export interface ComposeOptions {
+  /**
+   * Write a compose project for this stack. Turn it off for a stack that uses mesh features the
+   * compose gateway cannot enforce (e.g. consecutiveGatewayErrors), instead of having them refused.
+   * @default true
+   */
+  readonly enabled?: boolean;
   /**
    * How containers reach each other.
    * @default ComposeNetworkMode.BRIDGE
@@ -49,6 +56,12 @@ export interface StackProps {
    * @default - bridge networking
    */
   readonly compose?: ComposeOptions;
+  /**
+   * Service mesh of the stack (`Mesh.istio()`): sidecars, mutual TLS, and MeshRoute/CircuitBreaker
+   * policies rendered as Istio resources on Kubernetes.
+   * @default - no mesh (MeshRoute and CircuitBreaker then need one for Kubernetes output)
+   */
+  readonly mesh?: Mesh;
 }
 
 /**
@@ -73,8 +86,12 @@ export class Stack extends Chart {
   public readonly imageRegistry: string;
   /** Compose network mode. */
   public readonly composeNetworkMode: ComposeNetworkMode;
+  /** Whether the stack has a compose project. */
+  public readonly composeEnabled: boolean;
   /** User labels for every object. */
   public readonly extraLabels: Record<string, string>;
+  /** Service mesh settings, if any. */
+  public readonly mesh?: Mesh;
   private readonly _services: MicroService[] = [];
 
   constructor(scope: Construct, id: string, props: StackProps = {}) {
@@ -95,6 +112,8 @@ export class Stack extends Chart {
       throw new PyfleetError(this.node.path, `imageRegistry "${registry}" is not a valid image repository prefix`, 'use e.g. "ghcr.io/acme/shop" or "registry.example.com:5000/shop" (lowercase, no tag)');
     }
     this.imageRegistry = registry;
+    this.mesh = props.mesh;
+    this.composeEnabled = props.compose?.enabled ?? true;
     this.composeNetworkMode = props.compose?.networkMode ?? ComposeNetworkMode.BRIDGE;
     if (!Object.values(ComposeNetworkMode).includes(this.composeNetworkMode)) {
       throw new PyfleetError(this.node.path, `compose networkMode "${this.composeNetworkMode}" is unknown`, 'use ComposeNetworkMode.BRIDGE, HOST or OVERLAY');

@@ -3,6 +3,15 @@ import type { Stack } from './stack';
 import { ComposeNetworkMode } from './stack';
 import type { MicroService } from '../service/microservice';
 
+/** A cross-object check contributed by a model module (e.g. lib/mesh); returns problems instead of throwing. */
+export type ModelCheck = (stacks: readonly Stack[]) => PyfleetError[];
+const modelChecks: ModelCheck[] = [];
+
+/** Registers a model-level cross-object check, run by validateModel before any renderer. */
+export function registerModelCheck(check: ModelCheck): void {
+  if (!modelChecks.includes(check)) modelChecks.push(check);
+}
+
 /**
  * Cross-object rules checked once for the whole app before any renderer runs. Returns every problem
  * found, each naming the construct path and the fix.
@@ -47,6 +56,7 @@ export function validateModel(stacks: readonly Stack[]): PyfleetError[] {
       }
     }
   }
+  for (const check of modelChecks) errors.push(...check(stacks));
   return errors;
 }
 

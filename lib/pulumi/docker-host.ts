@@ -143,7 +143,7 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
       }
       hostName = m[1] ?? m[2];
     }
-    // Files the compose project bind-mounts (edge proxy and gateway configs), by `./<path>` source.
+    // Files the compose project bind-mounts (gateway proxy configs), by `./<path>` source.
     const files = new Map<string, string>();
     for (const a of synth.artifacts) if (a.content !== undefined) files.set(`./${a.path}`, a.content);
 
@@ -220,7 +220,7 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
       }
     }
 
-    // Registry images (and the edge proxy's) are pulled on the host.
+    // Registry images (and the gateway proxy's) are pulled on the host.
     for (const def of Object.values<any>(services)) {
       const ref = composeImage(def);
       if (imageRefs.has(ref)) continue;

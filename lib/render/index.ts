@@ -2,3 +2,4 @@
 import './image';
 import './compose';
 import './kubernetes';
+import './istio';

@@ -91,7 +91,7 @@ maybe('examples/vps services under gunicorn, configured as DockerHostDeployment 
   });
 
   test('the caller reaches the callee through the injected QUOTES_URL', async () => {
-    const web = containers.get('vps-web-1');
+    const web = containers.get('vps-web-v1-1');
     expect(web.envs).toEqual(['QUOTES_URL=http://quotes:8002']);
     await startService('web', web);
     expect(healthy(web, 'web', 8001)).toBe(true);
@@ -104,7 +104,7 @@ maybe('examples/vps services under gunicorn, configured as DockerHostDeployment 
   });
 
   test('gunicorn stops gracefully on SIGTERM within the container stop timeout', async () => {
-    const web = containers.get('vps-web-1');
+    const web = containers.get('vps-web-v1-1');
     const r = await procs.web.stop('SIGTERM', web.stopTimeout * 1000);
     delete procs.web;
     expect(r.killed).toBe(false);

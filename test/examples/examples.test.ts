@@ -55,7 +55,8 @@ test('examples/hello: 3 replicas, public port 80 -> 5000', () => {
   const d = out.find('hello', 'Deployment', 'hello-v1');
   expect(d.spec.replicas).toBe(3);
   expect(d.spec.template.spec.containers[0].ports[0]).toMatchObject({ name: 'http', containerPort: 5000 });
-  expect(out.compose('hello').services['hello-edge'].ports).toEqual(['0.0.0.0:80:5000/tcp']);
+  expect(out.compose('hello').services.hello.ports).toEqual(['0.0.0.0:80:5000/tcp']);
+  expect(out.compose('hello').services['hello-v1'].deploy.replicas).toBe(3);
   fs.rmSync(path.dirname(dir), { recursive: true, force: true });
 });
 

@@ -4,6 +4,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { App, ComposeNetworkMode, ContainerImage, Cpu, MicroService, PyfleetError, Size, Stack } from '../../lib';
 import { composeOrder, composeSizeToMiB, CPU_PERIOD_MICROS, DockerHostDeployment, goDurationMillis, KubernetesDeployment } from '../../lib/pulumi';
 import { containerArgs } from '../../lib/pulumi/docker-host';
+import { GATEWAY_IMAGE } from '../../lib/render/compose/gateway';
 import { buildTestShop, cleanup, sourceDir, tempDir } from './fixtures';
 import { installMocks, ofType, plain, registered, settle, valueOf } from './mocks';
 
@@ -45,7 +46,7 @@ describe('DockerHostDeployment', () => {
       expect(i.inputs.skipPush).toBe(true);
       expect(fs.existsSync(i.inputs.build.dockerfile)).toBe(true);
     }
-    expect(ofType('docker:index/remoteImage:RemoteImage').map((r) => r.inputs.name).sort()).toEqual(['ghcr.io/acme/catalog:1.4.2', 'nginx:1.27.5-alpine']);
+    expect(ofType('docker:index/remoteImage:RemoteImage').map((r) => r.inputs.name).sort()).toEqual(['ghcr.io/acme/catalog:1.4.2', GATEWAY_IMAGE]);
     for (const r of registered.filter((x) => x.type.startsWith('docker:index/'))) expect(r.provider).toMatch(/pulumi:providers:docker::vps-provider::/);
     expect(await valueOf(d.addresses)).toEqual({ 'order-service': 'http://vps.example.com:80' });
   });
@@ -113,12 +114,12 @@ describe('DockerHostDeployment', () => {
         expect(inp.uploads ?? []).toEqual(uploads);
       }
     }
-    // The shop has the edge proxy: order-service has two versions behind one public port.
-    expect(doc.services['order-service-edge']).toBeDefined();
-    const edge = all.find((c) => c.inputs.name === 'shop-order-service-edge-1')!;
-    expect(edge.inputs.uploads[0].file).toBe('/etc/nginx/conf.d/default.conf');
-    expect(edge.inputs.uploads[0].content).toMatch(/proxy_pass \$upstream;/);
-    expect(edge.inputs.ports).toEqual([{ ip: '0.0.0.0', internal: 8002, external: 80, protocol: 'tcp' }]);
+    // The shop has a gateway proxy under the service's name: order-service has two versions behind one public port.
+    expect(doc.services['order-service'].image).toMatch(/^haproxy:/);
+    const gateway = all.find((c) => c.inputs.name === 'shop-order-service-1')!;
+    expect(gateway.inputs.uploads[0].file).toBe('/usr/local/etc/haproxy/haproxy.cfg');
+    expect(gateway.inputs.uploads[0].content).toMatch(/backend be_v2/);
+    expect(gateway.inputs.ports).toEqual([{ ip: '0.0.0.0', internal: 8002, external: 80, protocol: 'tcp' }]);
   });
 
   test('each container has its own CPU quota and memory limit', async () => {
@@ -127,7 +128,7 @@ describe('DockerHostDeployment', () => {
     expect(byName.get('shop-user-service-1')).toMatchObject({ cpuPeriod: 100000, cpuQuota: 50000, memory: 256, memoryReservation: 256 });
     expect(byName.get('shop-user-service-2')).toMatchObject({ cpuPeriod: 100000, cpuQuota: 50000, memory: 256 });
     expect(byName.get('shop-order-service-v1-1')).toMatchObject({ cpuQuota: 100000, memory: 512 });
-    expect(byName.get('shop-order-service-edge-1')).toMatchObject({ cpuQuota: 25000, memory: 64 });
+    expect(byName.get('shop-order-service-1')).toMatchObject({ cpuQuota: 50000, memory: 128 });
   });
 
   test('callers start after the services they call are healthy', async () => {
@@ -137,7 +138,7 @@ describe('DockerHostDeployment', () => {
       expect(deps(caller)).toEqual(expect.arrayContaining(['vps-user-service-1', 'vps-user-service-2']));
     }
     expect(deps('vps-user-service-1')).not.toEqual(expect.arrayContaining(['vps-order-service-v1-1']));
-    expect(deps('vps-order-service-edge-1')).toEqual(expect.arrayContaining(['vps-order-service-v1-1', 'vps-order-service-v2-1']));
+    expect(deps('vps-order-service-1')).toEqual(expect.arrayContaining(['vps-order-service-v1-1', 'vps-order-service-v2-1']));
     // Created means healthy: the callee waits for its health check.
     const user = containers().find((c) => c.name === 'vps-user-service-1')!;
     expect(user.inputs.wait).toBe(true);
@@ -254,7 +255,7 @@ describe('DockerHostDeployment', () => {
     const d = new DockerHostDeployment('vps', { stack: shop.stack, secrets: { DB_PASSWORD: 'x' } });
     await settle([...k.objects.map((o) => o.resource), ...Object.values(d.containers).flat()]);
     expect(ofType('kubernetes:apps/v1:Deployment')).toHaveLength(4);
-    expect(containers()).toHaveLength(6); // user-service x2, order-service v1 + v2, catalog, the edge proxy
+    expect(containers()).toHaveLength(6); // user-service x2, order-service v1 + v2, catalog, the gateway
     // Built once per target: pushed for the cluster, built on the host for Docker; same tags.
     const images = ofType('docker:index/image:Image');
     expect(images.filter((i) => i.inputs.skipPush).map((i) => i.inputs.imageName).sort()).toEqual(images.filter((i) => !i.inputs.skipPush).map((i) => i.inputs.imageName).sort());

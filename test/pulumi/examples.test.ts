@@ -53,7 +53,7 @@ test('examples/shop/pulumi deploys the shop to Kubernetes: typed workloads, imag
   for (const i of images) expect(i.inputs.registry).toMatchObject({ server: stack.imageRegistry.split('/')[0], username: 'ci' });
 });
 
-test('examples/vps deploys to a Docker host: containers with their own CPU quota and memory limit, the edge proxy', async () => {
+test('examples/vps deploys to a Docker host: containers with their own CPU quota and memory limit, the gateway', async () => {
   await installMocks('pyfleet-vps', 'dev');
   pulumi.runtime.setAllConfig({ 'pyfleet-vps:host': 'ssh://deploy@203.0.113.7' }, []);
   let program: any;
@@ -63,13 +63,13 @@ test('examples/vps deploys to a Docker host: containers with their own CPU quota
   expect(addresses).toEqual({ web: 'http://203.0.113.7:80' });
   expect(ofType('pulumi:providers:docker')[0].inputs.host).toBe('ssh://deploy@203.0.113.7');
   const byName = new Map(ofType('docker:index/container:Container').map((c) => [c.inputs.name, c]));
-  expect([...byName.keys()].sort()).toEqual(['vps-quotes-1', 'vps-web-1', 'vps-web-2', 'vps-web-edge-1']);
+  expect([...byName.keys()].sort()).toEqual(['vps-quotes-1', 'vps-web-1', 'vps-web-v1-1', 'vps-web-v1-2']);
   expect(byName.get('vps-quotes-1')!.inputs).toMatchObject({ cpuPeriod: 100000, cpuQuota: 25000, memory: 128, restart: 'unless-stopped' });
-  for (const w of ['vps-web-1', 'vps-web-2']) {
+  for (const w of ['vps-web-v1-1', 'vps-web-v1-2']) {
     expect(byName.get(w)!.inputs).toMatchObject({ cpuQuota: 50000, memory: 192, envs: ['QUOTES_URL=http://quotes:8002'] });
     expect(byName.get(w)!.dependsOn).toContain('vps-quotes-1');
   }
-  expect(byName.get('vps-web-edge-1')!.inputs.ports).toEqual([{ ip: '0.0.0.0', internal: 8001, external: 80, protocol: 'tcp' }]);
+  expect(byName.get('vps-web-1')!.inputs.ports).toEqual([{ ip: '0.0.0.0', internal: 8001, external: 80, protocol: 'tcp' }]);
 });
 
 test('a missing required config value fails the vps program before any resource', async () => {

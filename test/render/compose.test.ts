@@ -103,7 +103,7 @@ describe('compose output', () => {
     expect(users.environment.PRICE).toBe('$$5');
   });
 
-  test('several versions run as <service>-<version>, all reachable under the service alias', () => {
+  test('several versions run as <service>-<version> behind a gateway that carries the service name', () => {
     const out = synth((app) => {
       const stack = new Stack(app, 'shop');
       const svc = new MicroService(stack, 'orders', { image: ContainerImage.fromRegistry('ghcr.io/acme/orders:1.0.0'), replicas: 2 });
@@ -112,29 +112,35 @@ describe('compose output', () => {
     });
     outs.push(out);
     const doc = out.compose('shop');
-    expect(Object.keys(doc.services).sort()).toEqual(['orders-v1', 'orders-v2', 'web']);
-    expect(doc.services['orders-v1'].networks.shop.aliases).toEqual(['orders']);
-    expect(doc.services['orders-v2'].networks.shop.aliases).toEqual(['orders']);
+    expect(Object.keys(doc.services).sort()).toEqual(['orders', 'orders-v1', 'orders-v2', 'web']);
+    expect(doc.services.orders.networks.shop.aliases).toEqual(['orders']);
+    expect(doc.services['orders-v1'].networks.shop.aliases).toEqual(['orders-v1']);
+    expect(doc.services['orders-v2'].networks.shop.aliases).toEqual(['orders-v2']);
     expect(doc.services['orders-v2'].labels.version).toBe('v2');
-    expect(Object.keys(doc.services.web.depends_on).sort()).toEqual(['orders-v1', 'orders-v2']);
+    expect(Object.keys(doc.services.orders.depends_on).sort()).toEqual(['orders-v1', 'orders-v2']);
+    expect(Object.keys(doc.services.web.depends_on)).toEqual(['orders']);
     expect(doc.services.web.environment.ORDERS_URL).toBe('http://orders:8080');
   });
 
-  test('a public multi-container service is published once, through an edge proxy that balances its containers', () => {
+  test('a public multi-container service is published once, by a gateway under its name that balances its containers', () => {
     const out = synth((app) => {
       const stack = new Stack(app, 'hello');
       new MicroService(stack, 'hello', { image: ContainerImage.fromRegistry('ghcr.io/acme/hello:1.0.0'), port: 5000, replicas: 3, expose: { port: 80 } });
     });
     outs.push(out);
     const doc = out.compose('hello');
-    expect(doc.services.hello.ports).toBeUndefined();
-    expect(doc.services.hello.deploy.replicas).toBe(3);
-    const edge = doc.services['hello-edge'];
-    expect(edge.ports).toEqual(['0.0.0.0:80:5000/tcp']);
-    expect(edge.depends_on).toEqual({ hello: { condition: 'service_healthy', restart: true } });
-    const conf = out.files.get(edge.volumes[0].source.replace(/^\.\//, ''))!;
-    expect(conf).toContain('listen 5000;');
-    expect(conf).toContain('set $upstream http://hello:5000;');
+    const containers = doc.services['hello-v1'];
+    expect(containers.ports).toBeUndefined();
+    expect(containers.deploy.replicas).toBe(3);
+    expect(containers.networks.hello.aliases).toEqual(['hello-v1']);
+    const gateway = doc.services.hello;
+    expect(gateway.image).toMatch(/^haproxy:/);
+    expect(gateway.ports).toEqual(['0.0.0.0:80:5000/tcp']);
+    expect(gateway.networks.hello.aliases).toEqual(['hello']);
+    expect(gateway.depends_on).toEqual({ 'hello-v1': { condition: 'service_healthy', restart: true } });
+    const conf = out.files.get(gateway.volumes[0].source.replace(/^\.\//, ''))!;
+    expect(conf).toMatch(/bind :5000\n/);
+    expect(conf).toMatch(/server-template v1- 3 hello-v1:5000 /);
     expect(dclint(path.join(out.dir, 'hello.compose.yml'))).toEqual({ errors: [], warnings: [] });
   });
 
