@@ -70,6 +70,11 @@ const project = new typescript.TypeScriptProject({
     'dclint@3.1.0',
     'ajv@^8.17.1',
     'ts-node@^10',
+    // Dockerfile checks of the generated images (pure JS, offline): validator, AST, linter, .dockerignore matcher.
+    'dockerfile-utils@0.16.3',
+    'dockerfile-ast@0.7.1',
+    'dockerfilelint@1.8.0',
+    '@balena/dockerignore@1.0.2',
   ],
   gitignore: ['/dist', 'examples/**/dist/', '*.tmp-pyfleet*', '/bench/out/'],
 });
