@@ -8,3 +8,5 @@ export * from './service/env';
 export * from './service/health';
 export * from './service/microservice';
 import './render';
+export { PyfleetWarning, addWarning } from './core/warnings';
+export * from './python';
