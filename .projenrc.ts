@@ -95,6 +95,10 @@ project.addTask('shop', {
   description: 'Synthesize examples/shop and print what was written',
   exec: 'ts-node --project examples/tsconfig.json examples/shop/main.ts',
 });
+project.addTask('bench', {
+  description: 'Benchmarks (not part of npm test): wrk against gunicorn under the generated config, its defaults and the best hand-picked settings',
+  exec: 'ts-node --project bench/tsconfig.json bench/gunicorn.ts',
+});
 project.addTask('typecheck', {
   description: 'Type-check the library, tests, examples and benchmarks',
   exec: 'tsc --noEmit -p tsconfig.json && tsc --noEmit -p test/tsconfig.json && tsc --noEmit -p examples/tsconfig.json && tsc --noEmit -p bench/tsconfig.json',

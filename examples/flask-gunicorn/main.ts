@@ -1,5 +1,5 @@
 // examples/flask-gunicorn: the classic "Flask + gunicorn + Docker" high-concurrency deployment.
-// 2 CPUs, gthread workers (a thread pool per process overlaps the waits on the backend), public on port 80.
+// 2 CPUs, gthread workers (3 processes x 32 threads: the threads overlap the waits on the backend), public on port 80.
 // The image (Dockerfile, gunicorn.conf.py, .dockerignore) is generated. Run `cdk8s synth` in this folder.
 import * as path from 'path';
 import { App, Cpu, Duration, GunicornFlaskApp, Size, Stack, WsgiWorkerClass } from '../../lib';
@@ -14,7 +14,6 @@ export function buildFlaskGunicorn(app: App): Stack {
     cpu: Cpu.cores(2),
     memory: Size.mebibytes(512),
     workerClass: WsgiWorkerClass.GTHREAD,
-    threads: 8,
     timeout: Duration.seconds(30),
     keepAlive: Duration.seconds(75),
     maxRequests: 5000,

@@ -10,8 +10,9 @@ export interface GunicornFlaskAppProps extends PythonAppOptions {
    */
   readonly workerClass?: WsgiWorkerClass;
   /**
-   * Threads per worker (GTHREAD only).
-   * @default 4
+   * Threads per worker (GTHREAD only). Lower it for CPU-bound handlers; keep it at or below what the
+   * app's connection pools can serve at once per process, or requests queue for a connection instead.
+   * @default 32
    */
   readonly threads?: number;
 }

@@ -47,7 +47,7 @@ describe('construct model', () => {
     }
     expect(api.workerClass).toBe(AsgiWorkerClass.UVICORN);
     expect(web.workerClass).toBe(WsgiWorkerClass.GTHREAD);
-    expect(web.threads).toBe(4);
+    expect(web.threads).toBe(32);
     expect(api.threads).toBeUndefined();
   });
 

@@ -125,7 +125,7 @@ run('generated gunicorn.conf.py, executed by python3', () => {
     expect(c).toMatchObject({
       bind: ['0.0.0.0:8080'],
       worker_class: 'gthread',
-      threads: 4,
+      threads: 32,
       accesslog: '-',
       control_socket_disable: true,
       keepalive: 75,
