@@ -81,6 +81,11 @@ const project = new typescript.TypeScriptProject({
     'ts-node@^10',
     // The `pyfleet/pulumi` entry point's peers, installed here for its tests (mocks; no CLI or plugin).
     ...Object.entries(pulumiLibs).map(([n, v]) => `${n}@${v}`),
+    // Dockerfile checks of the generated images (pure JS, offline): validator, AST, linter, .dockerignore matcher.
+    'dockerfile-utils@0.16.3',
+    'dockerfile-ast@0.7.1',
+    'dockerfilelint@1.8.0',
+    '@balena/dockerignore@1.0.2',
   ],
   gitignore: ['/dist', 'examples/**/dist/', '*.tmp-pyfleet*', '/bench/out/', '/.istio-crds.filtered.yaml'],
 });
@@ -116,6 +121,10 @@ project.addTask('canary', {
 project.addTask('bench:mesh', {
   description: 'Mesh benchmarks: synth cost of routes and breakers, and gateway proxy overhead (needs haproxy)',
   exec: 'ts-node --project bench/tsconfig.json bench/mesh.ts',
+});
+project.addTask('bench:gunicorn', {
+  description: 'Benchmarks (not part of npm test): wrk against gunicorn under the generated config, its defaults and the best hand-picked settings',
+  exec: 'ts-node --project bench/tsconfig.json bench/gunicorn.ts',
 });
 const typecheck = project.addTask('typecheck', {
   description: 'Type-check the library, tests, examples and benchmarks',

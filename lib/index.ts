@@ -9,3 +9,5 @@ export * from './service/health';
 export * from './service/microservice';
 import './render';
 export * from './mesh';
+export { PyfleetWarning, addWarning } from './core/warnings';
+export * from './python';

@@ -1,22 +1,25 @@
 // examples/shop: two FastAPI services; order-service calls user-service through USER_SERVICE_URL.
-// Run `cdk8s synth` in this folder, or `npm run shop` at the top of the repository.
+// No hand-written Dockerfiles: FastApiApp generates the image (Dockerfile, gunicorn.conf.py, .dockerignore).
+// Run `cdk8s synth` in this folder, or `npx projen shop` at the top of the repository.
 import * as path from 'path';
-import { App, ContainerImage, Cpu, Duration, HealthCheck, MicroService, Size, Stack } from '../../lib';
+import { App, Cpu, Duration, FastApiApp, HealthCheck, Size, Stack } from '../../lib';
 import { printSummary } from '../summary';
 
 export function buildShop(app: App): Stack {
   const shop = new Stack(app, 'shop', { namespace: 'shop', imageRegistry: 'registry.example.com/shop' });
 
-  const users = new MicroService(shop, 'user-service', {
-    image: ContainerImage.fromDirectory(path.join(__dirname, 'services/user')),
+  const users = new FastApiApp(shop, 'user-service', {
+    source: path.join(__dirname, 'services/user'),
+    module: 'app:app',
     port: 8001,
     cpu: Cpu.millis(500),
     memory: Size.mebibytes(256),
     healthCheck: HealthCheck.http('/healthz', { interval: Duration.seconds(5) }),
   });
 
-  new MicroService(shop, 'order-service', {
-    image: ContainerImage.fromDirectory(path.join(__dirname, 'services/order')),
+  new FastApiApp(shop, 'order-service', {
+    source: path.join(__dirname, 'services/order'),
+    module: 'app:app',
     port: 8002,
     cpu: Cpu.cores(1),
     memory: Size.mebibytes(512),

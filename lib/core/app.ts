@@ -5,6 +5,7 @@ import { PyfleetError, PyfleetValidationError } from './errors';
 import { Artifact, renderers, StackOutput } from './renderer';
 import { Stack } from './stack';
 import { validateModel } from './validation';
+import { collectWarnings, formatWarning, PyfleetWarning } from './warnings';
 
 /** Properties of an App. */
 export interface AppProps {
@@ -74,6 +75,16 @@ export class App extends Cdk8sApp {
   public synth(): void {
     const outputs = this.synthesize();
     writeArtifacts(this.outdir, outputs.flatMap((o) => o.artifacts));
+    // eslint-disable-next-line no-console
+    for (const w of this.warnings()) console.warn(formatWarning(w));
+  }
+
+  /**
+   * Warnings about the model (things that may go wrong but do not stop the synth, e.g. workers that
+   * may not fit the memory limit). `synth()` prints them to stderr.
+   */
+  public warnings(): PyfleetWarning[] {
+    return collectWarnings(this);
   }
 }
 

@@ -113,8 +113,7 @@ export function resolveVersion(svc: MicroService, ref: VersionRef): ServiceVersi
 
 /** App-server keep-alive of a service, when its construct knows it (Python constructs expose `keepAlive`). */
 export function appKeepAlive(svc: MicroService): Duration | undefined {
-  const k = (svc as any).keepAlive;
-  return k instanceof Duration ? k : undefined;
+  return svc.keepAlive;
 }
 
 /** Rules of a route with versions resolved and the non-idempotent guard rules inserted. Call after validation. */

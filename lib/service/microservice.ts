@@ -120,6 +120,12 @@ export interface MicroServiceProps {
    */
   readonly preStopDelay?: Duration;
   /**
+   * How long the app server keeps an idle keep-alive connection open, when known. Mesh policies are
+   * checked against it: a proxy idle timeout that is not below it races the server's close ("503 UC").
+   * @default - unknown (GunicornFlaskApp and FastApiApp set it from their gunicorn settings)
+   */
+  readonly keepAlive?: Duration;
+  /**
    * UID (and GID) the container runs as.
    * @default 10001
    */
@@ -216,6 +222,8 @@ export class MicroService extends Construct {
   public readonly gracefulShutdown: Duration;
   public readonly preStopDelay: Duration;
   public readonly runAsUser: number;
+  /** The app server's idle keep-alive timeout, when known. */
+  public readonly keepAlive?: Duration;
   public readonly command?: string[];
   public readonly args?: string[];
   /** The first version. */
@@ -291,6 +299,10 @@ export class MicroService extends Construct {
     if (!Number.isInteger(this.runAsUser) || this.runAsUser < 1 || this.runAsUser > 2147483647) {
       throw new PyfleetError(path, `runAsUser ${this.runAsUser} is not a non-root UID`, 'give a UID from 1 upwards, e.g. 10001 (Pod Security "restricted" forbids root)');
     }
+    if (props.keepAlive !== undefined && (!(props.keepAlive instanceof Duration) || props.keepAlive.millis < 1000)) {
+      throw new PyfleetError(path, 'keepAlive must be a Duration of at least one second', 'use e.g. Duration.seconds(75)');
+    }
+    this.keepAlive = props.keepAlive;
     this.command = props.command;
     this.args = props.args;
 

@@ -82,7 +82,7 @@ describe('cross-object checks at synth, all reported together before anything is
 
   test('TLS that contradicts STRICT mTLS, and an idle timeout above the app keep-alive', () => {
     const { app, stack, orders } = shop({ mesh: Mesh.istio({ mtls: MtlsMode.STRICT }) });
-    Object.defineProperty(orders, 'keepAlive', { value: Duration.seconds(2) });
+    Object.defineProperty(orders, 'keepAlive', { value: Duration.seconds(2) }); // as a Python construct with keepAlive: 2s would set it
     new CircuitBreaker(stack, 'breaker', { service: orders, upstreamTls: UpstreamTls.DISABLE, idleTimeout: Duration.seconds(5) });
     const problems = synthProblems(app);
     expect(problems.map((p) => p.problem).join('\n')).toMatch(/STRICT/);

@@ -1,3 +1,5 @@
+// Generators of the files a built image needs beside the source (registered per recipe kind).
+import './python';
 import { Artifact, registerRenderer } from '../../core/renderer';
 import { Stack } from '../../core/stack';
 import { imageAsset } from '../../service/asset';

@@ -1,0 +1,537 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { Construct } from 'constructs';
+import { PyfleetError } from '../core/errors';
+import { Duration, Size } from '../core/units';
+import { IWarningSource } from '../core/warnings';
+import { generateBuildFiles } from '../service/build';
+import { EnvValue } from '../service/env';
+import { HealthCheck } from '../service/health';
+import { ContainerImage } from '../service/image';
+import { MicroService, MicroServiceProps, ServiceVersion, VersionOptions } from '../service/microservice';
+import { GunicornSettingValue, PythonServiceRecipe } from './recipe';
+import { readRequirements, RequirementsInfo } from './requirements';
+import { ARBITER_MEMORY, AsgiWorkerClass, WorkerProfile, workerProfile, workersFor, WsgiWorkerClass } from './workers';
+
+/** Python version of the default base image (`python:<version>-slim-bookworm`). */
+export const DEFAULT_PYTHON_VERSION = '3.12.8';
+/** Debian release of the default base image. */
+export const DEFAULT_DEBIAN_RELEASE = 'bookworm';
+
+/**
+ * Threads per gthread worker. Threads are cheap while they wait on I/O (the common case for a web
+ * service calling a database or other services): measured with bench/gunicorn.ts, 4 threads per
+ * worker reached a quarter of the best throughput of a service waiting 10 ms per request, 32 came
+ * within ~15% of it, and cost ~15% on a purely CPU-bound handler against 4.
+ */
+export const DEFAULT_THREADS = 32;
+
+/** Environment variable gunicorn (and pyfleet's generated config) reads the worker count from. */
+export const WORKERS_ENV = 'WEB_CONCURRENCY';
+
+/** Common idle timeout of proxies in front of a service (AWS ALB, nginx `keepalive_timeout`): 60 s. */
+const PROXY_IDLE_TIMEOUT = Duration.seconds(60);
+
+/**
+ * gunicorn settings pyfleet manages through props: `gunicornSettings` may not set them (the value
+ * would silently disagree with the model).
+ */
+const MANAGED_SETTINGS: Record<string, string> = {
+  bind: 'port',
+  workers: 'workers (or the WEB_CONCURRENCY environment variable)',
+  worker_class: 'workerClass',
+  threads: 'threads',
+  timeout: 'timeout',
+  graceful_timeout: 'gracefulTimeout',
+  keepalive: 'keepAlive',
+  max_requests: 'maxRequests',
+  max_requests_jitter: 'maxRequestsJitter',
+  preload_app: 'preload',
+  wsgi_app: 'module',
+  worker_tmp_dir: '(always /dev/shm: the root filesystem is read-only)',
+  control_socket_disable: '(always disabled: the control socket fails on a read-only root)',
+  config: '(the generated gunicorn.conf.py is the config)',
+};
+
+/** Properties shared by the Python web service constructs. */
+export interface PythonAppOptions extends Omit<MicroServiceProps, 'image'> {
+  /**
+   * Directory of the service's source code (absolute, or relative to the current working directory):
+   * the app module and its requirements file. It is copied into a staged build context beside the
+   * generated Dockerfile, gunicorn.conf.py and .dockerignore (which replace files of the same name).
+   */
+  readonly source: string;
+  /**
+   * The application object, `module:variable` (or `module:factory()`), importable from the source root.
+   * @default 'app:app'
+   */
+  readonly module?: string;
+  /**
+   * Python version of the base image `python:<version>-slim-bookworm` (a full `3.x.y` version: the base is pinned).
+   * @default '3.12.8'
+   */
+  readonly pythonVersion?: string;
+  /**
+   * Base image of both build stages instead of the official slim image (e.g. a mirror of it). It must
+   * be pinned (tag or digest) and have `python` with the `venv` module, `useradd` and `groupadd`.
+   * @default - `python:<pythonVersion>-slim-bookworm`
+   */
+  readonly baseImage?: string;
+  /**
+   * The pip requirements file, relative to `source`. Its `-r`/`-c` includes are followed and copied too.
+   * It must list `gunicorn` (and the worker class's package, e.g. `uvicorn`).
+   * @default 'requirements.txt'
+   */
+  readonly requirements?: string;
+  /**
+   * Package index pip installs from at build time (for teams behind a mirror). It is passed as the
+   * build argument `PIP_INDEX_URL`, used only by the builder stage, and never reaches the final image.
+   * @default - pip's default (PyPI)
+   */
+  readonly packageIndexUrl?: string;
+  /**
+   * Number of worker processes, fixed.
+   * @default - automatic: sized from the CPU limit for the worker class (set as WEB_CONCURRENCY on
+   * every target); an image started without WEB_CONCURRENCY sizes itself from the cgroup CPU quota
+   */
+  readonly workers?: number;
+  /**
+   * Workers silent for longer than this are killed and restarted (gunicorn `timeout`).
+   * @default Duration.seconds(30)
+   */
+  readonly timeout?: Duration;
+  /**
+   * Time workers get to finish in-flight requests after SIGTERM (gunicorn `graceful_timeout`). It is
+   * the service's `gracefulShutdown`, so the Kubernetes termination grace period and compose's stop
+   * grace period are longer. Give one of the two.
+   * @default - `gracefulShutdown`, itself 30 seconds by default
+   */
+  readonly gracefulTimeout?: Duration;
+  /**
+   * How long an idle keep-alive connection is kept open (gunicorn `keepalive`). Keep it longer than the
+   * idle timeout of any proxy in front (60 s for AWS ALB and nginx), or the proxy may reuse a connection
+   * the server just closed and answer 502. Ignored by the sync worker, which closes every connection.
+   * @default Duration.seconds(75)
+   */
+  readonly keepAlive?: Duration;
+  /**
+   * Restart a worker after this many requests (bounds slow memory leaks); 0 never restarts.
+   * @default 0
+   */
+  readonly maxRequests?: number;
+  /**
+   * Random extra requests (0 to this) added to `maxRequests` per worker, so workers do not restart together.
+   * @default - a tenth of `maxRequests`
+   */
+  readonly maxRequestsJitter?: number;
+  /**
+   * Import the app in the arbiter before forking workers (saves memory through copy-on-write, but
+   * code reloads need a full restart and the app must not open connections at import).
+   * @default false
+   */
+  readonly preload?: boolean;
+  /**
+   * Further gunicorn settings written verbatim into gunicorn.conf.py, e.g.
+   * `{ forwarded_allow_ips: '*', limit_request_line: 8190 }`. Settings pyfleet manages through props
+   * (bind, workers, worker_class, timeouts...) are refused.
+   * @default - none
+   */
+  readonly gunicornSettings?: Record<string, GunicornSettingValue>;
+  /**
+   * Path of the health endpoint: a short form of `healthCheck: HealthCheck.http(path)`. Give one of the two.
+   * @default '/healthz'
+   */
+  readonly healthCheckPath?: string;
+  /**
+   * Typical resident memory of one worker, used to warn when the workers cannot fit the memory limit.
+   * Measure it (`ps -o rss`) for a large app.
+   * @default - per worker class: 40 MiB sync, 45 MiB gthread, 50 MiB gevent, 75 MiB uvicorn
+   */
+  readonly workerMemory?: Size;
+}
+
+/** Options of an extra version of a Python service. */
+export interface PythonVersionOptions extends VersionOptions {
+  /**
+   * Source directory of this version, built with the service's settings (module, requirements file,
+   * gunicorn settings). Give either `source` or `image`.
+   * @default - the service's image
+   */
+  readonly source?: string;
+}
+
+/** @internal what a subclass passes to the shared base. */
+export interface PythonAppKind {
+  readonly framework: 'flask' | 'fastapi';
+  readonly construct: string;
+  readonly workerClass: WsgiWorkerClass | AsgiWorkerClass;
+  readonly threads?: number;
+}
+
+/**
+ * A Python web service run by gunicorn, with a generated production image. Use `GunicornFlaskApp` or
+ * `FastApiApp`.
+ */
+export abstract class PythonWebApp extends MicroService implements IWarningSource {
+  /** `flask` or `fastapi`. */
+  public readonly framework: 'flask' | 'fastapi';
+  /** Absolute source directory of the default version. */
+  public readonly source: string;
+  /** The application object, `module:variable`. */
+  public readonly module: string;
+  /** Pinned base image of the generated Dockerfile. */
+  public readonly baseImage: string;
+  /** Requirements file, relative to the source. */
+  public readonly requirementsFile: string;
+  /** Package index used at build time, if any. */
+  public readonly packageIndexUrl?: string;
+  /** The gunicorn worker class. */
+  public readonly workerClass: WsgiWorkerClass | AsgiWorkerClass;
+  /** Threads per worker (threaded worker classes only). */
+  public readonly threads?: number;
+  /** A fixed worker count, if one was given. */
+  public readonly fixedWorkers?: number;
+  public readonly timeout: Duration;
+  public readonly gracefulTimeout: Duration;
+  /** gunicorn `keepalive` (also the MicroService keep-alive the mesh checks idle timeouts against). */
+  declare public readonly keepAlive: Duration;
+  public readonly maxRequests: number;
+  public readonly maxRequestsJitter: number;
+  public readonly preload: boolean;
+  /** Further gunicorn settings. */
+  public readonly gunicornSettings: Readonly<Record<string, GunicornSettingValue>>;
+  /** Typical memory of one worker (for the memory-fit warning). */
+  public readonly workerMemory: Size;
+  private readonly requirementsByDir: Map<string, RequirementsInfo>;
+
+  protected constructor(scope: Construct, id: string, props: PythonAppOptions, kind: PythonAppKind) {
+    const where = scope.node.path ? `${scope.node.path}/${id}` : id;
+    if (!props || typeof props.source !== 'string') {
+      throw new PyfleetError(where, 'no source directory was given', `pass source: path.join(__dirname, "services/${id}"), the folder holding the app and its requirements.txt`);
+    }
+    const anyProps = props as PythonAppOptions & { image?: unknown };
+    if (anyProps.image !== undefined) {
+      throw new PyfleetError(where, `${kind.construct} builds its own image from \`source\`, so \`image\` cannot be given`, 'drop `image`, or use MicroService for a prebuilt image');
+    }
+    const module = props.module ?? 'app:app';
+    const requirementsFile = props.requirements ?? 'requirements.txt';
+    const source = checkSource(where, props.source, module, requirementsFile, kind);
+    const requirements = readRequirements(where, source, requirementsFile);
+    checkPackages(where, requirementsFile, requirements, kind);
+
+    if (props.gracefulTimeout && props.gracefulShutdown && props.gracefulTimeout.millis !== props.gracefulShutdown.millis) {
+      throw new PyfleetError(where, `gracefulTimeout (${props.gracefulTimeout}) and gracefulShutdown (${props.gracefulShutdown}) disagree; they are the same setting`, 'give only one of them');
+    }
+    if (props.healthCheckPath !== undefined && props.healthCheck !== undefined) {
+      throw new PyfleetError(where, 'both healthCheckPath and healthCheck were given', 'give healthCheck: HealthCheck.http(path, options) alone, or healthCheckPath alone');
+    }
+    const userCheck = props.healthCheck ?? HealthCheck.http(props.healthCheckPath ?? '/healthz');
+
+    // The image is built lazily at synth (the recipe reads the final model), through a holder since
+    // `this` does not exist before super().
+    const holder: { app?: PythonWebApp } = {};
+    const image = generatedImage(source, () => holder.app!, props.packageIndexUrl);
+    super(scope, id, {
+      ...props,
+      image,
+      gracefulShutdown: props.gracefulTimeout ?? props.gracefulShutdown,
+      keepAlive: props.keepAlive ?? Duration.seconds(75),
+      healthCheck: withPythonCommand(userCheck, props.port ?? 8080),
+    });
+    holder.app = this;
+
+    this.framework = kind.framework;
+    this.source = source;
+    this.module = module;
+    this.requirementsFile = requirementsFile;
+    this.requirementsByDir = new Map([[source, requirements]]);
+    this.baseImage = checkBaseImage(this.node.path, props.baseImage, props.pythonVersion);
+    this.packageIndexUrl = checkIndexUrl(this.node.path, props.packageIndexUrl);
+    this.workerClass = kind.workerClass;
+    const profile = this.profile;
+    if (!profile) {
+      throw new PyfleetError(this.node.path, `worker class "${kind.workerClass}" is not one ${kind.construct} supports`, kind.framework === 'flask' ? 'use WsgiWorkerClass.SYNC, GTHREAD or GEVENT' : 'use AsgiWorkerClass.UVICORN');
+    }
+    if (kind.threads !== undefined && !profile.threaded) {
+      throw new PyfleetError(this.node.path, `threads is set but the ${profile.gunicornClass} worker runs no thread pool (gunicorn would silently switch a sync worker to gthread)`,
+        kind.framework === 'flask' ? 'use workerClass: WsgiWorkerClass.GTHREAD, or drop threads' : 'drop threads');
+    }
+    if (profile.threaded) {
+      this.threads = kind.threads ?? DEFAULT_THREADS;
+      checkCount(this.node.path, 'threads', this.threads, 1, 256);
+    }
+    if (props.workers !== undefined) {
+      checkCount(this.node.path, 'workers', props.workers, 1, 256);
+      this.fixedWorkers = props.workers;
+    }
+    this.timeout = props.timeout ?? Duration.seconds(30);
+    checkSeconds(this.node.path, 'timeout', this.timeout, 1, 3600);
+    this.gracefulTimeout = this.gracefulShutdown;
+    checkSeconds(this.node.path, 'keepAlive', this.keepAlive, 1, 3600);
+    this.maxRequests = props.maxRequests ?? 0;
+    checkCount(this.node.path, 'maxRequests', this.maxRequests, 0, 100_000_000);
+    this.maxRequestsJitter = props.maxRequestsJitter ?? Math.floor(this.maxRequests / 10);
+    checkCount(this.node.path, 'maxRequestsJitter', this.maxRequestsJitter, 0, 100_000_000);
+    if (this.maxRequestsJitter > 0 && this.maxRequests === 0) {
+      throw new PyfleetError(this.node.path, 'maxRequestsJitter is set but maxRequests is 0 (workers are never restarted)', 'set maxRequests too, or drop maxRequestsJitter');
+    }
+    this.preload = props.preload ?? false;
+    this.gunicornSettings = checkSettings(this.node.path, props.gunicornSettings ?? {});
+    this.workerMemory = props.workerMemory ?? profile.typicalWorkerMemory;
+    if (!(this.workerMemory instanceof Size)) {
+      throw new PyfleetError(this.node.path, 'workerMemory must be a Size', 'use e.g. Size.mebibytes(80)');
+    }
+
+    const userWorkers = this.env[WORKERS_ENV];
+    if (userWorkers) {
+      checkWorkersEnv(this.node.path, userWorkers);
+    } else {
+      // pyfleet knows the CPU limit on every target: pass the count it implies, visibly.
+      this.addEnv(WORKERS_ENV, String(this.workersFor(this.defaultVersion)));
+    }
+    for (const v of this.versions) {
+      const e = v.env[WORKERS_ENV];
+      if (e) checkWorkersEnv(v.node.path, e);
+    }
+  }
+
+  /** The worker class's profile (sizing rule, typical memory). */
+  public get profile(): WorkerProfile {
+    return workerProfile(this.workerClass);
+  }
+
+  /** Worker processes pyfleet sizes for the CPU limit (or the fixed count), before any WEB_CONCURRENCY override. */
+  public get plannedWorkers(): number {
+    return this.fixedWorkers ?? workersFor(this.profile.sizing, this.cpuLimit.millis);
+  }
+
+  /** Worker processes a version runs with: its WEB_CONCURRENCY if set, else the planned count. */
+  public workersFor(version: ServiceVersion): number {
+    const e = version.env[WORKERS_ENV];
+    if (e?.value !== undefined && /^\d+$/.test(e.value)) return Number(e.value);
+    return this.plannedWorkers;
+  }
+
+  /**
+   * Adds a version. With `source`, it is built from that directory with the service's settings.
+   */
+  public addVersion(name: string, options: PythonVersionOptions = {}): ServiceVersion {
+    if (options.source === undefined) return super.addVersion(name, options);
+    const where = `${this.node.path}/${name}`;
+    if (options.image !== undefined) {
+      throw new PyfleetError(where, 'both source and image were given for the version', 'give one of them');
+    }
+    const kind: PythonAppKind = { framework: this.framework, construct: this.constructor.name, workerClass: this.workerClass };
+    const source = checkSource(where, options.source, this.module, this.requirementsFile, kind);
+    const requirements = readRequirements(where, source, this.requirementsFile);
+    checkPackages(where, this.requirementsFile, requirements, kind);
+    this.requirementsByDir.set(source, requirements);
+    const { source: _ignored, ...rest } = options;
+    const version = super.addVersion(name, { ...rest, image: generatedImage(source, () => this, this.packageIndexUrl) });
+    const e = version.env[WORKERS_ENV];
+    if (e) checkWorkersEnv(version.node.path, e);
+    return version;
+  }
+
+  /** The target-neutral build recipe of the image built from `directory` (the default source if omitted). */
+  public recipe(directory: string = this.source): PythonServiceRecipe {
+    const requirements = this.requirementsByDir.get(directory) ?? readRequirements(this.node.path, directory, this.requirementsFile);
+    const hc = this.healthCheck;
+    return {
+      kind: 'python-gunicorn',
+      constructPath: this.node.path,
+      serviceName: this.serviceName,
+      framework: this.framework,
+      baseImage: this.baseImage,
+      requirementsFiles: requirements.files,
+      module: this.module,
+      port: this.port,
+      healthCheck: hc.enabled ? {
+        path: hc.path!,
+        port: this.healthPort,
+        intervalSeconds: hc.interval.wholeSeconds,
+        timeoutSeconds: hc.timeout.wholeSeconds,
+        startPeriodSeconds: hc.startPeriod.wholeSeconds,
+        retries: hc.failureThreshold,
+        command: hc.composeCommand ?? pythonHealthCommand(`http://127.0.0.1:${this.healthPort}${hc.path}`, hc.timeout.wholeSeconds),
+      } : undefined,
+      uid: this.runAsUser,
+      workerClass: this.profile.gunicornClass,
+      sizing: this.profile.sizing,
+      fixedWorkers: this.fixedWorkers,
+      threads: this.threads,
+      timeoutSeconds: this.timeout.wholeSeconds,
+      gracefulTimeoutSeconds: this.gracefulTimeout.wholeSeconds,
+      keepAliveSeconds: this.keepAlive.wholeSeconds,
+      maxRequests: this.maxRequests,
+      maxRequestsJitter: this.maxRequestsJitter,
+      preload: this.preload,
+      extraSettings: this.gunicornSettings,
+    };
+  }
+
+  /** @internal warnings computed from the final model (printed by App.synth). */
+  public _synthWarnings(): string[] {
+    const warnings: string[] = [];
+    for (const version of this.versions) {
+      const workers = this.workersFor(version);
+      const need = ARBITER_MEMORY.bytes + workers * this.workerMemory.bytes;
+      if (need > this.memoryLimit.bytes) {
+        const who = this.versions.length > 1 ? `version "${version.versionName}": ` : '';
+        warnings.push(`${who}${workers} ${this.profile.gunicornClass} workers x ~${mib(this.workerMemory)} MiB + ~${mib(ARBITER_MEMORY)} MiB for the arbiter = ~${mib(Size.bytes(need))} MiB cannot fit the memory limit of ${mib(this.memoryLimit)} MiB; the container would be OOM-killed under load. ` +
+          `Raise memory to at least Size.mebibytes(${Math.ceil(need / 1024 ** 2)}), lower workers, or set workerMemory if you measured less`);
+      }
+    }
+    if (this.workerClass !== WsgiWorkerClass.SYNC && this.keepAlive.millis <= PROXY_IDLE_TIMEOUT.millis) {
+      warnings.push(`keepAlive ${this.keepAlive} is not longer than the 60 s idle timeout of common proxies (AWS ALB, nginx): a proxy may reuse a connection gunicorn just closed and answer 502. Use keepAlive: Duration.seconds(75) or more`);
+    }
+    const sources = new Set<string>([this.source, ...[...this.requirementsByDir.keys()]]);
+    for (const dir of sources) {
+      const replaced = ['Dockerfile', 'gunicorn.conf.py', '.dockerignore'].filter((f) => fs.existsSync(path.join(dir, f)));
+      if (replaced.length > 0) {
+        warnings.push(`${dir} has its own ${replaced.join(', ')}, which the generated one${replaced.length > 1 ? 's' : ''} replace${replaced.length > 1 ? '' : 's'} in the build context. Delete ${replaced.length > 1 ? 'them' : 'it'}, and pass extra gunicorn settings through gunicornSettings`);
+      }
+    }
+    if (this.packageIndexUrl && /\/\/[^/]*@/.test(this.packageIndexUrl)) {
+      warnings.push('packageIndexUrl carries credentials, which are written to the compose file as a build argument. Prefer a netrc or pip.conf passed as a build secret');
+    }
+    return warnings;
+  }
+}
+
+function mib(s: Size): number {
+  return Math.round(s.mebibytes);
+}
+
+function generatedImage(source: string, app: () => PythonWebApp, packageIndexUrl?: string): ContainerImage {
+  return ContainerImage._generated(source, () => ({ files: generateBuildFiles(app().recipe(source)) }), packageIndexUrl ? { PIP_INDEX_URL: packageIndexUrl } : {});
+}
+
+function checkSource(where: string, source: string, module: string, requirementsFile: string, kind: PythonAppKind): string {
+  const dir = path.resolve(source);
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+    throw new PyfleetError(where, `the source directory ${dir} does not exist`, 'pass the folder holding the app, e.g. source: path.join(__dirname, "services/users")');
+  }
+  const m = /^([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*):([A-Za-z_][A-Za-z0-9_]*)(\(.*\))?$/.exec(module);
+  if (!m) {
+    throw new PyfleetError(where, `module "${module}" is not of the form "module:variable"`, `use e.g. "app:app", "myservice.main:app" or "app:create_app()"`);
+  }
+  const rel = m[1].split('.').join('/');
+  if (!fs.existsSync(path.join(dir, `${rel}.py`)) && !fs.existsSync(path.join(dir, rel, '__init__.py'))) {
+    throw new PyfleetError(where, `module "${m[1]}" of "${module}" is not in ${dir} (no ${rel}.py or ${rel}/__init__.py)`, `point \`module\` at the file that creates the ${kind.framework === 'flask' ? 'Flask' : 'FastAPI'} app, or \`source\` at its folder`);
+  }
+  if (typeof requirementsFile !== 'string' || !requirementsFile) {
+    throw new PyfleetError(where, 'requirements is empty', 'give the requirements file relative to the source, e.g. "requirements.txt"');
+  }
+  return dir;
+}
+
+function checkPackages(where: string, file: string, req: RequirementsInfo, kind: PythonAppKind): void {
+  const needed = ['gunicorn', workerProfile(kind.workerClass)?.needs].filter((x): x is string => !!x);
+  for (const pkg of needed) {
+    if (!req.packages.has(pkg)) {
+      const why = pkg === 'gunicorn' ? 'the image runs gunicorn' : `the ${kind.workerClass} worker class needs it`;
+      throw new PyfleetError(where, `${file} does not list "${pkg}", but ${why}`, `add a pinned "${pkg}" line to ${file}, e.g. "${pkg}==<version>"`);
+    }
+  }
+}
+
+function checkBaseImage(where: string, baseImage?: string, pythonVersion?: string): string {
+  if (baseImage !== undefined) {
+    if (pythonVersion !== undefined) {
+      throw new PyfleetError(where, 'both baseImage and pythonVersion were given', 'give one: pythonVersion picks the official slim image, baseImage replaces it');
+    }
+    try {
+      return ContainerImage.fromRegistry(baseImage).reference!;
+    } catch (e) {
+      if (e instanceof PyfleetError) throw new PyfleetError(where, `baseImage: ${e.problem}`, e.fix);
+      throw e;
+    }
+  }
+  const version = pythonVersion ?? DEFAULT_PYTHON_VERSION;
+  const m = /^3\.(\d+)\.(\d+)$/.exec(version);
+  if (!m) {
+    throw new PyfleetError(where, `pythonVersion "${version}" is not a full 3.x.y version, so the base image would not be pinned`, `give e.g. "${DEFAULT_PYTHON_VERSION}"`);
+  }
+  if (Number(m[1]) < 9) {
+    throw new PyfleetError(where, `Python ${version} is too old for current gunicorn, Flask and FastAPI`, `use ${DEFAULT_PYTHON_VERSION} or later`);
+  }
+  return `python:${version}-slim-${DEFAULT_DEBIAN_RELEASE}`;
+}
+
+function checkIndexUrl(where: string, url?: string): string | undefined {
+  if (url === undefined) return undefined;
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new PyfleetError(where, `packageIndexUrl "${url}" is not a URL`, 'give e.g. "https://pypi.example.com/simple"');
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') {
+    throw new PyfleetError(where, `packageIndexUrl "${url}" is not an http(s) URL`, 'give e.g. "https://pypi.example.com/simple"');
+  }
+  if (/\s/.test(url)) throw new PyfleetError(where, 'packageIndexUrl contains spaces', 'percent-encode them');
+  return url;
+}
+
+function checkCount(where: string, what: string, n: number, min: number, max: number): void {
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new PyfleetError(where, `${what} ${n} is not valid`, `give a whole number from ${min} to ${max}`);
+  }
+}
+
+function checkSeconds(where: string, what: string, d: Duration, minS: number, maxS: number): void {
+  if (!(d instanceof Duration)) {
+    throw new PyfleetError(where, `${what} must be a Duration`, `use e.g. Duration.seconds(${minS * 30})`);
+  }
+  if (d.millis < minS * 1000 || d.millis > maxS * 1000) {
+    throw new PyfleetError(where, `${what} ${d} is out of range`, `give from ${minS} s to ${maxS} s (gunicorn counts whole seconds)`);
+  }
+  if (d.millis % 1000 !== 0) {
+    throw new PyfleetError(where, `${what} ${d} is not a whole number of seconds, which gunicorn needs`, `use Duration.seconds(${Math.ceil(d.seconds)})`);
+  }
+}
+
+function checkWorkersEnv(where: string, v: EnvValue): void {
+  if (v.secret) return;
+  if (!/^[1-9]\d{0,2}$/.test(v.value ?? '')) {
+    throw new PyfleetError(where, `${WORKERS_ENV}="${v.value}" is not a worker count`, `give a whole number from 1 to 999, or leave ${WORKERS_ENV} unset to size workers from the CPU limit`);
+  }
+}
+
+function checkSettings(where: string, settings: Record<string, GunicornSettingValue>): Record<string, GunicornSettingValue> {
+  const out: Record<string, GunicornSettingValue> = {};
+  for (const key of Object.keys(settings).sort()) {
+    if (!/^[a-z_][a-z0-9_]*$/.test(key)) {
+      throw new PyfleetError(where, `gunicornSettings key "${key}" is not a gunicorn setting name`, 'use the names of gunicorn.conf.py, e.g. "forwarded_allow_ips"');
+    }
+    if (key in MANAGED_SETTINGS) {
+      throw new PyfleetError(where, `gunicornSettings sets "${key}", which pyfleet manages`, `use the prop ${MANAGED_SETTINGS[key]} instead`);
+    }
+    const v = settings[key];
+    const ok = (x: unknown): boolean => x === null || typeof x === 'string' || typeof x === 'boolean' || (typeof x === 'number' && Number.isFinite(x));
+    if (!(ok(v) || (Array.isArray(v) && v.every((x) => x !== null && ok(x))))) {
+      throw new PyfleetError(where, `gunicornSettings "${key}" has a value that cannot be written to gunicorn.conf.py`, 'give a string, number, boolean, null or a list of those');
+    }
+    out[key] = v;
+  }
+  return out;
+}
+
+/** The user's health check, probed from inside the container with the image's Python (slim has no curl). */
+function withPythonCommand(hc: HealthCheck, servicePort: number): HealthCheck {
+  if (!hc.enabled || hc.composeCommand) return hc;
+  return HealthCheck.http(hc.path!, {
+    port: hc.port,
+    interval: hc.interval,
+    timeout: hc.timeout,
+    failureThreshold: hc.failureThreshold,
+    startPeriod: hc.startPeriod,
+    composeCommand: pythonHealthCommand(`http://127.0.0.1:${hc.port ?? servicePort}${hc.path}`, hc.timeout.wholeSeconds),
+  });
+}
+
+/** An exec-form command that exits 0 when `url` answers 2xx/3xx: Python's urllib, no curl needed. */
+export function pythonHealthCommand(url: string, timeoutSeconds: number): string[] {
+  return ['python', '-c', `import urllib.request; urllib.request.urlopen(${JSON.stringify(url)}, timeout=${timeoutSeconds})`];
+}

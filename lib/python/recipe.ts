@@ -1,0 +1,56 @@
+import type { BuildRecipe } from '../service/build';
+import type { WorkerSizing } from './workers';
+
+/** A value of a gunicorn setting, written as a Python literal. */
+export type GunicornSettingValue = string | number | boolean | null | readonly (string | number | boolean)[];
+
+/**
+ * What the image of a Python web service is made of, target-neutral: the image generator turns it
+ * into a Dockerfile, a gunicorn.conf.py and a .dockerignore.
+ */
+export interface PythonServiceRecipe extends BuildRecipe {
+  readonly kind: 'python-gunicorn';
+  /** Construct path (for comments in generated files). */
+  readonly constructPath: string;
+  /** Service name (OCI title label). */
+  readonly serviceName: string;
+  /** `flask` or `fastapi` (for comments and labels). */
+  readonly framework: 'flask' | 'fastapi';
+  /** Pinned base image with Python, e.g. `python:3.12.8-slim-bookworm`. */
+  readonly baseImage: string;
+  /** Requirements files to copy before the source (relative to the context), the main one first. */
+  readonly requirementsFiles: readonly string[];
+  /** WSGI/ASGI application, `module:variable` (or `module:factory()`). */
+  readonly module: string;
+  /** Port gunicorn binds (all interfaces). */
+  readonly port: number;
+  /** Health check the image declares (HEALTHCHECK), if any. */
+  readonly healthCheck?: {
+    readonly path: string;
+    readonly port: number;
+    readonly intervalSeconds: number;
+    readonly timeoutSeconds: number;
+    readonly startPeriodSeconds: number;
+    readonly retries: number;
+    /** Exec-form command that exits 0 when healthy (needs only the image's Python). */
+    readonly command: readonly string[];
+  };
+  /** Non-root UID and GID of the runtime user. */
+  readonly uid: number;
+  /** gunicorn `worker_class`. */
+  readonly workerClass: string;
+  /** How many workers for a CPU budget, when neither WEB_CONCURRENCY nor a fixed count is given. */
+  readonly sizing: WorkerSizing;
+  /** A fixed worker count baked into the config (still overridden by WEB_CONCURRENCY), if the user gave one. */
+  readonly fixedWorkers?: number;
+  /** gunicorn `threads` (threaded workers only). */
+  readonly threads?: number;
+  readonly timeoutSeconds: number;
+  readonly gracefulTimeoutSeconds: number;
+  readonly keepAliveSeconds: number;
+  readonly maxRequests: number;
+  readonly maxRequestsJitter: number;
+  readonly preload: boolean;
+  /** Further gunicorn settings, verbatim. */
+  readonly extraSettings: Readonly<Record<string, GunicornSettingValue>>;
+}
