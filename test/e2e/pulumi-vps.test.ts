@@ -9,13 +9,12 @@ import { DockerHostDeployment } from '../../lib/pulumi';
 import { buildVps } from '../../examples/vps/main';
 import { cleanup, tempDir } from '../pulumi/fixtures';
 import { installMocks, ofType, settle } from '../pulumi/mocks';
-import { haveEngine } from '../support/engines';
 import { freePort, get, start, Started, stopAll, waitForHttp } from '../support/process';
+import { ensureVenv, havePython } from '../support/python';
 
-const VENV = process.env.PYFLEET_PULUMI_VENV ?? '/opt/pyfleet/venv-pulumi';
-const GUNICORN = path.join(VENV, 'bin', 'gunicorn');
-const enabled = haveEngine(GUNICORN, 'run .ci/setup.d/60-pulumi.sh: a virtualenv with flask and gunicorn from the local pip index');
-const maybe = enabled ? describe : describe.skip;
+// The shared test virtualenv (flask, gunicorn, ... from pip's local index), made on first use.
+const maybe = havePython() ? describe : describe.skip;
+let bin = '';
 const examples = path.join(__dirname, '..', '..', 'examples', 'vps');
 
 afterAll(async () => {
@@ -35,6 +34,7 @@ maybe('examples/vps services under gunicorn, configured as DockerHostDeployment 
   let containers: Map<string, any>;
 
   beforeAll(async () => {
+    bin = ensureVenv();
     await installMocks('pyfleet-vps', 'e2e');
     const app = new App({ outdir: tempDir('pyfleet-pulumi-e2e-') });
     const d = new DockerHostDeployment('vps', { stack: buildVps(app), host: 'ssh://deploy@203.0.113.7' });
@@ -65,7 +65,7 @@ maybe('examples/vps services under gunicorn, configured as DockerHostDeployment 
     expect(cmd).toBe('gunicorn');
     const bindAt = args.indexOf('--bind');
     args[bindAt + 1] = `127.0.0.1:${ports[svc]}`;
-    procs[svc] = start(GUNICORN, args, { cwd: dir, env: { PATH: process.env.PATH, ...envOf(container) } as any });
+    procs[svc] = start(path.join(bin, 'gunicorn'), args, { cwd: dir, env: { PATH: process.env.PATH, ...envOf(container) } as any });
     await waitForHttp(`http://127.0.0.1:${ports[svc]}/healthz`, 30_000, procs[svc]);
   }
 
@@ -75,7 +75,7 @@ maybe('examples/vps services under gunicorn, configured as DockerHostDeployment 
     expect(kind).toBe('CMD-SHELL');
     const script = cmd.join(' ').split(`127.0.0.1:${containerPort}`).join(`127.0.0.1:${ports[svc]}`);
     try {
-      execFileSync('sh', ['-c', script], { stdio: 'pipe', timeout: 15_000, env: { PATH: `${path.join(VENV, 'bin')}:${process.env.PATH}` } });
+      execFileSync('sh', ['-c', script], { stdio: 'pipe', timeout: 15_000, env: { PATH: `${bin}:${process.env.PATH}` } });
       return true;
     } catch {
       return false;
