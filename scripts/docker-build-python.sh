@@ -32,7 +32,8 @@ rm -rf "$WORK/out"
 npx ts-node --project examples/tsconfig.json -e "
   const { App } = require('./lib'); const { buildShop } = require('./examples/shop/main');
   const app = new App({ outdir: '$WORK/out' }); buildShop(app); app.synth();"
-ctx=$(ls -d "$WORK"/out/assets/context.* | head -1)
+contexts=("$WORK"/out/assets/context.*)
+ctx=${contexts[0]}
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 (cd "$INDEX_DIR" && exec python3 -m http.server "$port" --bind 127.0.0.1) >"$WORK/index.log" 2>&1 &

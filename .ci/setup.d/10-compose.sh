@@ -5,4 +5,6 @@ if ! command -v docker-compose >/dev/null 2>&1; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends docker-compose >/dev/null
 fi
-docker-compose version | head -1
+# First line only, without `| head -1` (under pipefail an early-closing head means SIGPIPE, exit 141).
+version=$(docker-compose version 2>&1)
+echo "${version%%$'\n'*}"

@@ -9,4 +9,7 @@ if ! command -v haproxy >/dev/null 2>&1 || ! command -v openssl >/dev/null 2>&1;
   # The test runs its own haproxy processes; the packaged service is not needed.
   (systemctl disable --now haproxy 2>/dev/null || service haproxy stop 2>/dev/null || true) >/dev/null
 fi
-haproxy -v | head -1
+# Print only the first line without a pipe: under pipefail, `| head -1` closing early makes the
+# writer die of SIGPIPE (exit 141) whenever it has more to say.
+version=$(haproxy -v 2>&1)
+echo "${version%%$'\n'*}"
