@@ -87,7 +87,7 @@ const project = new typescript.TypeScriptProject({
     'dockerfilelint@1.8.0',
     '@balena/dockerignore@1.0.2',
   ],
-  gitignore: ['/dist', 'examples/**/dist/', '*.tmp-pyfleet*', '/bench/out/', '/.istio-crds.filtered.yaml'],
+  gitignore: ['__pycache__/', '*.pyc', '/dist', 'examples/**/dist/', '*.tmp-pyfleet*', '/bench/out/', '/.istio-crds.filtered.yaml'],
 });
 
 // Two entry points: `pyfleet` (constructs and renderers) and `pyfleet/pulumi` (Pulumi components).

@@ -65,7 +65,7 @@ maybe('examples/vps services under gunicorn, configured as DockerHostDeployment 
     expect(cmd).toBe('gunicorn');
     const bindAt = args.indexOf('--bind');
     args[bindAt + 1] = `127.0.0.1:${ports[svc]}`;
-    procs[svc] = start(path.join(bin, 'gunicorn'), args, { cwd: dir, env: { PATH: process.env.PATH, ...envOf(container) } as any });
+    procs[svc] = start(path.join(bin, 'gunicorn'), args, { cwd: dir, env: { PATH: process.env.PATH, PYTHONDONTWRITEBYTECODE: '1', ...envOf(container) } as any });
     await waitForHttp(`http://127.0.0.1:${ports[svc]}/healthz`, 30_000, procs[svc]);
   }
 
