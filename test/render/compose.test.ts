@@ -5,6 +5,7 @@ import * as yaml from 'js-yaml';
 import { App, ComposeNetworkMode, ContainerImage, Cpu, Duration, EnvValue, HealthCheck, MicroService, RestartPolicy, Size, Stack } from '../../lib';
 import { dclint, REFERENCE_COMPOSE_SCHEMA, validateComposeSchema } from '../support/checks';
 import { haveEngine } from '../support/engines';
+import { forDockerCompose129 } from '../support/docker';
 import { sourceDir, synth, Synthesized } from '../support/synth';
 
 function shop(app: App, mode: ComposeNetworkMode, replicas = 1): void {
@@ -148,13 +149,7 @@ describe('compose output', () => {
   (dc ? test : test.skip).each([ComposeNetworkMode.BRIDGE, ComposeNetworkMode.HOST, ComposeNetworkMode.OVERLAY])('docker-compose 1.29 accepts the %s project (`config`)', (mode) => {
     const out = make(mode);
     // docker-compose 1.29 predates four keys of the current specification; remove exactly those and let it check the rest.
-    const doc = composeOf(out);
-    delete doc.name;
-    for (const s of Object.values<any>(doc.services)) {
-      delete s.build?.tags;
-      if (s.healthcheck) delete s.healthcheck.start_interval;
-      for (const d of Object.values<any>(s.depends_on ?? {})) delete d.restart;
-    }
+    const doc = forDockerCompose129(composeOf(out));
     const file = path.join(out.dir, 'compat.compose.yml');
     fs.writeFileSync(file, yaml.dump(doc));
     const env = { ...process.env, DB_CREDENTIALS_PASSWORD: 'secret' };

@@ -1,0 +1,198 @@
+// Real runs under a Docker engine: the GENERATED Dockerfiles are built by dockerd (classic builder), the
+// dependency layer is reused when only code changes, and the synthesized compose project runs under
+// docker-compose with host networking on loopback ports: order-service reaches user-service through the
+// injected URL, the containers carry the limits and hardening the file asks for, and they stop gracefully.
+import * as fs from 'fs';
+import * as path from 'path';
+import * as yaml from 'js-yaml';
+import { App, ComposeNetworkMode, Cpu, Duration, FastApiApp, HealthCheck, Size, Stack } from '../../lib';
+import { containerLogs, Engine, forDockerCompose129, haveDocker, importBase, localIndexDir, serveIndex, startEngine } from '../support/docker';
+import { freePort, get, Started, stopAll } from '../support/process';
+import { havePython } from '../support/python';
+import { Synthesized, synth, tmpdir } from '../support/synth';
+
+const SHOP = path.join(__dirname, '..', '..', 'examples', 'shop', 'services');
+const run = havePython() && haveDocker() ? describe : describe.skip;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Parses the classic builder's output into steps: the instruction and whether it came from the cache. */
+function buildSteps(output: string): { instruction: string; cached: boolean }[] {
+  const steps: { instruction: string; cached: boolean }[] = [];
+  for (const line of output.split('\n')) {
+    const m = /^Step \d+\/\d+ : (.*)$/.exec(line);
+    if (m) steps.push({ instruction: m[1], cached: false });
+    else if (/^ ---> Using cache$/.test(line) && steps.length > 0) steps[steps.length - 1].cached = true;
+  }
+  return steps;
+}
+
+run('generated images and the compose project under a real Docker engine', () => {
+  let engine: Engine;
+  let index: { url: string; server: Started };
+  let out: Synthesized;
+  let compose: any;
+  const ports = { user: 0, order: 0 };
+  const project = `pfe2e${process.pid}`;
+  let composeFile = '';
+  let up = false;
+
+  beforeAll(async () => {
+    ports.user = await freePort();
+    ports.order = await freePort();
+    out = synth((app: App) => {
+      const stack = new Stack(app, 'shop', { compose: { networkMode: ComposeNetworkMode.HOST } });
+      const users = new FastApiApp(stack, 'user-service', {
+        source: path.join(SHOP, 'user'), port: ports.user, replicas: 1,
+        cpu: Cpu.millis(500), memory: Size.mebibytes(256),
+        healthCheck: HealthCheck.http('/healthz', { interval: Duration.seconds(2) }),
+      });
+      new FastApiApp(stack, 'order-service', {
+        source: path.join(SHOP, 'order'), port: ports.order, replicas: 1,
+        cpu: Cpu.cores(1), memory: Size.mebibytes(512),
+        healthCheck: HealthCheck.http('/healthz', { interval: Duration.seconds(2) }),
+        calls: [users], expose: { port: ports.order },
+      });
+    });
+    compose = out.compose('shop');
+    engine = await startEngine();
+    // The base image every generated Dockerfile pins, made locally (no registry is reachable).
+    const bases = new Set<string>();
+    for (const svc of Object.values<any>(compose.services)) {
+      const dockerfile = fs.readFileSync(path.join(out.dir, svc.build.context, svc.build.dockerfile), 'utf8');
+      for (const m of dockerfile.matchAll(/^FROM (\S+)/gm)) bases.add(m[1]);
+    }
+    expect([...bases]).toHaveLength(1);
+    for (const base of bases) importBase(engine, base);
+    index = await serveIndex(localIndexDir());
+  }, 600_000);
+
+  afterAll(async () => {
+    if (up) {
+      try { engine.compose(['-p', project, '-f', composeFile, 'down', '-t', '20'], out.dir, 120_000); } catch { /* engine stops next */ }
+    }
+    await index?.server.stop('SIGTERM', 5_000);
+    await engine?.stop();
+    await stopAll();
+    out?.cleanup();
+  }, 180_000);
+
+  function build(context: string, tag: string): string {
+    return engine.docker(['build', '--network', 'host', '--build-arg', `PIP_INDEX_URL=${index.url}`, '-t', tag, context],
+      { timeout: 600_000 });
+  }
+
+  test('each generated Dockerfile builds into a non-root image that keeps the package index out', () => {
+    for (const [name, svc] of Object.entries<any>(compose.services)) {
+      const tag = svc.build.tags[0];
+      build(path.join(out.dir, svc.build.context), tag);
+      const image = JSON.parse(engine.docker(['image', 'inspect', tag]))[0];
+      const port = name === 'user-service' ? ports.user : ports.order;
+      expect(image.Config.User).toBe('10001:10001');
+      expect(image.Config.Cmd).toEqual(['gunicorn', '--config', '/app/gunicorn.conf.py']);
+      expect(image.Config.Entrypoint ?? null).toBeNull();
+      expect(Object.keys(image.Config.ExposedPorts)).toEqual([`${port}/tcp`]);
+      expect(image.Config.Healthcheck.Test[0]).toBe('CMD');
+      expect(image.Config.Env).toEqual(expect.arrayContaining(['PYTHONDONTWRITEBYTECODE=1', 'PYTHONUNBUFFERED=1']));
+      expect(image.Config.Labels['org.opencontainers.image.title']).toBe(name);
+      // The index (it may carry credentials) is used by the builder stage only.
+      const history = engine.docker(['history', '--no-trunc', tag]);
+      expect(history).toMatch(/gunicorn/);
+      expect(history).not.toContain(index.url);
+      expect(JSON.stringify(image)).not.toContain(index.url);
+      // The virtualenv came from the builder; pip left no cache in the final image.
+      const files = engine.docker(['run', '--rm', '--network', 'none', '--user', '0:0', '--entrypoint', 'sh', tag, '-c',
+        'ls /opt/venv/bin/gunicorn && (ls -A /tmp/.cache/pip /root/.cache/pip 2>/dev/null | wc -l)']);
+      expect(files.trim().split('\n')).toEqual(['/opt/venv/bin/gunicorn', '0']);
+    }
+  }, 900_000);
+
+  test('a change to the code alone reuses the dependency layer; a change to requirements does not', () => {
+    const svc = compose.services['user-service'];
+    const copy = path.join(tmpdir('pyfleet-ctx-'), 'ctx');
+    fs.cpSync(path.join(out.dir, svc.build.context), copy, { recursive: true });
+    fs.appendFileSync(path.join(copy, 'app.py'), '\n# a code-only change\n');
+    const codeOnly = buildSteps(build(copy, 'pyfleet-e2e/code-change:1'));
+    const pip = (steps: ReturnType<typeof buildSteps>) => steps.find((s) => s.instruction.includes('pip install'))!;
+    const copySource = (steps: ReturnType<typeof buildSteps>) => steps.find((s) => s.instruction === 'COPY . .')!;
+    expect(pip(codeOnly)).toEqual(expect.objectContaining({ cached: true }));
+    expect(copySource(codeOnly).cached).toBe(false);
+
+    fs.appendFileSync(path.join(copy, 'requirements.txt'), 'prometheus-client\n');
+    const newDeps = buildSteps(build(copy, 'pyfleet-e2e/deps-change:1'));
+    expect(pip(newDeps).cached).toBe(false);
+    fs.rmSync(path.dirname(copy), { recursive: true, force: true });
+  }, 900_000);
+
+  test('docker-compose runs the project: order-service reaches user-service through USER_SERVICE_URL', async () => {
+    composeFile = path.join(out.dir, 'shop.compose-1.29.yml');
+    fs.writeFileSync(composeFile, yaml.dump(forDockerCompose129(compose, { prebuilt: true })));
+    up = true;
+    // `up` starts user-service first and waits for its health check (depends_on: service_healthy).
+    engine.compose(['-p', project, '-f', composeFile, 'up', '-d', '--no-build'], out.dir, 240_000);
+    const deadline = Date.now() + 60_000;
+    let last = '';
+    for (;;) {
+      try {
+        const r = await get(`http://127.0.0.1:${ports.order}/orders/10`, {}, 5_000);
+        last = `${r.status} ${r.body}`;
+        if (r.status === 200) break;
+      } catch (e) {
+        last = String(e);
+      }
+      if (Date.now() > deadline) throw new Error(`order-service did not answer: ${last}\n${engine.compose(['-p', project, '-f', composeFile, 'logs', '--no-color'], out.dir)}`);
+      await sleep(500);
+    }
+    const order = JSON.parse(last.slice(4));
+    expect(order.user).toEqual({ id: 1, name: 'Ada Lovelace' });
+    expect(compose.services['order-service'].environment.USER_SERVICE_URL).toBe(`http://127.0.0.1:${ports.user}`);
+  }, 300_000);
+
+  test('the containers run as the file says: non-root, read-only, capped, healthy', async () => {
+    const expected: Record<string, { nanoCpus: number; memory: number }> = {
+      'user-service': { nanoCpus: 500_000_000, memory: 256 * 2 ** 20 },
+      'order-service': { nanoCpus: 1_000_000_000, memory: 512 * 2 ** 20 },
+    };
+    for (const [name, want] of Object.entries(expected)) {
+      const id = engine.compose(['-p', project, '-f', composeFile, 'ps', '-q', name], out.dir).trim();
+      expect(id).not.toBe('');
+      let c = JSON.parse(engine.docker(['inspect', id]))[0];
+      for (let i = 0; i < 60 && c.State.Health?.Status !== 'healthy'; i++) {
+        await sleep(500);
+        c = JSON.parse(engine.docker(['inspect', id]))[0];
+      }
+      expect(c.State.Health.Status).toBe('healthy');
+      expect(c.Config.User).toBe('10001:10001');
+      expect(c.HostConfig.NetworkMode).toBe('host');
+      expect(c.HostConfig.ReadonlyRootfs).toBe(true);
+      expect(c.HostConfig.CapDrop).toEqual(['ALL']);
+      expect(c.HostConfig.SecurityOpt).toEqual(['no-new-privileges:true']);
+      expect(c.HostConfig.NanoCpus).toBe(want.nanoCpus);
+      expect(c.HostConfig.Memory).toBe(want.memory);
+      expect(Object.keys(c.HostConfig.Tmpfs ?? {})).toEqual(['/tmp']);
+      // gunicorn is PID 1 (it gets SIGTERM itself), as uid 10001, with the worker count pyfleet derived
+      // from the CPU limit (WEB_CONCURRENCY), and it says so at start.
+      const pid1 = engine.docker(['exec', id, 'python', '-c',
+        "import os; print(open('/proc/1/cmdline').read().replace(chr(0), ' ').strip()); print(os.stat('/proc/1').st_uid)"]);
+      expect(pid1.trim().split('\n')).toEqual(['/opt/venv/bin/python /opt/venv/bin/gunicorn --config /app/gunicorn.conf.py', '10001']);
+      const workers = compose.services[name].environment.WEB_CONCURRENCY;
+      expect(c.Config.Env).toEqual(expect.arrayContaining([`WEB_CONCURRENCY=${workers}`]));
+      expect(containerLogs(engine, id)).toContain(`pyfleet: ${workers} uvicorn.workers.UvicornWorker worker(s), WEB_CONCURRENCY=${workers}`);
+    }
+  }, 120_000);
+
+  test('docker stop ends gunicorn gracefully, well inside stop_grace_period', () => {
+    const svc = compose.services['order-service'];
+    const grace = Number(/^(\d+)s$/.exec(svc.stop_grace_period)![1]);
+    const id = engine.compose(['-p', project, '-f', composeFile, 'ps', '-q', 'order-service'], out.dir).trim();
+    const t0 = Date.now();
+    engine.docker(['stop', '-t', String(grace), id], { timeout: (grace + 20) * 1000 });
+    const elapsed = Date.now() - t0;
+    const c = JSON.parse(engine.docker(['inspect', id]))[0];
+    expect(c.State.ExitCode).toBe(0);
+    expect(c.State.OOMKilled).toBe(false);
+    expect(elapsed).toBeLessThan(grace * 1000);
+    const logs = containerLogs(engine, id);
+    expect(logs).toMatch(/Handling signal: term/);
+    expect(logs).toMatch(/Shutting down: Master/);
+  }, 120_000);
+});

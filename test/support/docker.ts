@@ -1,0 +1,149 @@
+// A private Docker engine for the image and compose tests: dockerd started by the test with its own
+// data, exec and socket directories (host networking only, no iptables), the stand-in base image that
+// .ci/setup.d/40-docker.sh prepares, and pip's local index served on loopback for `docker build`.
+import { execFileSync, ExecFileSyncOptions, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { haveEngine } from './engines';
+import { freePort, start, Started, waitForHttp } from './process';
+
+/** Where .ci/setup.d/40-docker.sh keeps the base root filesystem and its verdict on dockerd. */
+export const TEST_CACHE = process.env.PYFLEET_TEST_CACHE ?? path.join(os.homedir(), '.cache', 'pyfleet-test');
+export const BASE_ROOTFS = path.join(TEST_CACHE, 'bookworm-python-rootfs.tar');
+const UNAVAILABLE = path.join(TEST_CACHE, 'dockerd-unavailable');
+
+/**
+ * Whether the docker tests can run. Missing commands fail in CI (see engines.ts). A machine where the
+ * setup script found that dockerd cannot start gives a skip with the recorded reason, never a silent one.
+ */
+export function haveDocker(): boolean {
+  if (!haveEngine('dockerd', 'apt-get install docker.io, or bash .ci/setup.d/40-docker.sh')) return false;
+  if (!haveEngine('docker-compose', 'apt-get install docker-compose')) return false;
+  if (fs.existsSync(UNAVAILABLE)) {
+    // eslint-disable-next-line no-console
+    console.warn(`skipping the docker tests: ${fs.readFileSync(UNAVAILABLE, 'utf8')}`);
+    return false;
+  }
+  if (!fs.existsSync(BASE_ROOTFS)) {
+    const hint = 'run bash .ci/setup.d/40-docker.sh (as root) to make it';
+    if (process.env.CI === 'true') throw new Error(`the docker tests need the base root filesystem ${BASE_ROOTFS}; ${hint}`);
+    // eslint-disable-next-line no-console
+    console.warn(`skipping the docker tests: no ${BASE_ROOTFS} (${hint})`);
+    return false;
+  }
+  return true;
+}
+
+export interface Engine {
+  /** Environment for docker and docker-compose: DOCKER_HOST points at this engine only. */
+  readonly env: NodeJS.ProcessEnv;
+  docker(args: string[], options?: ExecFileSyncOptions): string;
+  compose(args: string[], cwd: string, timeoutMs?: number): string;
+  /** Stops dockerd by PID (bounded) and removes its directories. */
+  stop(): Promise<void>;
+}
+
+/** Starts a private dockerd and waits until it answers (bounded). */
+export async function startEngine(): Promise<Engine> {
+  // Short paths: containerd's shim sockets live under the exec root and unix socket paths are short.
+  const dir = fs.mkdtempSync('/tmp/pfd-');
+  const host = `unix://${dir}/docker.sock`;
+  const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: host, DOCKER_BUILDKIT: '0', COMPOSE_DOCKER_CLI_BUILD: '0' };
+  delete env.DOCKER_CONTEXT;
+  const proc = start('dockerd', ['--iptables=false', '--ip6tables=false', '--bridge=none', '--storage-driver=overlay2',
+    '--data-root', path.join(dir, 'data'), '--exec-root', path.join(dir, 'exec'), '--pidfile', path.join(dir, 'docker.pid'), '-H', host]);
+  const docker = (args: string[], options: ExecFileSyncOptions = {}): string =>
+    execFileSync('docker', args, { env, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], timeout: 300_000, maxBuffer: 64 << 20, ...options }) as string;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      docker(['info', '--format', '{{.ServerVersion}}'], { timeout: 10_000 });
+      break;
+    } catch (e) {
+      if (proc.child.exitCode !== null || Date.now() > deadline) {
+        await proc.stop('SIGTERM', 20_000);
+        throw new Error(`dockerd did not start: ${String(e)}\n${proc.output().slice(-3000)}`);
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  return {
+    env,
+    docker,
+    compose: (args, cwd, timeoutMs = 180_000) =>
+      execFileSync('docker-compose', args, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs }),
+    async stop() {
+      await proc.stop('SIGTERM', 30_000);
+      // dockerd leaves its network namespace mount (and, when killed, overlay mounts) behind: unmount
+      // whatever is still mounted under its directories before removing them.
+      const mounts = fs.readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1]).filter((m) => m?.startsWith(`${dir}/`));
+      for (const m of mounts.sort().reverse()) {
+        try { execFileSync('umount', ['-l', m], { timeout: 20_000 }); } catch { /* already gone */ }
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Imports the stand-in base root filesystem under `tag` (the tag the generated Dockerfiles pin). */
+export function importBase(engine: Engine, tag: string): void {
+  engine.docker(['import', BASE_ROOTFS, tag], { timeout: 180_000 });
+}
+
+/** The local package index pip is configured with (a PEP 503 directory on disk). */
+export function localIndexDir(): string {
+  const out = execFileSync('python3', ['-m', 'pip', 'config', 'list'], { encoding: 'utf8', timeout: 30_000 });
+  for (const line of out.split('\n')) {
+    const m = /index-url='([^']*)'/.exec(line);
+    if (!m) continue;
+    for (const url of m[1].split(/\s+/)) {
+      if (!url.startsWith('file://')) continue;
+      const dir = url.slice('file://'.length).replace(/\/$/, '');
+      if (fs.existsSync(dir) && fs.readdirSync(dir).length > 0) return dir;
+    }
+  }
+  throw new Error(`no local package index in pip's configuration:\n${out}`);
+}
+
+/**
+ * Serves a PEP 503 directory over HTTP on 127.0.0.1 (for `docker build --network host`). Its pages link
+ * to files beside it (../../packages/...), so the parent directory is served and the URL names the index.
+ */
+export async function serveIndex(dir: string): Promise<{ url: string; server: Started }> {
+  const port = await freePort();
+  const server = start('python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', path.dirname(dir)]);
+  const url = `http://127.0.0.1:${port}/${path.basename(dir)}`;
+  await waitForHttp(`${url}/gunicorn/`, 15_000, server);
+  return { url, server };
+}
+
+/**
+ * The compose document as docker-compose 1.29 (Debian's; no compose v2 plugin here) can take it: it
+ * predates exactly four keys of the current specification (top-level `name`, `build.tags`,
+ * `healthcheck.start_interval`, `depends_on.restart`). With `prebuilt`, built services use the image their
+ * `build.tags` names (built beforehand with `docker build`) instead of building.
+ */
+export function forDockerCompose129(doc: any, options: { prebuilt?: boolean } = {}): any {
+  const copy = JSON.parse(JSON.stringify(doc));
+  delete copy.name;
+  for (const s of Object.values<any>(copy.services)) {
+    if (s.build) {
+      if (options.prebuilt) {
+        s.image = s.build.tags[0];
+        delete s.build;
+      } else {
+        delete s.build.tags;
+      }
+    }
+    if (s.healthcheck) delete s.healthcheck.start_interval;
+    for (const d of Object.values<any>(s.depends_on ?? {})) delete d.restart;
+  }
+  return copy;
+}
+
+/** A container's log, stdout and stderr together (gunicorn logs to stderr). */
+export function containerLogs(engine: Engine, id: string): string {
+  const r = spawnSync('docker', ['logs', id], { env: engine.env, encoding: 'utf8', timeout: 30_000 });
+  return `${r.stdout}${r.stderr}`;
+}
