@@ -9,7 +9,7 @@ import { EnvValue } from '../service/env';
 import { HealthCheck } from '../service/health';
 import { ContainerImage } from '../service/image';
 import { MicroService, MicroServiceProps, ServiceVersion, VersionOptions } from '../service/microservice';
-import { GunicornSettingValue, PythonServiceRecipe } from './recipe';
+import { GunicornSettingValue, LISTEN_HOST_ENV, PythonServiceRecipe } from './recipe';
 import { readRequirements, RequirementsInfo } from './requirements';
 import { ARBITER_MEMORY, AsgiWorkerClass, WorkerProfile, workerProfile, workersFor, WsgiWorkerClass } from './workers';
 
@@ -371,8 +371,13 @@ export abstract class PythonWebApp extends MicroService implements IWarningSourc
   }
 
   /** @internal warnings computed from the final model (printed by App.synth). */
+  /** @internal The generated gunicorn.conf.py binds the host this variable names (default 0.0.0.0). */
+  public _loopbackListenEnv(): Record<string, string> | undefined {
+    return { [LISTEN_HOST_ENV]: '127.0.0.1' };
+  }
+
   public _synthWarnings(): string[] {
-    const warnings: string[] = [];
+    const warnings: string[] = [...super._synthWarnings()];
     for (const version of this.versions) {
       const workers = this.workersFor(version);
       const need = ARBITER_MEMORY.bytes + workers * this.workerMemory.bytes;

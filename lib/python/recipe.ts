@@ -1,6 +1,9 @@
 import type { BuildRecipe } from '../service/build';
 import type { WorkerSizing } from './workers';
 
+/** The address gunicorn listens on: 0.0.0.0 unless set (compose host mode sets 127.0.0.1 for services that are not exposed). */
+export const LISTEN_HOST_ENV = 'PYFLEET_LISTEN_HOST';
+
 /** A value of a gunicorn setting, written as a Python literal. */
 export type GunicornSettingValue = string | number | boolean | null | readonly (string | number | boolean)[];
 

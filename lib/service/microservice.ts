@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
 import { PyfleetError } from '../core/errors';
 import { checkDnsLabel, checkEnvName, checkPort, checkPortName, envPrefix } from '../core/names';
-import { Stack } from '../core/stack';
+import { ComposeNetworkMode, Stack } from '../core/stack';
 import { Cpu, Duration, Size } from '../core/units';
 import { EnvInput, EnvValue, toEnvValue } from './env';
 import { HealthCheck } from './health';
@@ -373,5 +373,23 @@ export class MicroService extends Construct {
   /** The port the health check requests. */
   public get healthPort(): number {
     return this.healthCheck.port ?? this.port;
+  }
+
+  /**
+   * Environment that makes this service's server listen on 127.0.0.1 only. Compose in host network
+   * mode sets it for services that are not exposed: their callers reach them at 127.0.0.1, and a port
+   * bound on every interface of a VPS would be open to the internet. Undefined when pyfleet does not
+   * control the server's bind address (an image of the user's own).
+   * @internal
+   */
+  public _loopbackListenEnv(): Record<string, string> | undefined {
+    return undefined;
+  }
+
+  /** @internal */
+  public _synthWarnings(): string[] {
+    if (this.stack.composeNetworkMode !== ComposeNetworkMode.HOST || this.expose || this._loopbackListenEnv()) return [];
+    return [`in compose host network mode "${this.serviceName}" shares the host's network, and pyfleet cannot set the listen address of an image of your own: ` +
+      `unless its server binds 127.0.0.1:${this.port}, port ${this.port} is open on every interface of the host. Make the server bind 127.0.0.1, or use ComposeNetworkMode.BRIDGE`];
   }
 }

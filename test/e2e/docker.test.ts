@@ -26,6 +26,22 @@ function buildSteps(output: string): { instruction: string; cached: boolean }[] 
   return steps;
 }
 
+/** Local addresses listening on `port` in this network namespace (host networking: the containers' too). */
+function listeners(port: number): string[] {
+  const out: string[] = [];
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    if (!fs.existsSync(file)) continue;
+    for (const line of fs.readFileSync(file, 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 4 || f[3] !== '0A') continue; // 0A: LISTEN
+      const [hex, p] = f[1].split(':');
+      if (parseInt(p, 16) !== port) continue;
+      out.push(hex.length === 8 ? hex.match(/../g)!.reverse().map((b) => parseInt(b, 16)).join('.') : `[${hex}]`);
+    }
+  }
+  return out.sort();
+}
+
 run('generated images and the compose project under a real Docker engine', () => {
   let engine: Engine;
   let index: { url: string; server: Started };
@@ -145,6 +161,10 @@ run('generated images and the compose project under a real Docker engine', () =>
     const order = JSON.parse(last.slice(4));
     expect(order.user).toEqual({ id: 1, name: 'Ada Lovelace' });
     expect(compose.services['order-service'].environment.USER_SERVICE_URL).toBe(`http://127.0.0.1:${ports.user}`);
+    // Host networking shares the host's interfaces: the internal user-service listens on loopback only,
+    // the exposed order-service on every interface.
+    expect(listeners(ports.user)).toEqual(['127.0.0.1']);
+    expect(listeners(ports.order)).toEqual(['0.0.0.0']);
   }, 300_000);
 
   test('the containers run as the file says: non-root, read-only, capped, healthy', async () => {

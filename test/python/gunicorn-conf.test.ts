@@ -135,4 +135,9 @@ run('generated gunicorn.conf.py, executed by python3', () => {
     });
     expect(c.worker_tmp_dir).toBe(fs.existsSync('/dev/shm') ? '/dev/shm' : null);
   });
+
+  test('PYFLEET_LISTEN_HOST narrows the bind address (compose host mode sets it for internal services)', () => {
+    expect(load(gthread, { PYFLEET_LISTEN_HOST: '127.0.0.1' }).bind).toEqual(['127.0.0.1:8080']);
+    expect(load(gthread, { PYFLEET_LISTEN_HOST: '' }).bind).toEqual(['0.0.0.0:8080']);
+  });
 });

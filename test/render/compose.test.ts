@@ -2,7 +2,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as yaml from 'js-yaml';
-import { App, ComposeNetworkMode, ContainerImage, Cpu, Duration, EnvValue, HealthCheck, MicroService, RestartPolicy, Size, Stack } from '../../lib';
+import { App, ComposeNetworkMode, ContainerImage, Cpu, Duration, EnvValue, FastApiApp, HealthCheck, MicroService, RestartPolicy, Size, Stack } from '../../lib';
 import { dclint, REFERENCE_COMPOSE_SCHEMA, validateComposeSchema } from '../support/checks';
 import { haveEngine } from '../support/engines';
 import { forDockerCompose129 } from '../support/docker';
@@ -25,6 +25,7 @@ function shop(app: App, mode: ComposeNetworkMode, replicas = 1): void {
 }
 
 const composeOf = (out: Synthesized): any => out.compose('shop');
+const SHOP = path.join(__dirname, '..', '..', 'examples', 'shop', 'services');
 
 describe('compose output', () => {
   const outs: Synthesized[] = [];
@@ -69,6 +70,35 @@ describe('compose output', () => {
     expect(orders.ports).toBeUndefined();
     expect(orders.environment.USER_SERVICE_URL).toBe('http://127.0.0.1:8001');
     expect(doc.networks).toBeUndefined();
+  });
+
+  test('host: a service nobody outside calls listens on loopback only; an image of your own gets a warning instead', () => {
+    let app!: App;
+    const out = synth((a) => {
+      app = a;
+      const stack = new Stack(a, 'shop', { compose: { networkMode: ComposeNetworkMode.HOST } });
+      const users = new FastApiApp(stack, 'user-service', { source: path.join(SHOP, 'user'), port: 8001, replicas: 1 });
+      const audit = new MicroService(stack, 'audit', { image: ContainerImage.fromRegistry('ghcr.io/acme/audit:2.0.1'), port: 8003, replicas: 1 });
+      new FastApiApp(stack, 'order-service', { source: path.join(SHOP, 'order'), port: 8002, replicas: 1, calls: [users, audit], expose: { port: 8002 } });
+    });
+    outs.push(out);
+    const doc = composeOf(out);
+    expect(doc.services['user-service'].environment.PYFLEET_LISTEN_HOST).toBe('127.0.0.1');
+    expect(doc.services['order-service'].environment.PYFLEET_LISTEN_HOST).toBeUndefined(); // exposed: every interface
+    expect(doc.services.audit.environment?.PYFLEET_LISTEN_HOST).toBeUndefined(); // pyfleet does not control its server
+    const warnings = app.warnings().filter((w) => /host network mode/.test(w.message));
+    expect(warnings.map((w) => w.constructPath)).toEqual(['shop/audit']);
+    expect(warnings[0].message).toMatch(/unless its server binds 127\.0\.0\.1:8003, port 8003 is open on every interface of the host/);
+    // Bridge mode: containers have their own interfaces; nothing to narrow, nothing to warn about.
+    const bridge = synth((a) => {
+      app = a;
+      const stack = new Stack(a, 'shop');
+      new FastApiApp(stack, 'user-service', { source: path.join(SHOP, 'user'), port: 8001 });
+      new MicroService(stack, 'audit', { image: ContainerImage.fromRegistry('ghcr.io/acme/audit:2.0.1'), port: 8003 });
+    });
+    outs.push(bridge);
+    expect(composeOf(bridge).services['user-service'].environment.PYFLEET_LISTEN_HOST).toBeUndefined();
+    expect(app.warnings().filter((w) => /host network mode/.test(w.message))).toEqual([]);
   });
 
   test('overlay: attachable overlay network, pushed images (a swarm cannot build), swarm rollout settings', () => {

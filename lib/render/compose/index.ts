@@ -59,6 +59,8 @@ function renderVersion(stack: Stack, version: ServiceVersion, networkName: strin
   const svc = version.service;
   const mode = stack.composeNetworkMode;
   const env: Record<string, string> = {};
+  // Host mode shares the host's interfaces: a service nobody outside calls listens on loopback only.
+  if (mode === ComposeNetworkMode.HOST && !svc.expose) Object.assign(env, svc._loopbackListenEnv());
   for (const callee of svc.calls) env[callee.urlVariable] = composeUrl(callee);
   for (const [k, v] of Object.entries(version.env)) {
     if (v.secret) {

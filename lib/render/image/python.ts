@@ -1,3 +1,4 @@
+import { LISTEN_HOST_ENV } from '../../python/recipe';
 import type { GunicornSettingValue, PythonServiceRecipe } from '../../python/recipe';
 import { registerBuildGenerator } from '../../service/build';
 
@@ -120,7 +121,7 @@ export function renderGunicornConf(r: PythonServiceRecipe): string {
   const s = r.sizing;
   const settings: [string, string, string?][] = [
     ['wsgi_app', pythonLiteral(r.module)],
-    ['bind', `["0.0.0.0:${r.port}"]`, 'all interfaces of the container, the service port'],
+    ['bind', `[(os.environ.get("${LISTEN_HOST_ENV}") or "0.0.0.0") + ":${r.port}"]`, `the service port, on all interfaces unless $${LISTEN_HOST_ENV} names one`],
     ['worker_class', pythonLiteral(r.workerClass)],
     ['workers', '_WORKERS'],
   ];
