@@ -64,6 +64,8 @@ const project = new typescript.TypeScriptProject({
       testTimeout: 120_000,
       collectCoverage: false,
       reporters: [new javascript.JestReporter('<rootDir>/test/support/summary-reporter.js')],
+      globalSetup: '<rootDir>/test/support/global-setup.js',
+      globalTeardown: '<rootDir>/test/support/global-teardown.js',
     },
   },
 

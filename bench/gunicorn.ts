@@ -17,6 +17,10 @@ import { App, Cpu, GunicornFlaskApp, Size, Stack } from '../lib';
 import { freePort, start, waitForHttp } from '../test/support/process';
 import { ensureVenv } from '../test/support/python';
 
+/** Every temporary directory of this run (generated contexts, gunicorn homes); removed when the run ends. */
+const SCRATCH = fs.mkdtempSync(path.join(os.tmpdir(), 'pyfleet-bench-gunicorn-'));
+process.on('exit', () => fs.rmSync(SCRATCH, { recursive: true, force: true }));
+
 const SOURCE = path.join(__dirname, '..', 'examples', 'flask-gunicorn', 'app');
 const DURATION = process.env.BENCH_SECONDS ?? '6';
 const CONNECTIONS = process.env.BENCH_CONNECTIONS ?? '64';
@@ -44,7 +48,7 @@ function toMs(v: string): number {
 
 /** The generated context and the WEB_CONCURRENCY pyfleet sets for a CPU limit of `cpus`. */
 function generated(cpus: number, port: number): { dir: string; env: Record<string, string>; threads: number } {
-  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'pyfleet-bench-'));
+  const outdir = fs.mkdtempSync(path.join(SCRATCH, 'out-'));
   const app = new App({ outdir });
   const stack = new Stack(app, 'bench');
   const svc0 = new GunicornFlaskApp(stack, 'catalog', { source: SOURCE, port, cpu: Cpu.cores(cpus), memory: Size.gibibytes(1) });
@@ -56,7 +60,7 @@ function generated(cpus: number, port: number): { dir: string; env: Record<strin
 
 async function measure(bin: string, label: string, cpus: number, args: string[], cwd: string, env: Record<string, string>, port: number): Promise<Result> {
   const cpuList = cpus === 1 ? '0' : '0-1';
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'pyfleet-bench-home-'));
+  const home = fs.mkdtempSync(path.join(SCRATCH, 'home-'));
   const server = start('taskset', ['-c', cpuList, path.join(bin, 'gunicorn'), ...args], {
     cwd,
     env: { PATH: `${bin}:${process.env.PATH}`, HOME: home, PYTHONDONTWRITEBYTECODE: '1', ...env },
