@@ -3,6 +3,7 @@
 // connections at 100 and ejects a pod after 5 consecutive 5xx, checked every 10s, for 30s.
 // Kubernetes gets Istio resources; compose gets an HAProxy gateway named order-service that enforces
 // the same policies. Run `cdk8s synth` in this folder, or `npx projen canary` at the top of the repository.
+import * as path from 'path';
 import { App, CircuitBreaker, ContainerImage, Duration, HealthCheck, Match, Mesh, MeshRoute, MicroService, MtlsMode, Stack } from '../../lib';
 import { printSummary } from '../summary';
 
@@ -43,7 +44,7 @@ export function buildCanary(app: App): Stack {
 }
 
 if (require.main === module) {
-  const app = new App();
+  const app = new App({ outdir: process.env.CDK8S_OUTDIR ?? path.join(__dirname, 'dist') });
   buildCanary(app);
   app.synth();
   printSummary(app.outdir);

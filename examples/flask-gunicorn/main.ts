@@ -25,7 +25,7 @@ export function buildFlaskGunicorn(app: App): Stack {
 }
 
 if (require.main === module) {
-  const app = new App();
+  const app = new App({ outdir: process.env.CDK8S_OUTDIR ?? path.join(__dirname, 'dist') });
   buildFlaskGunicorn(app);
   app.synth();
   printSummary(app.outdir);

@@ -32,7 +32,7 @@ export function buildVps(app: App): Stack {
 }
 
 if (require.main === module) {
-  const app = new App();
+  const app = new App({ outdir: process.env.CDK8S_OUTDIR ?? path.join(__dirname, 'dist') });
   buildVps(app);
   app.synth();
   printSummary(app.outdir);
