@@ -8,7 +8,9 @@
 #  - checks that dockerd can start on this machine (started and stopped by PID here). If it cannot,
 #    it records why in the cache and the docker tests report themselves skipped with that reason.
 set -euo pipefail
-CACHE=${PYFLEET_TEST_CACHE:-$HOME/.cache/pyfleet-test}
+# The tests find it through os.homedir(): $HOME, else the passwd entry.
+home=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
+CACHE=${PYFLEET_TEST_CACHE:-$home/.cache/pyfleet-test}
 mkdir -p "$CACHE"
 rm -f "$CACHE/dockerd-unavailable"
 
