@@ -146,6 +146,17 @@ describe('Kubernetes output', () => {
       'Deployment/order-service-v1: readinessProbe port 9999 is not declared by container app',
     ]));
     expect(validateKubernetesObject({ ...d, spec: { ...d.spec, replicas: 'three' } })).not.toEqual([]);
+    // Unknown fields (a typo in a JSON patch) are caught too, at any depth, with their path.
+    const typo = JSON.parse(JSON.stringify(d));
+    typo.spec.template.spec.containers[0].imagePullPolcy = 'Always';
+    typo.spec.strategy.rollingUpdate.maxSurged = 1;
+    expect(validateKubernetesObject(typo)).toEqual([
+      'Deployment/order-service-v1: unknown field spec.strategy.rollingUpdate.maxSurged (not in RollingUpdateDeployment)',
+      'Deployment/order-service-v1: unknown field spec.template.spec.containers[0].imagePullPolcy (not in Container)',
+    ]);
+    const port = JSON.parse(JSON.stringify(objects.find((o: any) => o.kind === 'Service')));
+    port.spec.ports[0].targetPorts = 'http';
+    expect(validateKubernetesObject(port)).toEqual([`Service/${port.metadata.name}: unknown field spec.ports[0].targetPorts (not in ServicePort)`]);
   });
 
   test('no health check means no probes at all (not cdk8s-plus\'s injected TCP probe)', () => {

@@ -17,10 +17,66 @@ export function validateKubernetesObject(obj: any): string[] {
   }
   try {
     new Model(obj).validate();
-    return [];
   } catch (e) {
     return [`${obj.kind}/${obj.metadata?.name}: ${(e as Error).message}`];
   }
+  return unknownFieldProblems(obj);
+}
+
+let k8sTypes: Record<string, any> | undefined;
+let jsonNames: Map<string, string[]> | undefined;
+
+/** Property name -> the JSON field names it is written as (`'setHostnameAsFQDN': obj.setHostnameAsFqdn`). */
+function wireNames(source: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const m of source.matchAll(/'([^']+)': [^\n]*?\bobj\.(\w+)/g)) {
+    const list = out.get(m[2]) ?? [];
+    if (!list.includes(m[1])) list.push(m[1]);
+    out.set(m[2], list);
+  }
+  return out;
+}
+/**
+ * Fields the Kubernetes API does not define (kubernetes-models accepts them; the API server would drop
+ * them or, with strict field validation, refuse the object). The field lists come from the Kubernetes
+ * 1.27 OpenAPI types that cdk8s-plus-27 imported (its jsii assembly), a second, independent source.
+ * Kinds it has no type for (Istio: see the strict CRD schemas) are not checked here.
+ */
+export function unknownFieldProblems(obj: any): string[] {
+  k8sTypes ??= JSON.parse(fs.readFileSync(require.resolve('cdk8s-plus-27/.jsii'), 'utf8')).types as Record<string, any>;
+  // jsii camel-cases acronyms (setHostnameAsFqdn); the wire names are in the generated toJson functions.
+  jsonNames ??= wireNames(fs.readFileSync(path.join(path.dirname(require.resolve('cdk8s-plus-27/.jsii')), 'lib', 'imports', 'k8s.js'), 'utf8'));
+  const types = k8sTypes;
+  const names = jsonNames;
+  // Versioned names first (autoscaling/v2 -> KubeHorizontalPodAutoscalerV2Props), then the plain one.
+  const version = String(obj.apiVersion).split('/').pop()!;
+  const rootFqn = [`cdk8s-plus-27.k8s.Kube${obj.kind}${version[0].toUpperCase()}${version.slice(1).replace(/beta|alpha/, (x) => x[0].toUpperCase() + x.slice(1))}Props`, `cdk8s-plus-27.k8s.Kube${obj.kind}Props`]
+    .find((f) => types[f]);
+  if (!rootFqn) return [];
+  const problems: string[] = [];
+  const where = `${obj.kind}/${obj.metadata?.name}`;
+  const check = (value: unknown, ref: any, at: string): void => {
+    if (value === null || value === undefined || ref === undefined) return;
+    if (ref.collection) {
+      const items = ref.collection.kind === 'array' ? (Array.isArray(value) ? value.map((v, i) => [`${at}[${i}]`, v]) : [])
+        : (typeof value === 'object' ? Object.entries(value as object).map(([k, v]) => [`${at}.${k}`, v]) : []);
+      for (const [a, v] of items) check(v, ref.collection.elementtype, a);
+      return;
+    }
+    if (ref.union) return; // scalars of several kinds
+    if (!ref.fqn) return; // primitives (types are kubernetes-models' job)
+    const t = types[ref.fqn];
+    if (!t || t.kind !== 'interface' || !t.datatype) return; // IntOrString, Quantity, enums: scalars
+    if (typeof value !== 'object' || Array.isArray(value)) return;
+    const props = new Map<string, any>((t.properties ?? []).flatMap((p: any) => (names.get(p.name) ?? [p.name]).map((n) => [n, p.type])));
+    for (const [k, v] of Object.entries(value as object)) {
+      if (!props.has(k)) problems.push(`${where}: unknown field ${at ? `${at}.` : ''}${k} (not in ${ref.fqn.replace('cdk8s-plus-27.k8s.', '')})`);
+      else check(v, props.get(k), at ? `${at}.${k}` : k);
+    }
+  };
+  const { apiVersion: _a, kind: _k, ...rest } = obj;
+  check(rest, { fqn: rootFqn }, '');
+  return problems;
 }
 
 let composeValidator: any;
