@@ -128,6 +128,11 @@ project.addTask('bench:gunicorn', {
   description: 'Benchmarks (not part of npm test): wrk against gunicorn under the generated config, its defaults and the best hand-picked settings',
   exec: 'ts-node --project bench/tsconfig.json bench/gunicorn.ts',
 });
+project.addTask('bench:docker', {
+  description: 'Benchmark: rebuild time after a code-only change, generated Dockerfile vs a naive one, under a private dockerd (root; bash .ci/setup.d/40-docker.sh first)',
+  exec: 'ts-node --project bench/tsconfig.json bench/docker.ts',
+  receiveArgs: true,
+});
 const typecheck = project.addTask('typecheck', {
   description: 'Type-check the library, tests, examples and benchmarks',
   exec: 'tsc --noEmit -p tsconfig.json && tsc --noEmit -p test/tsconfig.json && tsc --noEmit -p examples/tsconfig.json && tsc --noEmit -p bench/tsconfig.json',

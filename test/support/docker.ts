@@ -51,8 +51,15 @@ export async function startEngine(): Promise<Engine> {
   const host = `unix://${dir}/docker.sock`;
   const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: host, DOCKER_BUILDKIT: '0', COMPOSE_DOCKER_CLI_BUILD: '0' };
   delete env.DOCKER_CONTEXT;
+  // Its log goes to a file, not a pipe: the tests block in execFileSync while images build, and a pipe
+  // nobody drains would fill up and stall dockerd.
+  const logFile = path.join(dir, 'dockerd.log');
+  const logFd = fs.openSync(logFile, 'a');
   const proc = start('dockerd', ['--iptables=false', '--ip6tables=false', '--bridge=none', '--storage-driver=overlay2',
-    '--data-root', path.join(dir, 'data'), '--exec-root', path.join(dir, 'exec'), '--pidfile', path.join(dir, 'docker.pid'), '-H', host]);
+    '--data-root', path.join(dir, 'data'), '--exec-root', path.join(dir, 'exec'), '--pidfile', path.join(dir, 'docker.pid'), '-H', host],
+  { stdio: ['ignore', logFd, logFd] });
+  fs.closeSync(logFd);
+  const log = (): string => fs.readFileSync(logFile, 'utf8').slice(-3000);
   const docker = (args: string[], options: ExecFileSyncOptions = {}): string =>
     execFileSync('docker', args, { env, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], timeout: 300_000, maxBuffer: 64 << 20, ...options }) as string;
   const deadline = Date.now() + 60_000;
@@ -63,7 +70,7 @@ export async function startEngine(): Promise<Engine> {
     } catch (e) {
       if (proc.child.exitCode !== null || Date.now() > deadline) {
         await proc.stop('SIGTERM', 20_000);
-        throw new Error(`dockerd did not start: ${String(e)}\n${proc.output().slice(-3000)}`);
+        throw new Error(`dockerd did not start: ${String(e)}\n${log()}`);
       }
       await new Promise((r) => setTimeout(r, 500));
     }
@@ -112,7 +119,9 @@ export function localIndexDir(): string {
  */
 export async function serveIndex(dir: string): Promise<{ url: string; server: Started }> {
   const port = await freePort();
-  const server = start('python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', path.dirname(dir)]);
+  // It logs every request; with no pipe to fill (see startEngine), long builds cannot stall it.
+  const server = start('python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', path.dirname(dir)],
+    { stdio: 'ignore' });
   const url = `http://127.0.0.1:${port}/${path.basename(dir)}`;
   await waitForHttp(`${url}/gunicorn/`, 15_000, server);
   return { url, server };
