@@ -370,12 +370,12 @@ export abstract class PythonWebApp extends MicroService implements IWarningSourc
     };
   }
 
-  /** @internal warnings computed from the final model (printed by App.synth). */
   /** @internal The generated gunicorn.conf.py binds the host this variable names (default 0.0.0.0). */
   public _loopbackListenEnv(): Record<string, string> | undefined {
     return { [LISTEN_HOST_ENV]: '127.0.0.1' };
   }
 
+  /** @internal warnings computed from the final model (printed by App.synth). */
   public _synthWarnings(): string[] {
     const warnings: string[] = [...super._synthWarnings()];
     for (const version of this.versions) {

@@ -36,6 +36,7 @@ function wireNames(source: string): Map<string, string[]> {
   }
   return out;
 }
+
 /**
  * Fields the Kubernetes API does not define (kubernetes-models accepts them; the API server would drop
  * them or, with strict field validation, refuse the object). The field lists come from the Kubernetes
@@ -49,9 +50,8 @@ export function unknownFieldProblems(obj: any): string[] {
   const types = k8sTypes;
   const names = jsonNames;
   // Versioned names first (autoscaling/v2 -> KubeHorizontalPodAutoscalerV2Props), then the plain one.
-  const version = String(obj.apiVersion).split('/').pop()!;
-  const rootFqn = [`cdk8s-plus-27.k8s.Kube${obj.kind}${version[0].toUpperCase()}${version.slice(1).replace(/beta|alpha/, (x) => x[0].toUpperCase() + x.slice(1))}Props`, `cdk8s-plus-27.k8s.Kube${obj.kind}Props`]
-    .find((f) => types[f]);
+  const suffix = String(obj.apiVersion).split('/').pop()!.replace(/^v/, 'V').replace(/alpha|beta/, (x) => x[0].toUpperCase() + x.slice(1));
+  const rootFqn = [`cdk8s-plus-27.k8s.Kube${obj.kind}${suffix}Props`, `cdk8s-plus-27.k8s.Kube${obj.kind}Props`].find((f) => types[f]);
   if (!rootFqn) return [];
   const problems: string[] = [];
   const where = `${obj.kind}/${obj.metadata?.name}`;
