@@ -12,6 +12,28 @@ export function checkDnsLabel(path: string, what: string, name: string, maxLengt
   }
 }
 
+/**
+ * Throws unless `name` is a DNS-1123 subdomain (Kubernetes Secret, ConfigMap and most object names):
+ * at most 253 characters, one or more DNS-1123 labels (lowercase letters, digits and '-', starting and
+ * ending with a letter or digit) joined by '.'.
+ */
+export function checkDnsSubdomain(path: string, what: string, name: string, maxLength = 253): void {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new PyfleetError(path, `${what} is empty`, 'give a lowercase name such as "db-credentials"');
+  }
+  if (name.length > maxLength) {
+    throw new PyfleetError(path, `${what} "${name.slice(0, 40)}..." is ${name.length} characters long, more than the ${maxLength} of a DNS-1123 subdomain`, 'shorten it');
+  }
+  const bad = name.split('.').find((label) => !DNS_LABEL.test(label));
+  if (bad !== undefined) {
+    const problem = bad === ''
+      ? `${what} "${name}" has an empty part between dots (or starts or ends with a dot)`
+      : `${what} "${name}" is not a valid DNS-1123 subdomain: its part "${bad}" must be lowercase letters, digits and '-', starting and ending with a letter or digit`;
+    const suggestion = name.split('.').filter((l) => l !== '').map((l) => suggestLabel(l)).join('.');
+    throw new PyfleetError(path, problem, `rename it, e.g. "${suggestion}"`);
+  }
+}
+
 /** Throws unless `name` is a valid Kubernetes port name (IANA_SVC_NAME: at most 15 characters, one letter at least). */
 export function checkPortName(path: string, name: string): void {
   if (!PORT_NAME.test(name) || name.length > 15 || !/[a-z]/.test(name) || name.includes('--')) {

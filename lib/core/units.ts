@@ -1,8 +1,22 @@
 import { PyfleetError } from './errors';
 
+/**
+ * Throws unless `value` is a finite number that is positive (or zero when `allowZero`). The message
+ * says which of the three went wrong: NaN usually comes from an undefined variable or a failed parse.
+ */
 function check(what: string, value: number, fix: string, allowZero = false): void {
-  if (!Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
-    throw new PyfleetError(what, `${value} is not a valid amount`, fix);
+  const where = `${what}(${value})`;
+  if (typeof value !== 'number' || Number.isNaN(value)) {
+    throw new PyfleetError(where, `${value === undefined ? 'undefined' : typeof value === 'number' ? 'NaN' : JSON.stringify(value)} is not a number (often an unset variable or a failed parse)`, fix);
+  }
+  if (!Number.isFinite(value)) {
+    throw new PyfleetError(where, `${value} is not a finite amount`, fix);
+  }
+  if (value < 0) {
+    throw new PyfleetError(where, `${value} is negative, which is not a valid amount`, fix);
+  }
+  if (!allowZero && value === 0) {
+    throw new PyfleetError(where, '0 is not a valid amount', fix);
   }
 }
 
@@ -19,7 +33,11 @@ export class Cpu {
   /** CPU in cores (`Cpu.cores(1.5)`). */
   public static cores(cores: number): Cpu {
     check('Cpu.cores', cores, 'give a positive number of cores, e.g. Cpu.cores(1)');
-    return Cpu.millis(Math.round(cores * 1000));
+    const millis = Math.round(cores * 1000);
+    if (millis === 0) {
+      throw new PyfleetError(`Cpu.cores(${cores})`, `${cores} cores is less than one millicore`, 'give at least Cpu.millis(1); a CPU limit needs at least Cpu.millis(10)');
+    }
+    return Cpu.millis(millis);
   }
   private constructor(public readonly millis: number) {}
   /** Cores as a number (0.5 for 500m). */
@@ -78,4 +96,43 @@ export class Duration {
     return `${this.millis}ms`;
   }
   public toString(): string { return this.toGoString(); }
+}
+
+/** Smallest CPU limit Docker accepts (`--cpus` ranges from 0.01): 10 millicores. */
+export const MIN_CPU_LIMIT_MILLIS = 10;
+/** Smallest memory limit and memory reservation Docker accepts: 6 MiB. */
+export const MIN_MEMORY_BYTES = 6 * 1024 * 1024;
+
+/**
+ * Checks the resources of a service together and throws a {@link PyfleetError} at `path` (the
+ * construct path) when one is wrong: each must be a unit object (`Cpu`, `Size`), the CPU limit must be
+ * at least 10 millicores (Docker refuses `--cpus` under 0.01), the memory limit and the memory
+ * request at least 6 MiB (Docker's minimum for a limit and for `mem_reservation`), and each request
+ * at most its limit.
+ *
+ * @param path construct path named in the error, e.g. `shop/orders`
+ * @param cpuLimit the CPU limit
+ * @param cpuRequest the CPU request (what the scheduler reserves)
+ * @param memoryLimit the memory limit
+ * @param memoryRequest the memory request (compose `mem_reservation`)
+ */
+export function checkResources(path: string, cpuLimit: Cpu, cpuRequest: Cpu, memoryLimit: Size, memoryRequest: Size): void {
+  if (!(cpuLimit instanceof Cpu) || !(cpuRequest instanceof Cpu) || !(memoryLimit instanceof Size) || !(memoryRequest instanceof Size)) {
+    throw new PyfleetError(path, 'cpu and memory must be unit objects, not strings or numbers', 'use Cpu.millis(500) / Cpu.cores(1) and Size.mebibytes(256) / Size.gibibytes(1)');
+  }
+  if (cpuLimit.millis < MIN_CPU_LIMIT_MILLIS) {
+    throw new PyfleetError(path, `cpu limit ${cpuLimit} is below the 0.01 CPU (10m) that Docker accepts as a limit`, 'give at least Cpu.millis(10); a Python service needs more, e.g. Cpu.millis(250)');
+  }
+  if (cpuRequest.millis > cpuLimit.millis) {
+    throw new PyfleetError(path, `cpuRequest ${cpuRequest} is above the cpu limit ${cpuLimit}`, 'make the request at most the limit');
+  }
+  if (memoryLimit.bytes < MIN_MEMORY_BYTES) {
+    throw new PyfleetError(path, `memory limit ${memoryLimit} is below the 6 MiB that Docker accepts`, 'give at least Size.mebibytes(32) for a Python service');
+  }
+  if (memoryRequest.bytes > memoryLimit.bytes) {
+    throw new PyfleetError(path, `memoryRequest ${memoryRequest} is above the memory limit ${memoryLimit}`, 'make the request at most the limit');
+  }
+  if (memoryRequest.bytes < MIN_MEMORY_BYTES) {
+    throw new PyfleetError(path, `memoryRequest ${memoryRequest} is below the 6 MiB that Docker accepts as a memory reservation`, 'give at least Size.mebibytes(6), or leave memoryRequest out to reserve the limit');
+  }
 }

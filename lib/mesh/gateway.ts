@@ -56,6 +56,23 @@ const ISGATEWAY = Symbol.for('pyfleet.MeshGateway');
 const HOST = /^(\*\.)?([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,63}$/;
 
 /**
+ * Throws unless `h` is a fully qualified lowercase host name (optionally `*.` for a wildcard), at most
+ * 253 characters in all and 63 per label, as DNS (RFC 1035) and Istio's Gateway validation require.
+ */
+function checkHost(where: string, h: string): void {
+  if (typeof h !== 'string' || !HOST.test(h)) {
+    throw new PyfleetError(where, `"${h}" is not a fully qualified lowercase host name`, 'e.g. "shop.example.com" or "*.example.com"');
+  }
+  const long = h.split('.').find((label) => label.length > 63);
+  if (long !== undefined) {
+    throw new PyfleetError(where, `host "${h}" has the label "${long.slice(0, 20)}..." of ${long.length} characters, more than the 63 DNS allows per label`, 'shorten that part of the name');
+  }
+  if (h.length > 253) {
+    throw new PyfleetError(where, `host "${h.slice(0, 40)}..." is ${h.length} characters long, more than the 253 DNS allows`, 'use a shorter host name');
+  }
+}
+
+/**
  * A public entry into the mesh: an Istio Gateway on the ingress gateway bound to a VirtualService
  * for the service, with TLS from a Kubernetes secret and an HTTP-to-HTTPS redirect.
  */
@@ -79,7 +96,7 @@ export class MeshGateway extends Construct {
     checkDnsLabel(where, 'gateway id (the Istio Gateway name)', id);
     if (!props || !MicroService.isMicroService(props.service)) throw new PyfleetError(where, '`service` is not a MicroService', 'pass the service construct');
     if (!Array.isArray(props.hosts) || props.hosts.length === 0) throw new PyfleetError(where, 'no public host names', 'give hosts, e.g. ["shop.example.com"]');
-    for (const h of props.hosts) if (!HOST.test(h)) throw new PyfleetError(where, `"${h}" is not a fully qualified lowercase host name`, 'e.g. "shop.example.com" or "*.example.com"');
+    for (const h of props.hosts) checkHost(where, h);
     if (props.tls) {
       if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(props.tls.secretName ?? '')) throw new PyfleetError(where, `tls.secretName "${props.tls.secretName}" is not a Kubernetes object name`, 'e.g. "shop-tls"');
       const f = props.tls.composeCertificateFile;

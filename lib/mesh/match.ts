@@ -14,16 +14,82 @@ export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'O
 /** Methods that are not idempotent: never retried unless a rule asks (`retryNonIdempotent`). */
 export const NON_IDEMPOTENT_METHODS = ['POST', 'PATCH'] as const;
 
-const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
+/** RFC 7230 `tchar`: the characters of an HTTP header name (a token). */
+const TCHAR = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
 
-function checkRegex(where: string, re: string): void {
-  try {
-    new RegExp(re);
-  } catch (e) {
-    throw new PyfleetError(where, `"${re}" is not a valid regular expression`, 'give an RE2-compatible expression, e.g. "^/api/v[0-9]+/.*"');
+/** Inline flags RE2 and HAProxy's PCRE both take: `(?i)`, `(?is)`... and scoped `(?i:...)`. */
+const FLAG_GROUP = /\(\?[imsU]+\)/g;
+const SCOPED_FLAGS = /\(\?[imsU]*(?:-[imsU]+)?:/g;
+
+/**
+ * Finds what RE2 (Envoy) does not support in `re`, outside character classes: lookaround,
+ * back-references, atomic groups, possessive quantifiers and PCRE-only escapes.
+ */
+function unsupportedRegexFeature(re: string): { what: string; fix: string } | undefined {
+  let inClass = false;
+  for (let i = 0; i < re.length; i++) {
+    const c = re[i];
+    if (c === '\\') {
+      const n = re[i + 1] ?? '';
+      if (!inClass && /[1-9]/.test(n)) return { what: `a back-reference (\\${n})`, fix: 'match the repeated text explicitly, e.g. "(a|b)(a|b)" instead of "(a|b)\\1"' };
+      if (!inClass && n === 'k') return { what: 'a named back-reference (\\k<...>)', fix: 'match the repeated text explicitly' };
+      if ('ZGKRXu'.includes(n) && n !== '') {
+        return { what: `the escape \\${n}, which RE2 does not know`, fix: n === 'Z' ? 'use "$" (the whole value is matched anyway) or \\z' : n === 'u' ? 'write the character itself, or \\x{263a} for a code point' : `rewrite it without \\${n}` };
+      }
+      i++;
+      continue;
+    }
+    if (inClass) {
+      if (c === ']') inClass = false;
+      continue;
+    }
+    if (c === '[') {
+      inClass = true;
+      // A "]" right after "[" or "[^" is a literal.
+      if (re[i + 1] === '^') i++;
+      if (re[i + 1] === ']') i++;
+      continue;
+    }
+    if (c === '(' && re[i + 1] === '?') {
+      const rest = re.slice(i + 2);
+      if (rest.startsWith('=') || rest.startsWith('!')) return { what: `a lookahead (?${rest[0]}`, fix: 'rewrite it without lookaround; RE2 matches in linear time and has none. Several route rules, or a header match, can often express it' };
+      if (rest.startsWith('<=') || rest.startsWith('<!')) return { what: `a lookbehind (?${rest.slice(0, 2)}`, fix: 'rewrite it without lookaround; RE2 matches in linear time and has none' };
+      if (rest.startsWith('>')) return { what: 'an atomic group (?>', fix: 'use a plain group "(?:...)"' };
+      if (rest.startsWith('P=') || rest.startsWith('P>') || rest.startsWith('&') || /^R\)|^[0-9+-]/.test(rest)) return { what: 'a back-reference or recursion', fix: 'match the text explicitly' };
+      i++;
+      continue;
+    }
+    if ('*+?}'.includes(c) && re[i + 1] === '+' && (c !== '}' || /\{\d+(,\d*)?$/.test(re.slice(0, i)))) {
+      return { what: `a possessive quantifier (${c}+)`, fix: `use the greedy "${c}" alone` };
+    }
   }
-  if (/\(\?[=!<]|\\[1-9]/.test(re)) {
-    throw new PyfleetError(where, `"${re}" uses lookaround or back-references, which RE2 (Envoy) does not support`, 'rewrite it without (?=, (?!, (?<= or \\1');
+  return undefined;
+}
+
+/**
+ * Throws unless `re` is a regular expression Envoy's RE2 and the compose gateway's HAProxy (PCRE) both
+ * take the same way: ordinary syntax and inline flags such as `(?i)`; no lookaround, back-references,
+ * atomic groups, possessive quantifiers or PCRE-only escapes; and parseable (JavaScript's parser,
+ * flags aside, stands in for both). Spaces and `#` are fine: the compose gateway quotes the pattern.
+ */
+function checkRegex(where: string, re: string): void {
+  if (typeof re !== 'string' || re === '') {
+    throw new PyfleetError(where, 'the regular expression is empty', 'give an RE2 expression, e.g. "^/api/v[0-9]+/.*", or use a prefix match');
+  }
+  if (/[\r\n\0]/.test(re)) {
+    throw new PyfleetError(where, `"${JSON.stringify(re).slice(1, -1)}" contains a line break or NUL character`, 'write it as an escape, e.g. "\\n"');
+  }
+  const unsupported = unsupportedRegexFeature(re);
+  if (unsupported) {
+    throw new PyfleetError(where, `"${re}" uses ${unsupported.what}, which RE2 (Envoy, Istio) does not support`, unsupported.fix);
+  }
+  // JavaScript has no inline flags and spells named groups (?<name>): normalise both for its parser.
+  const js = re.replace(FLAG_GROUP, '').replace(SCOPED_FLAGS, '(?:').replace(/\(\?P</g, '(?<');
+  try {
+    new RegExp(js);
+  } catch (e) {
+    throw new PyfleetError(where, `"${re}" is not a valid regular expression (${(e as Error).message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /, '')})`,
+      'give an RE2-compatible expression, e.g. "^/api/v[0-9]+/.*" or "(?i)^/admin"');
   }
 }
 
@@ -33,9 +99,27 @@ function checkPath(where: string, p: string): void {
   }
 }
 
-function checkHeaderName(where: string, name: string): void {
-  if (typeof name !== 'string' || !HEADER_NAME.test(name)) {
-    throw new PyfleetError(where, `"${name}" is not a lowercase HTTP header name`, 'use lowercase letters, digits and "-", e.g. "x-canary"');
+/**
+ * Throws unless `name` is an HTTP header name (RFC 7230 token) in lower case, as Istio requires in
+ * matches and header changes, and without `#` or `'`, which end or quote a word in the compose
+ * gateway's haproxy.cfg (it writes header names unquoted).
+ */
+export function checkHeaderName(where: string, name: string): void {
+  if (typeof name !== 'string' || name === '') {
+    throw new PyfleetError(where, 'the header name is empty', 'give a header name such as "x-canary"');
+  }
+  if (!TCHAR.test(name)) {
+    const bad = [...name].find((c) => !TCHAR.test(c))!;
+    throw new PyfleetError(where, `"${name}" is not an HTTP header name: ${JSON.stringify(bad)} is not allowed in one (RFC 7230 token characters only)`,
+      `use letters, digits and "-", e.g. "${name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '') || 'x-canary'}"`);
+  }
+  if (/[A-Z]/.test(name)) {
+    throw new PyfleetError(where, `header name "${name}" is not lowercase, which Istio requires in header matches and changes (HTTP header names are case-insensitive, so nothing is lost)`,
+      `write it lowercase: "${name.toLowerCase()}"`);
+  }
+  if (/[#']/.test(name)) {
+    throw new PyfleetError(where, `header name "${name}" contains ${name.includes('#') ? '"#"' : '"\'"'}, which the compose gateway's haproxy.cfg would read as ${name.includes('#') ? 'a comment' : 'a quote'}`,
+      'use letters, digits and "-", e.g. "x-canary"');
   }
 }
 

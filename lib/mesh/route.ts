@@ -4,7 +4,7 @@ import { Stack } from '../core/stack';
 import { recordMeshConstruct } from './registry';
 import { Duration } from '../core/units';
 import { MicroService, ServiceVersion } from '../service/microservice';
-import { Match } from './match';
+import { checkHeaderName, Match } from './match';
 
 /** Conditions under which a failed try is retried. */
 export enum RetryOn {
@@ -199,11 +199,11 @@ function checkPercent(where: string, what: string, p: number): void {
 function checkHeaderChanges(where: string, h: HeaderChanges | undefined): void {
   if (!h) return;
   for (const [k, v] of [...Object.entries(h.set ?? {}), ...Object.entries(h.add ?? {})]) {
-    if (!/^[a-z0-9!#$%&'*+.^_`|~-]+$/.test(k)) throw new PyfleetError(where, `"${k}" is not a lowercase header name`, 'use lowercase letters, digits and "-"');
+    checkHeaderName(where, k);
     if (typeof v !== 'string' || /[\r\n"]/.test(v)) throw new PyfleetError(where, `header "${k}" value contains a line break or a double quote`, 'give a single-line value without double quotes');
   }
   for (const k of h.remove ?? []) {
-    if (!/^[a-z0-9!#$%&'*+.^_`|~-]+$/.test(k)) throw new PyfleetError(where, `"${k}" is not a lowercase header name`, 'use lowercase letters, digits and "-"');
+    checkHeaderName(where, k);
   }
 }
 
