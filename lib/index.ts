@@ -1,13 +1,15 @@
 export * from './core/errors';
 export * from './core/units';
-export { App, AppProps } from './core/app';
+export { App, AppProps, StackOutput } from './core/app';
 export { Stack, StackProps, ComposeNetworkMode, ComposeOptions } from './core/stack';
-export { Artifact, Renderer, StackOutput, registerRenderer } from './core/renderer';
+export { Artifact, Target, TargetOutput } from './core/target';
+export * from './model/stack';
+export { BuildRecipe, BuildGenerator, BuildGenerators } from './service/build';
 export * from './service/image';
 export * from './service/env';
 export * from './service/health';
 export * from './service/microservice';
-import './render';
+export * from './render';
 export * from './mesh';
 export { PyfleetWarning, addWarning } from './core/warnings';
 export * from './python';

@@ -64,10 +64,25 @@ export interface StackProps {
   readonly mesh?: Mesh;
 }
 
+const STACK_SYMBOL = Symbol.for('pyfleet.Stack');
+
 /**
  * A group of services deployed together: one Kubernetes namespace (a cdk8s Chart), one compose project.
  */
 export class Stack extends Chart {
+  /**
+   * True for pyfleet Stacks. (cdk8s's Chart answers `instanceof` for every chart, so a plain Chart
+   * would pass `instanceof Stack` without this.)
+   */
+  public static isStack(x: unknown): x is Stack {
+    return typeof x === 'object' && x !== null && (x as Record<symbol, unknown>)[STACK_SYMBOL] === true;
+  }
+
+  /** @internal */
+  public static [Symbol.hasInstance](x: unknown): x is Stack {
+    return Stack.isStack(x);
+  }
+
   /** Returns the Stack a construct belongs to. */
   public static of(construct: Construct): Stack {
     let c: Construct | undefined = construct;
@@ -99,6 +114,7 @@ export class Stack extends Chart {
     const namespace = props.namespace ?? id;
     checkDnsLabel(id, 'namespace', namespace);
     super(scope, id, { namespace, disableResourceNameHashes: true });
+    Object.defineProperty(this, STACK_SYMBOL, { value: true });
     this.stackName = id;
     this.namespaceName = namespace;
     this.extraLabels = { ...(props.labels ?? {}) };
@@ -123,6 +139,18 @@ export class Stack extends Chart {
   /** The services of this stack, in the order they were defined. */
   public get services(): readonly MicroService[] {
     return this._services;
+  }
+
+  /**
+   * The stack's Kubernetes manifests, as pyfleet writes them (cdk8s's `Testing.synth(stack)` and
+   * `app.synthYaml()` call this). The whole App is validated first, as at synth.
+   */
+  public toJson(): any[] {
+    const app = this.node.root as unknown as { _stackManifests?: (s: Stack) => any[] };
+    if (typeof app._stackManifests !== 'function') {
+      throw new PyfleetError(this.node.path, 'the stack is not inside a pyfleet App', "create it with `new Stack(new App(), ...)` from pyfleet (not cdk8s's App)");
+    }
+    return app._stackManifests(this);
   }
 
   /** @internal */

@@ -1,16 +1,6 @@
 import { PyfleetError } from './errors';
 import type { Stack } from './stack';
-import { ComposeNetworkMode } from './stack';
 import type { MicroService } from '../service/microservice';
-
-/** A cross-object check contributed by a model module (e.g. lib/mesh); returns problems instead of throwing. */
-export type ModelCheck = (stacks: readonly Stack[]) => PyfleetError[];
-const modelChecks: ModelCheck[] = [];
-
-/** Registers a model-level cross-object check, run by validateModel before any renderer. */
-export function registerModelCheck(check: ModelCheck): void {
-  if (!modelChecks.includes(check)) modelChecks.push(check);
-}
 
 /**
  * Cross-object rules checked once for the whole app before any renderer runs. Returns every problem
@@ -38,48 +28,45 @@ export function validateModel(stacks: readonly Stack[]): PyfleetError[] {
       }
     }
     errors.push(...findCycles(stack));
-    errors.push(...checkComposePorts(stack));
+    errors.push(...nameClashes(stack));
   }
 
-  // Every stack may run on the same machine: public host ports must be unique across the app.
-  const hostPorts = new Map<number, MicroService>();
-  for (const stack of stacks) {
-    for (const svc of stack.services) {
-      const published = publishedHostPorts(svc);
-      for (const port of published) {
-        const other = hostPorts.get(port);
-        if (other && other !== svc) {
-          errors.push(new PyfleetError(svc.node.path, `host port ${port} is already taken by "${other.node.path}"`, 'give each service its own public port (expose.port) or, in host network mode, its own container port'));
-        } else {
-          hostPorts.set(port, svc);
-        }
-      }
-    }
-  }
-  for (const check of modelChecks) errors.push(...check(stacks));
+  errors.push(...sharedNamespaceClashes(stacks));
   return errors;
 }
 
-function publishedHostPorts(svc: MicroService): number[] {
-  if (svc.stack.composeNetworkMode === ComposeNetworkMode.HOST) {
-    return [svc.port, ...Object.values(svc.additionalPorts)];
+/** A service named like another service's `<service>-<version>` workload: their objects would share a name. */
+function nameClashes(stack: Stack): PyfleetError[] {
+  const errors: PyfleetError[] = [];
+  const services = new Map(stack.services.map((s) => [s.serviceName, s]));
+  for (const svc of stack.services) {
+    for (const v of svc.versions) {
+      const other = services.get(v.workloadName);
+      if (other && other !== svc) {
+        errors.push(new PyfleetError(other.node.path, `service "${other.serviceName}" has the name of the workload of version "${v.versionName}" of "${svc.serviceName}" (${v.workloadName}); their Deployments and compose services would collide`,
+          `rename "${other.serviceName}" or the version "${v.versionName}"`));
+      }
+    }
   }
-  return svc.expose ? [svc.expose.port] : [];
+  return errors;
 }
 
-function checkComposePorts(stack: Stack): PyfleetError[] {
+/**
+ * Two stacks in one namespace: each writes the Namespace object (with its own labels) and, in a mesh,
+ * the namespace's PeerAuthentication `default`, so the second apply would overwrite the first's.
+ */
+function sharedNamespaceClashes(stacks: readonly Stack[]): PyfleetError[] {
   const errors: PyfleetError[] = [];
-  if (stack.composeNetworkMode !== ComposeNetworkMode.HOST) return errors;
-  for (const svc of stack.services) {
-    const containers = svc.versions.reduce((n, v) => n + v.replicas, 0);
-    if (svc.versions.length > 1 || svc.versions.some((v) => v.replicas > 1)) {
-      errors.push(new PyfleetError(svc.node.path, `host network mode runs one container per service, but "${svc.serviceName}" asks for ${containers} containers (${svc.versions.length} version(s)); they would all bind port ${svc.port}`,
-        'set replicas: 1 and keep one version for host mode, or use ComposeNetworkMode.BRIDGE'));
+  const owner = new Map<string, Stack>();
+  for (const stack of stacks) {
+    const other = owner.get(stack.namespaceName);
+    if (!other) {
+      owner.set(stack.namespaceName, stack);
+      continue;
     }
-    if (svc.expose && svc.expose.port !== svc.port) {
-      errors.push(new PyfleetError(svc.node.path, `in host network mode the container publishes its own port ${svc.port}, so it cannot be exposed on ${svc.expose.port}`,
-        `set expose.port to ${svc.port}, change the service port, or use ComposeNetworkMode.BRIDGE`));
-    }
+    const common = stack.services.filter((s) => other.services.some((o) => o.serviceName === s.serviceName)).map((s) => `"${s.serviceName}"`);
+    errors.push(new PyfleetError(stack.node.path, `stacks "${other.stackName}" and "${stack.stackName}" share namespace "${stack.namespaceName}": both would write the Namespace object${common.length ? ` and the objects of service ${common.join(', ')}` : ''}, and the last apply would overwrite the other's`,
+      'give each stack its own namespace (StackProps.namespace), or put the services into one stack'));
   }
   return errors;
 }

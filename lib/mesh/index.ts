@@ -1,10 +1,5 @@
-import { registerModelCheck } from '../core/validation';
-import { validateMesh } from './model';
-
 export * from './mesh';
 export * from './match';
 export * from './route';
 export * from './breaker';
 export * from './gateway';
-
-registerModelCheck(validateMesh);

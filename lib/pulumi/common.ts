@@ -2,12 +2,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { App } from '../core/app';
 import { PyfleetError } from '../core/errors';
-import type { Artifact, StackOutput } from '../core/renderer';
+import type { StackOutput } from '../core/app';
+import type { Artifact } from '../core/target';
+import type { ComposeProject } from '../render/compose/types';
+import type { KubeObject } from '../render/kubernetes';
 import { Stack } from '../core/stack';
-import { imageAsset } from '../service/asset';
-import { imageReference } from '../service/reference';
-// The main entry point: loading it registers the renderers whose in-memory results the components map.
-import '../index';
 
 /** A built image of a stack: what the synthesized outputs reference and where its staged context is. */
 export interface BuiltImage {
@@ -31,13 +30,13 @@ export interface BuiltImage {
 export interface SynthesizedStack {
   readonly output: StackOutput;
   /** Kubernetes objects in apply order. */
-  readonly manifests: any[];
-  /** The compose document. */
-  readonly compose: any;
+  readonly manifests: readonly KubeObject[];
+  /** The compose project (absent when the stack has compose turned off). */
+  readonly compose?: ComposeProject;
   /** Built images, by reference, in a stable order. */
   readonly images: BuiltImage[];
   /** Every artifact (staged contexts, generated files), by path. */
-  readonly artifacts: Artifact[];
+  readonly artifacts: readonly Artifact[];
 }
 
 /** Validates the whole app and renders `stack`, exactly as `app.synth()` would, without writing anything. */
@@ -51,14 +50,14 @@ export function synthesizeStack(stack: Stack, where: string): SynthesizedStack {
   }
   const output = app.synthesize().find((o) => o.stack === stack)!;
   const images = new Map<string, BuiltImage>();
-  for (const svc of stack.services) {
+  for (const svc of output.model.services) {
     for (const version of svc.versions) {
-      if (version.image.kind !== 'build') continue;
-      const asset = imageAsset(version.image);
-      const reference = imageReference(version);
+      const asset = version.image.asset;
+      if (version.image.kind !== 'build' || !asset) continue;
+      const reference = version.image.reference;
       const existing = images.get(reference);
       if (existing) {
-        existing.users.push(version.node.path);
+        existing.users.push(version.path);
         continue;
       }
       images.set(reference, {
@@ -68,14 +67,14 @@ export function synthesizeStack(stack: Stack, where: string): SynthesizedStack {
         contextPath: asset.contextPath,
         dockerfile: version.image.dockerfile ?? 'Dockerfile',
         buildArgs: { ...version.image.buildArgs },
-        users: [version.node.path],
+        users: [version.path],
       });
     }
   }
   return {
     output,
-    manifests: (output.results.kubernetes as any[] | undefined) ?? [],
-    compose: output.results.compose,
+    manifests: output.kubernetes,
+    compose: output.compose,
     images: [...images.values()].sort((a, b) => a.reference.localeCompare(b.reference)),
     artifacts: output.artifacts,
   };

@@ -237,7 +237,7 @@ export class KubernetesDeployment extends pulumi.ComponentResource {
 }
 
 /** The objects in apply order, moved only where an object would come before something it depends on. */
-function topological(objects: any[], deps: Map<string, string[]>, byKey: Map<string, any>): any[] {
+function topological(objects: readonly any[], deps: Map<string, string[]>, byKey: Map<string, any>): any[] {
   const done = new Set<string>();
   const out: any[] = [];
   let rest = objects;
@@ -303,7 +303,7 @@ function substituteImages(o: any, digests: Map<string, pulumi.Output<string>>): 
  * - a HorizontalPodAutoscaler waits for the workload it scales.
  * Keys that are not among the objects (e.g. a Secret made outside the stack) are dropped by the caller.
  */
-export function dependencies(objects: any[]): Map<string, string[]> {
+export function dependencies(objects: readonly any[]): Map<string, string[]> {
   const out = new Map<string, string[]>();
   const destinationRules = objects.filter((o) => o.kind === 'DestinationRule');
   for (const o of objects) {

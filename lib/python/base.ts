@@ -4,11 +4,12 @@ import { Construct } from 'constructs';
 import { PyfleetError } from '../core/errors';
 import { Duration, Size } from '../core/units';
 import { IWarningSource } from '../core/warnings';
-import { generateBuildFiles } from '../service/build';
-import { EnvValue } from '../service/env';
+import { listSourceFiles } from '../service/asset';
+import { EnvInput, EnvValue, toEnvValue } from '../service/env';
 import { HealthCheck } from '../service/health';
 import { ContainerImage } from '../service/image';
 import { MicroService, MicroServiceProps, ServiceVersion, VersionOptions } from '../service/microservice';
+import { appInterface, findModuleAttribute } from './module';
 import { GunicornSettingValue, LISTEN_HOST_ENV, PythonServiceRecipe } from './recipe';
 import { readRequirements, RequirementsInfo } from './requirements';
 import { ARBITER_MEMORY, AsgiWorkerClass, WorkerProfile, workerProfile, workersFor, WsgiWorkerClass } from './workers';
@@ -215,9 +216,11 @@ export abstract class PythonWebApp extends MicroService implements IWarningSourc
     }
     const module = props.module ?? 'app:app';
     const requirementsFile = props.requirements ?? 'requirements.txt';
+    checkWorkerClassFits(where, kind);
     const source = checkSource(where, props.source, module, requirementsFile, kind);
     const requirements = readRequirements(where, source, requirementsFile);
     checkPackages(where, requirementsFile, requirements, kind);
+    checkAppAttribute(where, source, module, kind);
 
     if (props.gracefulTimeout && props.gracefulShutdown && props.gracefulTimeout.millis !== props.gracefulShutdown.millis) {
       throw new PyfleetError(where, `gracefulTimeout (${props.gracefulTimeout}) and gracefulShutdown (${props.gracefulShutdown}) disagree; they are the same setting`, 'give only one of them');
@@ -225,7 +228,8 @@ export abstract class PythonWebApp extends MicroService implements IWarningSourc
     if (props.healthCheckPath !== undefined && props.healthCheck !== undefined) {
       throw new PyfleetError(where, 'both healthCheckPath and healthCheck were given', 'give healthCheck: HealthCheck.http(path, options) alone, or healthCheckPath alone');
     }
-    const userCheck = props.healthCheck ?? HealthCheck.http(props.healthCheckPath ?? '/healthz');
+    const userCheck = props.healthCheck ?? atConstruct(where, 'healthCheckPath', () => HealthCheck.http(props.healthCheckPath ?? '/healthz'));
+    checkEnv(where, props.env);
 
     // The image is built lazily at synth (the recipe reads the final model), through a holder since
     // `this` does not exist before super().
@@ -316,8 +320,9 @@ export abstract class PythonWebApp extends MicroService implements IWarningSourc
    * Adds a version. With `source`, it is built from that directory with the service's settings.
    */
   public addVersion(name: string, options: PythonVersionOptions = {}): ServiceVersion {
-    if (options.source === undefined) return super.addVersion(name, options);
     const where = `${this.node.path}/${name}`;
+    checkEnv(where, options.env);
+    if (options.source === undefined) return super.addVersion(name, options);
     if (options.image !== undefined) {
       throw new PyfleetError(where, 'both source and image were given for the version', 'give one of them');
     }
@@ -325,6 +330,7 @@ export abstract class PythonWebApp extends MicroService implements IWarningSourc
     const source = checkSource(where, options.source, this.module, this.requirementsFile, kind);
     const requirements = readRequirements(where, source, this.requirementsFile);
     checkPackages(where, this.requirementsFile, requirements, kind);
+    checkAppAttribute(where, source, this.module, kind);
     this.requirementsByDir.set(source, requirements);
     const { source: _ignored, ...rest } = options;
     const version = super.addVersion(name, { ...rest, image: generatedImage(source, () => this, this.packageIndexUrl) });
@@ -409,7 +415,7 @@ function mib(s: Size): number {
 }
 
 function generatedImage(source: string, app: () => PythonWebApp, packageIndexUrl?: string): ContainerImage {
-  return ContainerImage._generated(source, () => ({ files: generateBuildFiles(app().recipe(source)) }), packageIndexUrl ? { PIP_INDEX_URL: packageIndexUrl } : {});
+  return ContainerImage._generated(source, () => app().recipe(source), packageIndexUrl ? { PIP_INDEX_URL: packageIndexUrl } : {});
 }
 
 function checkSource(where: string, source: string, module: string, requirementsFile: string, kind: PythonAppKind): string {
@@ -422,13 +428,91 @@ function checkSource(where: string, source: string, module: string, requirements
     throw new PyfleetError(where, `module "${module}" is not of the form "module:variable"`, `use e.g. "app:app", "myservice.main:app" or "app:create_app()"`);
   }
   const rel = m[1].split('.').join('/');
-  if (!fs.existsSync(path.join(dir, `${rel}.py`)) && !fs.existsSync(path.join(dir, rel, '__init__.py'))) {
+  // A package wins over a module of the same name, as in Python's import system.
+  const file = [path.join(rel, '__init__.py'), `${rel}.py`].find((f) => fs.existsSync(path.join(dir, f)) && fs.statSync(path.join(dir, f)).isFile());
+  if (!file) {
     throw new PyfleetError(where, `module "${m[1]}" of "${module}" is not in ${dir} (no ${rel}.py or ${rel}/__init__.py)`, `point \`module\` at the file that creates the ${kind.framework === 'flask' ? 'Flask' : 'FastAPI'} app, or \`source\` at its folder`);
   }
+  // Links out of the source, dangling links and special files fail here, with this construct's path.
+  listSourceFiles(dir, where);
   if (typeof requirementsFile !== 'string' || !requirementsFile) {
     throw new PyfleetError(where, 'requirements is empty', 'give the requirements file relative to the source, e.g. "requirements.txt"');
   }
   return dir;
+}
+
+/**
+ * Reads the app module statically and refuses a `module` whose attribute the file clearly never binds
+ * at module level, or an app whose framework does not fit the construct's worker class (an ASGI app
+ * on a WSGI worker, a WSGI app on uvicorn's ASGI worker): gunicorn would fail at boot or on every
+ * request. What the reading cannot follow (star imports, `__getattr__`, `globals()`) is accepted.
+ */
+function checkAppAttribute(where: string, dir: string, module: string, kind: PythonAppKind): void {
+  // checkSource has checked the form and found the file.
+  const m = /^([\w.]+):(\w+)(\(.*\))?$/.exec(module)!;
+  const attr = m[2];
+  const factory = m[3] !== undefined;
+  const rel = m[1].split('.').join('/');
+  const file = [path.join(rel, '__init__.py'), `${rel}.py`].find((f) => fs.existsSync(path.join(dir, f)) && fs.statSync(path.join(dir, f)).isFile())!;
+  const shown = file.split(path.sep).join('/');
+  const text = fs.readFileSync(path.join(dir, file), 'utf8');
+  const found = findModuleAttribute(text, attr);
+  if (found.status === 'missing') {
+    // In a package, `pkg:name` may be a submodule that something imported (it then is an attribute).
+    const pkg = path.dirname(path.join(dir, file));
+    const submodule = file.endsWith('__init__.py') && (fs.existsSync(path.join(pkg, `${attr}.py`)) || fs.existsSync(path.join(pkg, attr)));
+    if (!submodule) {
+      const factories = ['create_app', 'make_app', 'get_app', 'app_factory'].filter((f) => f !== attr && findModuleAttribute(text, f).status === 'defined');
+      const moduleName = module.split(':')[0];
+      const fix = factory
+        ? `define "def ${attr}():" at module level in ${shown}, or point \`module\` at the factory that file defines`
+        : factories.length > 0
+          ? `${shown} defines the factory ${factories[0]}(): use module: "${moduleName}:${factories[0]}()"`
+          : `point \`module\` at the module-level variable that holds the app (e.g. "${moduleName}:application"), or assign it at module level (${attr} = ${kind.framework === 'flask' ? 'Flask(__name__)' : 'FastAPI()'})`;
+      throw new PyfleetError(where, `${shown} does not define ${factory ? `the factory "${attr}"` : `"${attr}"`} at module level, so gunicorn cannot load "${module}" (it would stop with "Failed to find attribute '${attr}' in '${moduleName}'")`, fix);
+    }
+  }
+  const iface = appInterface(found.madeBy);
+  if (kind.framework === 'flask' && iface === 'asgi') {
+    throw new PyfleetError(where, `"${module}" is a ${found.madeBy} app, which speaks ASGI, but ${kind.construct} runs it on the ${kind.workerClass} worker class, which speaks WSGI: every request would fail`,
+      'use FastApiApp (gunicorn with uvicorn workers) for an ASGI app');
+  }
+  if (kind.framework === 'fastapi' && iface === 'wsgi') {
+    throw new PyfleetError(where, `"${module}" is a ${found.madeBy} app, which speaks WSGI, but ${kind.construct} runs it on uvicorn's ASGI worker, which cannot serve it: every request would fail`,
+      'use GunicornFlaskApp (sync, gthread or gevent workers) for a WSGI app');
+  }
+}
+
+/** Refuses a worker class of the other interface (e.g. a WSGI class given to FastApiApp through a cast). */
+function checkWorkerClassFits(where: string, kind: PythonAppKind): void {
+  const asgi = (Object.values(AsgiWorkerClass) as string[]).includes(kind.workerClass);
+  const wsgi = (Object.values(WsgiWorkerClass) as string[]).includes(kind.workerClass);
+  if (kind.framework === 'fastapi' && wsgi) {
+    throw new PyfleetError(where, `worker class "${kind.workerClass}" is a WSGI worker, but ${kind.construct} serves an ASGI (FastAPI) app: the worker would call it as WSGI and every request would fail`,
+      'use workerClass: AsgiWorkerClass.UVICORN (the default), or GunicornFlaskApp for a WSGI app');
+  }
+  if (kind.framework === 'flask' && asgi) {
+    throw new PyfleetError(where, `worker class "${kind.workerClass}" is an ASGI worker, but ${kind.construct} serves a WSGI (Flask) app, which uvicorn's worker cannot call`,
+      'use workerClass: WsgiWorkerClass.GTHREAD (the default), SYNC or GEVENT, or FastApiApp for an ASGI app');
+  }
+}
+
+/**
+ * Runs `make` (which builds a value object from the prop `prop`) and re-raises its PyfleetError at the
+ * construct path `where`, so that the error points at the construct, not at the value object.
+ */
+function atConstruct<T>(where: string, prop: string, make: () => T): T {
+  try {
+    return make();
+  } catch (e) {
+    if (e instanceof PyfleetError && e.constructPath !== where) throw new PyfleetError(where, `${prop}: ${e.problem}`, e.fix);
+    throw e;
+  }
+}
+
+/** Refuses env values that are not strings or EnvValues, naming the construct path and the variable. */
+function checkEnv(where: string, env: Record<string, EnvInput> | undefined): void {
+  for (const [k, v] of Object.entries(env ?? {})) toEnvValue(v, where, k);
 }
 
 function checkPackages(where: string, file: string, req: RequirementsInfo, kind: PythonAppKind): void {

@@ -1,5 +1,9 @@
-// Registers pyfleet's own output targets. A new target is a new folder imported here.
-import './image';
-import './compose';
-import './kubernetes';
-import './istio';
+// pyfleet's own output targets, as values an App takes (`new App({ targets })`).
+export { builtinTargets } from './defaults';
+export { imageTarget, ImageTarget, ImageTargetOptions, BUILTIN_BUILD_GENERATORS } from './image';
+export { composeTarget } from './compose';
+export { Compose, ComposeServiceHatch } from './compose/hatch';
+export * from './compose/types';
+export { kubernetesTarget, KubernetesExtension, KubernetesTargetOptions, KubeObject, KubernetesResult } from './kubernetes';
+export { Kubernetes, KubernetesObjectHatch, KubernetesServiceObjects, KubernetesVersionObjects } from './kubernetes/hatch';
+export { istioExtension } from './istio';

@@ -1,6 +1,8 @@
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import { PyfleetError } from '../core/errors';
+import { BuildGenerators, generateBuildFiles } from './build';
 import type { ContainerImage } from './image';
 
 /** Names never copied into a staged build context (VCS data, caches, virtualenvs, build output). */
@@ -23,15 +25,16 @@ export interface ImageAsset {
   readonly generated: Readonly<Record<string, string>>;
 }
 
-const cache = new WeakMap<ContainerImage, ImageAsset>();
-
-/** The staged context of a built image (computed once per image object). */
-export function imageAsset(image: ContainerImage): ImageAsset {
+/**
+ * The staged context of a built image, from the source directory as it is now and the files the
+ * build generator of its recipe makes. `cache` (one per synthesis) avoids hashing an image twice.
+ */
+export function imageAsset(image: ContainerImage, generators: BuildGenerators, where = '', cache?: Map<ContainerImage, ImageAsset>): ImageAsset {
   if (image.kind !== 'build' || !image.directory) throw new Error('imageAsset: not a built image');
-  const hit = cache.get(image);
+  const hit = cache?.get(image);
   if (hit) return hit;
-  const generated = image.generated?.().files ?? {};
-  const files = listFiles(image.directory).filter((f) => !(f in generated));
+  const generated = image.recipe ? generateBuildFiles(image.recipe(), generators, where) : {};
+  const files = listSourceFiles(image.directory, where || `the build context ${image.directory}`).filter((f) => !(f in generated));
   const h = createHash('sha256');
   h.update(`dockerfile\0${image.dockerfile}\0`);
   for (const k of Object.keys(image.buildArgs).sort()) h.update(`arg\0${k}\0${image.buildArgs[k]}\0`);
@@ -44,21 +47,64 @@ export function imageAsset(image: ContainerImage): ImageAsset {
   const hash = h.digest('hex');
   const tag = hash.slice(0, 12);
   const asset: ImageAsset = { hash, tag, contextPath: `assets/context.${tag}`, directory: image.directory, files, generated };
-  cache.set(image, asset);
+  cache?.set(image, asset);
   return asset;
 }
 
-function listFiles(root: string): string[] {
+/**
+ * The files of a source directory that a staged build context gets: relative, '/'-separated, sorted,
+ * without VCS data, caches, virtualenvs and build output. A symbolic link to a file or folder inside
+ * the directory is followed (the context gets the target's content); a link that points outside the
+ * directory, dangles or loops back into a folder it is in, and anything that is neither a file, a
+ * folder nor a link (a socket, a FIFO, a device), is refused with a {@link PyfleetError}: the build
+ * could not see it, and skipping it silently would build an image without it.
+ *
+ * @param root the source directory
+ * @param where construct path (or value) named in the error; the directory itself when omitted
+ */
+export function listSourceFiles(root: string, where: string = root): string[] {
+  const realRoot = fs.realpathSync(root);
+  const inside = (p: string): boolean => p === realRoot || p.startsWith(realRoot.endsWith(path.sep) ? realRoot : realRoot + path.sep);
   const out: string[] = [];
-  const walk = (rel: string): void => {
+  const walk = (rel: string, ancestors: readonly string[]): void => {
     const entries = fs.readdirSync(path.join(root, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const e of entries) {
       if (ALWAYS_SKIPPED.has(e.name) || SKIPPED_SUFFIXES.some((s) => e.name.endsWith(s))) continue;
       const r = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) walk(r);
-      else if (e.isFile()) out.push(r);
+      const abs = path.join(root, r);
+      let stat: fs.Stats | undefined;
+      let real = abs;
+      if (e.isSymbolicLink()) {
+        const target = fs.readlinkSync(abs);
+        try {
+          real = fs.realpathSync(abs);
+          stat = fs.statSync(real);
+        } catch (err) {
+          const loop = (err as NodeJS.ErrnoException).code === 'ELOOP';
+          throw new PyfleetError(where, `"${r}" in ${root} is a symbolic link to "${target}", which ${loop ? 'loops back to itself' : 'does not exist'}`,
+            'remove the link, or make it point at a file inside the source directory');
+        }
+        if (!inside(real)) {
+          throw new PyfleetError(where, `"${r}" in ${root} is a symbolic link to "${target}" (${real}), outside the source directory; a build context holds only the source directory, so the image would not get it`,
+            'copy the file or folder into the source directory instead of linking it, or move the link out of the source directory');
+        }
+        if (stat.isDirectory() && ancestors.includes(real)) {
+          throw new PyfleetError(where, `"${r}" in ${root} is a symbolic link to "${target}", a folder it is itself in, so the tree never ends`,
+            'remove the link, or point it at a folder that does not contain it');
+        }
+      }
+      const isDir = stat ? stat.isDirectory() : e.isDirectory();
+      const isFile = stat ? stat.isFile() : e.isFile();
+      if (isDir) {
+        walk(r, [...ancestors, stat ? real : fs.realpathSync(abs)]);
+      } else if (isFile) {
+        out.push(r);
+      } else {
+        throw new PyfleetError(where, `"${r}" in ${root} is ${stat ? 'a symbolic link to ' : ''}a socket, FIFO or device, which cannot be copied into a build context`,
+          'move it out of the source directory');
+      }
     }
   };
-  walk('');
+  walk('', [realRoot]);
   return out;
 }

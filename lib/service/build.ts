@@ -13,18 +13,14 @@ export interface BuildRecipe {
 /** Turns a recipe into the files of a staged build context (file name to content). */
 export type BuildGenerator<R extends BuildRecipe> = (recipe: R) => Record<string, string>;
 
-const generators = new Map<string, BuildGenerator<any>>();
+/** Build generators by recipe kind. The image target carries pyfleet's own; an App gets them from its targets. */
+export type BuildGenerators = Readonly<Record<string, BuildGenerator<any>>>;
 
-/** Registers the generator of one recipe kind (the image renderer registers pyfleet's own). */
-export function registerBuildGenerator<R extends BuildRecipe>(kind: R['kind'], generator: BuildGenerator<R>): void {
-  generators.set(kind, generator);
-}
-
-/** The generated files of a recipe. */
-export function generateBuildFiles(recipe: BuildRecipe): Record<string, string> {
-  const generator = generators.get(recipe.kind);
+/** The generated files of a recipe, made by the generator of its kind. */
+export function generateBuildFiles(recipe: BuildRecipe, generators: BuildGenerators, where: string): Record<string, string> {
+  const generator = generators[recipe.kind];
   if (!generator) {
-    throw new PyfleetError('', `no build generator is registered for recipes of kind "${recipe.kind}"`, 'import the constructs from the package entry point (it registers every renderer), not from a deep path');
+    throw new PyfleetError(where, `no build generator for recipes of kind "${recipe.kind}" is among the App's targets`, 'keep the built-in image target in `new App({ targets })` (targets.defaults()), or pass a target whose buildGenerators include this kind');
   }
   return generator(recipe);
 }

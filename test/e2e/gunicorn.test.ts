@@ -6,6 +6,7 @@ import * as path from 'path';
 import * as yaml from 'js-yaml';
 import { App, ComposeNetworkMode, Cpu, Duration, FastApiApp, GunicornFlaskApp, PythonWebApp, Size, Stack, WsgiWorkerClass } from '../../lib';
 import { imageAsset } from '../../lib/service/asset';
+import { BUILTIN_BUILD_GENERATORS } from '../../lib/render/image';
 import { freePort, get, start, Started, stopAll, waitForHttp } from '../support/process';
 import { ensureVenv, havePython } from '../support/python';
 
@@ -34,7 +35,7 @@ function startGunicorn(bin: string, s: Synthesized, svc: PythonWebApp, home: str
   const composeService = s.compose.services[svc.serviceName];
   const context = path.join(s.outdir, composeService.build.context);
   expect(fs.existsSync(path.join(context, 'gunicorn.conf.py'))).toBe(true);
-  expect(path.basename(context)).toBe(path.basename(imageAsset(svc.image).contextPath));
+  expect(path.basename(context)).toBe(path.basename(imageAsset(svc.image, BUILTIN_BUILD_GENERATORS).contextPath));
   return start(path.join(bin, 'gunicorn'), ['--config', 'gunicorn.conf.py'], {
     cwd: context,
     env: {

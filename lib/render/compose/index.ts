@@ -1,10 +1,12 @@
 import * as yaml from 'js-yaml';
-import { Artifact, registerRenderer } from '../../core/renderer';
+import { PyfleetError } from '../../core/errors';
+import type { PyfleetWarning } from '../../core/warnings';
 import { ComposeNetworkMode, Stack } from '../../core/stack';
-import { imageAsset } from '../../service/asset';
+import { Artifact, Target } from '../../core/target';
+import type { Hatches, ServiceModel, StackModel, VersionModel } from '../../model/stack';
 import { versionLabels } from '../../service/labels';
 import { MicroService, ServiceVersion } from '../../service/microservice';
-import { imageReference } from '../../service/reference';
+import { ComposeProject, ComposeService } from './types';
 import { GATEWAY_HEALTH_PORT, GATEWAY_IMAGE, GATEWAY_LUA, GATEWAY_LUA_PATH, gatewayConfig, needsGatewayLua, gatewayProblems, needsGateway, PUBLIC_CONTAINER_PORT_BASE, PUBLIC_TLS_CONTAINER_PORT_BASE, gatewayCertificatePath, publicGateways } from './gateway';
 
 /**
@@ -17,12 +19,6 @@ export function composeServiceNames(svc: MicroService): string[] {
 
 function composeName(version: ServiceVersion): string {
   return version.service.versions.length === 1 && !needsGateway(version.service) ? version.service.serviceName : version.workloadName;
-}
-
-/** The URL a caller uses to reach `svc` in the stack's compose project. */
-export function composeUrl(svc: MicroService): string {
-  if (svc.stack.composeNetworkMode === ComposeNetworkMode.HOST) return `http://127.0.0.1:${svc.port}`;
-  return `http://${svc.serviceName}:${svc.port}`;
 }
 
 /** Public port, bound on every interface explicitly (short syntax: valid for Compose v2 and docker-compose 1.29). */
@@ -55,14 +51,18 @@ function sortObject<T>(o: Record<string, T>): Record<string, T> {
   return out;
 }
 
-function renderVersion(stack: Stack, version: ServiceVersion, networkName: string): [string, any] {
-  const svc = version.service;
-  const mode = stack.composeNetworkMode;
+function renderVersion(model: StackModel, m: ServiceModel, vm: VersionModel, networkName: string): [string, ComposeService] {
+  const svc = m.construct;
+  const version = vm.construct;
+  const mode = model.compose.networkMode;
   const env: Record<string, string> = {};
   // Host mode shares the host's interfaces: a service nobody outside calls listens on loopback only.
   if (mode === ComposeNetworkMode.HOST && !svc.expose) Object.assign(env, svc._loopbackListenEnv());
-  for (const callee of svc.calls) env[callee.urlVariable] = composeUrl(callee);
-  for (const [k, v] of Object.entries(version.env)) {
+  for (const callee of m.calls) {
+    const c = model.service(callee);
+    env[c.urlVariable] = c.addresses.compose;
+  }
+  for (const [k, v] of Object.entries(vm.env)) {
     if (v.secret) {
       const variable = `${v.secret.name}_${v.secret.key}`.toUpperCase().replace(/[^A-Z0-9]/g, '_');
       env[k] = `\${${variable}:?set ${variable} to the value of key ${v.secret.key} of secret ${v.secret.name}}`;
@@ -72,15 +72,14 @@ function renderVersion(stack: Stack, version: ServiceVersion, networkName: strin
   }
 
   const service: any = {};
-  if (version.image.kind === 'build' && mode !== ComposeNetworkMode.OVERLAY) {
+  if (vm.image.kind === 'build' && vm.image.asset && mode !== ComposeNetworkMode.OVERLAY) {
     // Built here, tagged with the same `<registry>/<service>:<content hash>` Kubernetes and Pulumi use
     // (`build.tags`, not `image` beside `build`, which linters flag as ambiguous).
-    const asset = imageAsset(version.image);
-    service.build = { context: `./${asset.contextPath}`, dockerfile: version.image.dockerfile, tags: [imageReference(version)] };
-    if (Object.keys(version.image.buildArgs).length > 0) service.build.args = sortObject(version.image.buildArgs);
+    service.build = { context: `./${vm.image.asset.contextPath}`, dockerfile: vm.image.dockerfile, tags: [vm.image.reference] };
+    if (Object.keys(vm.image.buildArgs).length > 0) service.build.args = sortObject({ ...vm.image.buildArgs });
   } else {
     // Registry images; and a swarm cannot build, so overlay stacks run the image pushed to imageRegistry.
-    service.image = imageReference(version);
+    service.image = vm.image.reference;
   }
   if (svc.command) service.entrypoint = svc.command;
   if (svc.args) service.command = svc.args;
@@ -117,7 +116,7 @@ function renderVersion(stack: Stack, version: ServiceVersion, networkName: strin
   }
 
   const deploy: any = {
-    replicas: version.replicas,
+    replicas: vm.replicas,
     resources: {
       limits: { cpus: svc.cpuLimit.toCompose(), memory: svc.memoryLimit.toCompose() },
       reservations: { cpus: svc.cpuRequest.toCompose(), memory: svc.memoryRequest.toCompose() },
@@ -137,7 +136,7 @@ function renderVersion(stack: Stack, version: ServiceVersion, networkName: strin
   service.stop_signal = 'SIGTERM';
   service.stop_grace_period = svc.gracefulShutdown.plus(svc.preStopDelay).toGoString();
   service.labels = sortObject(versionLabels(version));
-  return [composeName(version), orderServiceKeys(service)];
+  return [composeName(version), applyOverrides(orderServiceKeys(service), vm.hatches, vm.path)];
 }
 
 function luaFile(stack: Stack, svc: MicroService): string {
@@ -182,41 +181,142 @@ function gatewayService(svc: MicroService, networkName: string, confPath: string
   return orderServiceKeys(service);
 }
 
+/**
+ * Applies the compose overrides recorded with `Compose.of(...)` to a generated service: each dotted
+ * path is set (objects are created on the way) or deleted.
+ */
+function applyOverrides(service: Record<string, unknown>, hatches: Hatches, owner: string): ComposeService {
+  if (hatches.compose.length === 0) return service as ComposeService;
+  const out = JSON.parse(JSON.stringify(service)) as Record<string, unknown>;
+  for (const o of hatches.compose) {
+    const keys = o.path.split('.');
+    let node: Record<string, unknown> = out;
+    for (const k of keys.slice(0, -1)) {
+      const next = node[k];
+      if (next === undefined && !o.remove) node[k] = {};
+      else if (next === null || typeof next !== 'object' || Array.isArray(next)) {
+        if (o.remove && next === undefined) { node = undefined as never; break; }
+        throw new PyfleetError(owner, `the compose override "${o.path}" goes through "${k}", which is ${Array.isArray(next) ? 'a list' : `the value ${JSON.stringify(next)}`}, not a mapping`,
+          `override "${keys.slice(0, keys.indexOf(k) + 1).join('.')}" as a whole instead`);
+      }
+      node = node[k] as Record<string, unknown>;
+    }
+    if (!node) continue;
+    const last = keys[keys.length - 1];
+    if (o.remove) delete node[last];
+    else node[last] = JSON.parse(JSON.stringify(o.value));
+  }
+  return out as ComposeService;
+}
+
 /** The stack's compose document. */
-export function composeDocument(stack: Stack): { document: any; files: Artifact[] } {
-  const networkName = stack.stackName;
-  const services: Record<string, any> = {};
+export function composeDocument(model: StackModel): { document: ComposeProject; files: Artifact[] } {
+  const stack = model.construct;
+  const networkName = model.name;
+  const services: Record<string, ComposeService> = {};
   const files: Artifact[] = [];
-  for (const svc of stack.services) {
-    for (const version of svc.versions) {
-      const [name, def] = renderVersion(stack, version, networkName);
+  for (const m of model.services) {
+    const svc = m.construct;
+    for (const vm of m.versions) {
+      const [name, def] = renderVersion(model, m, vm, networkName);
       services[name] = def;
     }
     if (needsGateway(svc)) {
       const confPath = `${stack.stackName}.compose/${svc.serviceName}-gateway.cfg`;
-      services[svc.serviceName] = gatewayService(svc, networkName, confPath);
+      services[svc.serviceName] = applyOverrides(gatewayService(svc, networkName, confPath), m.hatches, m.path);
       files.push({ path: confPath, content: gatewayConfig(svc) });
       if (needsGatewayLua(svc)) files.push({ path: luaFile(stack, svc), content: GATEWAY_LUA });
     }
   }
-  const document: any = { name: stack.stackName, services: sortObject(services) };
-  if (stack.composeNetworkMode !== ComposeNetworkMode.HOST) {
+  const document: ComposeProject = { name: model.name, services: sortObject(services) };
+  if (model.compose.networkMode !== ComposeNetworkMode.HOST) {
     document.networks = {
-      [networkName]: stack.composeNetworkMode === ComposeNetworkMode.OVERLAY ? { driver: 'overlay', attachable: true } : { driver: 'bridge' },
+      [networkName]: model.compose.networkMode === ComposeNetworkMode.OVERLAY ? { driver: 'overlay', attachable: true } : { driver: 'bridge' },
     };
   }
   return { document, files };
 }
 
-registerRenderer({
-  name: 'compose',
-  order: 50,
-  validate: (stack) => (stack.composeEnabled ? gatewayProblems(stack) : []),
-  render(stack) {
-    if (!stack.composeEnabled) return {};
-    const { document, files } = composeDocument(stack);
-    const header = `# Generated by pyfleet for stack "${stack.stackName}". Run: docker compose -f ${stack.stackName}.compose.yml up -d --wait\n`;
-    const content = header + yaml.dump(document, { noRefs: true, lineWidth: -1, sortKeys: false, forceQuotes: true, quotingType: "'" });
-    return { result: document, artifacts: [{ path: `${stack.stackName}.compose.yml`, content }, ...files] };
-  },
-});
+/** Host ports a service publishes on the machine its compose project runs on. */
+function publishedHostPorts(svc: MicroService): number[] {
+  if (svc.stack.composeNetworkMode === ComposeNetworkMode.HOST) return [svc.port, ...Object.values(svc.additionalPorts)];
+  return svc.expose ? [svc.expose.port] : [];
+}
+
+/**
+ * Rules of the compose target. They apply to stacks with compose enabled, each compose project on
+ * its own: a project runs on one machine, so its host ports must not clash, and host network mode runs
+ * one container per service. Two projects may run on different machines; when two of one App publish
+ * the same host port, `App.warnings()` says so (they cannot share a machine).
+ */
+export function composeProblems(models: readonly StackModel[]): PyfleetError[] {
+  const errors: PyfleetError[] = [];
+  for (const model of models) {
+    if (!model.compose.enabled) continue;
+    const stack = model.construct;
+    errors.push(...gatewayProblems(stack));
+    const hostPorts = new Map<number, MicroService>();
+    for (const m of model.services) {
+      const svc = m.construct;
+      if (m.hatches.compose.length > 0 && !needsGateway(svc)) {
+        errors.push(new PyfleetError(m.path, 'Compose.of(service) overrides the gateway proxy of a service, but this service has none on compose', `override its version instead: Compose.of(${svc.serviceName}.defaultVersion)`));
+      }
+      for (const port of publishedHostPorts(svc)) {
+        const other = hostPorts.get(port);
+        if (other && other !== svc) {
+          errors.push(new PyfleetError(svc.node.path, `host port ${port} is already taken by "${other.node.path}" in the compose project of stack "${model.name}"`, 'give each service its own public port (expose.port) or, in host network mode, its own container port; or turn compose off for a Kubernetes-only stack (compose: { enabled: false })'));
+        } else {
+          hostPorts.set(port, svc);
+        }
+      }
+      if (model.compose.networkMode !== ComposeNetworkMode.HOST) continue;
+      const containers = svc.versions.reduce((n, v) => n + v.replicas, 0);
+      if (svc.versions.length > 1 || svc.versions.some((v) => v.replicas > 1)) {
+        errors.push(new PyfleetError(svc.node.path, `host network mode runs one container per service, but "${svc.serviceName}" asks for ${containers} containers (${svc.versions.length} version(s)); they would all bind port ${svc.port}`,
+          'set replicas: 1 and keep one version for host mode, or use ComposeNetworkMode.BRIDGE'));
+      }
+      if (svc.expose && svc.expose.port !== svc.port) {
+        errors.push(new PyfleetError(svc.node.path, `in host network mode the container publishes its own port ${svc.port}, so it cannot be exposed on ${svc.expose.port}`,
+          `set expose.port to ${svc.port}, change the service port, or use ComposeNetworkMode.BRIDGE`));
+      }
+    }
+  }
+  return errors;
+}
+
+/** Warnings of the compose target: host ports that two compose projects of the App both publish. */
+export function composeWarnings(models: readonly StackModel[]): PyfleetWarning[] {
+  const out: PyfleetWarning[] = [];
+  const seen = new Map<number, MicroService>();
+  for (const model of models) {
+    if (!model.compose.enabled) continue;
+    const own = new Set<number>();
+    for (const m of model.services) {
+      for (const port of publishedHostPorts(m.construct)) {
+        const other = seen.get(port);
+        if (other && other.stack !== m.construct.stack && !own.has(port)) {
+          out.push({ constructPath: m.path, message: `host port ${port} is also published by "${other.node.path}" of stack "${other.stack.stackName}": the two compose projects cannot run on the same machine. Give one another port if they share a VPS` });
+        }
+        own.add(port);
+        if (!seen.has(port)) seen.set(port, m.construct);
+      }
+    }
+  }
+  return out;
+}
+
+/** The compose target: `<stack>.compose.yml` (and gateway configs) for stacks with compose enabled. */
+export function composeTarget(): Target<ComposeProject> {
+  return {
+    name: 'compose',
+    validate: composeProblems,
+    warnings: composeWarnings,
+    render(model) {
+      if (!model.compose.enabled) return {};
+      const { document, files } = composeDocument(model);
+      const header = `# Generated by pyfleet for stack "${model.name}". Run: docker compose -f ${model.name}.compose.yml up -d --wait\n`;
+      const content = header + yaml.dump(document, { noRefs: true, lineWidth: -1, sortKeys: false, forceQuotes: true, quotingType: "'" });
+      return { result: document, artifacts: [{ path: `${model.name}.compose.yml`, content }, ...files] };
+    },
+  };
+}

@@ -1,28 +1,46 @@
-// Generators of the files a built image needs beside the source (registered per recipe kind).
-import './python';
-import { Artifact, registerRenderer } from '../../core/renderer';
-import { Stack } from '../../core/stack';
-import { imageAsset } from '../../service/asset';
+import { Artifact, Target } from '../../core/target';
+import { BuildGenerators } from '../../service/build';
+import type { StackModel } from '../../model/stack';
+import { pythonGunicornGenerator } from './python';
 
-/** Writes one staged build context per built image: the source files plus generated files. */
-registerRenderer({
-  name: 'image',
-  order: 10,
-  render(stack: Stack) {
-    const artifacts: Artifact[] = [];
-    const seen = new Set<string>();
-    for (const svc of stack.services) {
-      for (const version of svc.versions) {
-        if (version.image.kind !== 'build') continue;
-        const asset = imageAsset(version.image);
-        if (seen.has(asset.contextPath)) continue;
-        seen.add(asset.contextPath);
-        artifacts.push({ path: asset.contextPath, copyFrom: { directory: asset.directory, files: asset.files } });
-        for (const [f, content] of Object.entries(asset.generated).sort(([a], [b]) => a.localeCompare(b))) {
-          artifacts.push({ path: `${asset.contextPath}/${f}`, content });
+/** pyfleet's own build generators, by recipe kind. */
+export const BUILTIN_BUILD_GENERATORS: BuildGenerators = Object.freeze({ 'python-gunicorn': pythonGunicornGenerator });
+
+/** Options of the image target. */
+export interface ImageTargetOptions {
+  /**
+   * Build generators by recipe kind, on top of pyfleet's own.
+   * @default - pyfleet's own (Python web services)
+   */
+  readonly buildGenerators?: BuildGenerators;
+}
+
+/** The image target: it also carries the build generators the App uses to resolve built images. */
+export interface ImageTarget extends Target<string[]> {
+  /** Build generators by recipe kind. */
+  readonly buildGenerators: BuildGenerators;
+}
+
+/** The image target: one staged build context per built image (the source files plus generated files). */
+export function imageTarget(options: ImageTargetOptions = {}): ImageTarget {
+  return {
+    name: 'image',
+    buildGenerators: Object.freeze({ ...BUILTIN_BUILD_GENERATORS, ...(options.buildGenerators ?? {}) }),
+    render(model: StackModel) {
+      const artifacts: Artifact[] = [];
+      const seen = new Set<string>();
+      for (const svc of model.services) {
+        for (const version of svc.versions) {
+          const asset = version.image.asset;
+          if (!asset || seen.has(asset.contextPath)) continue;
+          seen.add(asset.contextPath);
+          artifacts.push({ path: asset.contextPath, copyFrom: { directory: asset.directory, files: asset.files } });
+          for (const [f, content] of Object.entries(asset.generated).sort(([a], [b]) => a.localeCompare(b))) {
+            artifacts.push({ path: `${asset.contextPath}/${f}`, content });
+          }
         }
       }
-    }
-    return { result: artifacts.map((a) => a.path), artifacts };
-  },
-});
+      return { result: artifacts.filter((a) => a.copyFrom).map((a) => a.path), artifacts };
+    },
+  };
+}

@@ -1,6 +1,5 @@
 import { LISTEN_HOST_ENV } from '../../python/recipe';
 import type { GunicornSettingValue, PythonServiceRecipe } from '../../python/recipe';
-import { registerBuildGenerator } from '../../service/build';
 
 /** Where the runtime image keeps the virtualenv and the app. */
 const VENV = '/opt/venv';
@@ -263,8 +262,9 @@ def on_starting(server):
 `;
 }
 
-registerBuildGenerator<PythonServiceRecipe>('python-gunicorn', (r) => ({
+/** The build generator of Python web services: Dockerfile, .dockerignore and gunicorn.conf.py. */
+export const pythonGunicornGenerator = (r: PythonServiceRecipe): Record<string, string> => ({
   'Dockerfile': renderDockerfile(r),
   '.dockerignore': renderDockerignore(r),
   'gunicorn.conf.py': renderGunicornConf(r),
-}));
+});

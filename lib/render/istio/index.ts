@@ -1,8 +1,8 @@
-import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { PyfleetError } from '../../core/errors';
-import { registerRenderer } from '../../core/renderer';
+import type { StackModel } from '../../model/stack';
 import { Stack } from '../../core/stack';
+import type { KubernetesExtension } from '../kubernetes';
 import { Duration } from '../../core/units';
 import {
   DestinationRule, DestinationRuleSpecSubsets, DestinationRuleSpecTrafficPolicy, DestinationRuleSpecTrafficPolicyLoadBalancerSimple,
@@ -35,9 +35,9 @@ function host(svc: MicroService): string {
   return `${svc.serviceName}.${svc.stack.namespaceName}.svc.cluster.local`;
 }
 
-function validate(stack: Stack): Error[] {
+function validate(stack: Stack): PyfleetError[] {
   const m = stackMesh(stack);
-  const errors: Error[] = [];
+  const errors: PyfleetError[] = [];
   if (!m.mesh) {
     for (const c of [...m.routes, ...m.breakers, ...m.gateways]) {
       errors.push(new PyfleetError(c.node.path, 'the stack has no mesh, so this policy could not be enforced on Kubernetes', 'create the stack with mesh: Mesh.istio() (new Stack(app, "shop", { mesh: Mesh.istio() }))'));
@@ -61,18 +61,11 @@ function safeRules(route: Parameters<typeof resolvedRules>[0]): ResolvedRule[] {
   try { return resolvedRules(route); } catch { return []; }
 }
 
-function prepare(stack: Stack): void {
+function render(model: StackModel, root: Construct): void {
+  const stack = model.construct;
   const m = stackMesh(stack);
   if (!m.mesh) return;
   const mesh = m.mesh;
-  // Sidecar injection on the namespace; the app waits for the proxy.
-  for (const c of stack.node.findAll()) {
-    if (c instanceof kplus.Namespace) c.metadata.addLabel('istio-injection', 'enabled');
-    if (c instanceof kplus.Deployment && mesh.holdApplicationUntilProxyStarts) {
-      c.podMetadata.addAnnotation(HOLD_ANNOTATION, '{"holdApplicationUntilProxyStarts":true}');
-    }
-  }
-  const root = new Construct(stack, 'istio');
   new PeerAuthentication(root, 'peer-authentication', {
     metadata: { name: 'default', labels: { 'app.kubernetes.io/part-of': stack.stackName, 'app.kubernetes.io/managed-by': 'pyfleet' } },
     spec: { mtls: { mode: mesh.mtls === 'STRICT' ? PeerAuthenticationSpecMtlsMode.STRICT : PeerAuthenticationSpecMtlsMode.PERMISSIVE } },
@@ -294,10 +287,16 @@ function renderGateway(scope: Construct, stack: Stack, g: MeshGateway): void {
   });
 }
 
-registerRenderer({
-  name: 'istio',
-  // After the kubernetes renderer's prepare (100), so its Namespace and Deployments exist to be annotated.
-  order: 110,
-  validate,
-  prepare,
-});
+/**
+ * Istio as part of the Kubernetes target: sidecar injection on the namespace, the hold annotation on
+ * pods, and PeerAuthentication, DestinationRules, VirtualServices and Gateways from the mesh model.
+ */
+export function istioExtension(): KubernetesExtension {
+  return {
+    name: 'istio',
+    validate: (models) => models.flatMap((mm) => validate(mm.construct)),
+    namespaceLabels: (model): Record<string, string> => (model.mesh ? { 'istio-injection': 'enabled' } : {}),
+    podAnnotations: (model): Record<string, string> => (model.mesh?.holdApplicationUntilProxyStarts ? { [HOLD_ANNOTATION]: '{"holdApplicationUntilProxyStarts":true}' } : {}),
+    render,
+  };
+}

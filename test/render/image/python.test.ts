@@ -7,6 +7,7 @@ import { validate } from 'dockerfile-utils';
 import * as dockerfilelint from 'dockerfilelint';
 import { App, Cpu, FastApiApp, GunicornFlaskApp, Stack, WsgiWorkerClass } from '../../../lib';
 import { imageAsset } from '../../../lib/service/asset';
+import { BUILTIN_BUILD_GENERATORS } from '../../../lib/render/image';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
 const USER = path.join(ROOT, 'examples', 'shop', 'services', 'user');
@@ -25,7 +26,7 @@ function generated(): Generated[] {
     new GunicornFlaskApp(s, 'threads', { source: FLASK, port: 8004, threads: 16, gunicornSettings: { forwarded_allow_ips: '*' } }),
   ];
   return svcs.map((svc) => {
-    const asset = imageAsset(svc.image);
+    const asset = imageAsset(svc.image, BUILTIN_BUILD_GENERATORS);
     return { name: svc.serviceName, files: { ...asset.generated }, sourceFiles: asset.files, module: svc.module, port: svc.port };
   });
 }
@@ -178,7 +179,7 @@ describe('staged contexts', () => {
     for (const f of fs.readdirSync(USER)) fs.copyFileSync(path.join(USER, f), path.join(src, f));
     const tag = (): string => {
       const s = new Stack(new App({ outdir: os.tmpdir() }), 'h');
-      return imageAsset(new FastApiApp(s, 'api', { source: src }).image).tag;
+      return imageAsset(new FastApiApp(s, 'api', { source: src }).image, BUILTIN_BUILD_GENERATORS).tag;
     };
     const before = tag();
     expect(tag()).toBe(before);

@@ -1,0 +1,40 @@
+import type { PyfleetError } from './errors';
+import type { PyfleetWarning } from './warnings';
+import type { StackModel } from '../model/stack';
+
+/** A file a target wants written below the app's outdir. */
+export interface Artifact {
+  /** Path relative to the outdir, with '/' separators. */
+  readonly path: string;
+  /** Text content. Exactly one of `content` and `copyFrom` is set. */
+  readonly content?: string;
+  /** Copy this directory's files (already filtered) to `path`. */
+  readonly copyFrom?: { readonly directory: string; readonly files: readonly string[] };
+}
+
+/** What one target made of one stack: its typed in-memory result and the files to write. */
+export interface TargetOutput<R = unknown> {
+  /** The in-memory result (e.g. Kubernetes objects, the compose project). */
+  readonly result?: R;
+  /** Files to write below the outdir. */
+  readonly artifacts?: readonly Artifact[];
+}
+
+/**
+ * One output target: a pure function from the resolved model of a stack to a typed result and its
+ * files. A target never adds to or edits the user's construct tree. Targets are values passed to the
+ * App (`new App({ targets: [...] })`); pyfleet's own are the default.
+ */
+export interface Target<R = unknown> {
+  /** Unique name; also the key of the target's result in `StackOutput.results`. */
+  readonly name: string;
+  /**
+   * Rules only this target has, checked against every stack's model before anything is rendered.
+   * Return problems instead of throwing; they are reported together with every other problem.
+   */
+  validate?(models: readonly StackModel[]): PyfleetError[];
+  /** Things that may go wrong on this target but do not stop the synth (listed by `App.warnings()`). */
+  warnings?(models: readonly StackModel[]): PyfleetWarning[];
+  /** Renders one stack. Called only after every model validated. */
+  render(model: StackModel): TargetOutput<R>;
+}

@@ -1,0 +1,107 @@
+import { PyfleetError } from '../core/errors';
+import { ComposeNetworkMode, Stack } from '../core/stack';
+import { ImageAsset, imageAsset } from '../service/asset';
+import type { BuildGenerators } from '../service/build';
+import type { EnvValue } from '../service/env';
+import type { ContainerImage } from '../service/image';
+import type { MicroService, ServiceVersion } from '../service/microservice';
+import { hatchesOf } from './hatches';
+import type { ImageModel, ServiceModel, StackModel, VersionModel } from './stack';
+
+/** What resolving needs besides the constructs. */
+export interface ResolveContext {
+  /** Build generators of the App's targets, by recipe kind. */
+  readonly buildGenerators: BuildGenerators;
+  /** Shared by the stacks of one synthesis: an image is hashed once. */
+  readonly assets: Map<ContainerImage, ImageAsset>;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o as Record<string, unknown>)) {
+      // Constructs and value objects are referenced, not frozen.
+      if (v && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype || Array.isArray(v)) deepFreeze(v);
+    }
+  }
+  return o;
+}
+
+function servicePort(svc: MicroService): number {
+  return svc.expose?.port ?? svc.port;
+}
+
+function resolveImage(version: ServiceVersion, ctx: ResolveContext, errors: PyfleetError[]): ImageModel {
+  const image = version.image;
+  const svc = version.service;
+  if (image.kind === 'registry') return { kind: 'registry', reference: image.reference!, buildArgs: {} };
+  let asset: ImageAsset | undefined;
+  try {
+    asset = imageAsset(image, ctx.buildGenerators, version.node.path, ctx.assets);
+  } catch (e) {
+    errors.push(e instanceof PyfleetError ? e : new PyfleetError(version.node.path, (e as Error).message, 'see the message'));
+  }
+  return {
+    kind: 'build',
+    reference: `${svc.stack.imageRegistry}/${svc.serviceName}:${asset?.tag ?? 'unresolved'}`,
+    asset,
+    dockerfile: image.dockerfile ?? 'Dockerfile',
+    buildArgs: { ...image.buildArgs },
+  };
+}
+
+function sortedEnv(env: Readonly<Record<string, EnvValue>>): Record<string, EnvValue> {
+  const out: Record<string, EnvValue> = {};
+  for (const k of Object.keys(env).sort()) out[k] = env[k];
+  return out;
+}
+
+/**
+ * Resolves a stack's constructs into its immutable model. Problems that stop one part from
+ * resolving are pushed to `errors`; the caller reports them with every other problem.
+ */
+export function resolveStack(stack: Stack, ctx: ResolveContext, errors: PyfleetError[]): StackModel {
+  const services: ServiceModel[] = stack.services.map((svc) => {
+    const versions: VersionModel[] = svc.versions.map((v) => ({
+      construct: v,
+      path: v.node.path,
+      name: v.versionName,
+      workloadName: v.workloadName,
+      replicas: v.replicas,
+      image: resolveImage(v, ctx, errors),
+      env: sortedEnv(v.env),
+      hatches: hatchesOf(v),
+    }));
+    return {
+      construct: svc,
+      path: svc.node.path,
+      name: svc.serviceName,
+      versions,
+      calls: svc.calls.map((c) => c.serviceName),
+      urlVariable: svc.urlVariable,
+      addresses: {
+        kubernetes: `http://${svc.serviceName}.${stack.namespaceName}.svc.cluster.local:${servicePort(svc)}`,
+        compose: stack.composeNetworkMode === ComposeNetworkMode.HOST ? `http://127.0.0.1:${svc.port}` : `http://${svc.serviceName}:${svc.port}`,
+      },
+      hatches: hatchesOf(svc),
+    };
+  });
+  const byName = new Map(services.map((s) => [s.name, s]));
+  const model: StackModel = {
+    construct: stack,
+    path: stack.node.path,
+    name: stack.stackName,
+    namespace: stack.namespaceName,
+    imageRegistry: stack.imageRegistry,
+    labels: { ...stack.extraLabels },
+    compose: { enabled: stack.composeEnabled, networkMode: stack.composeNetworkMode },
+    mesh: stack.mesh,
+    services,
+    service(name: string): ServiceModel {
+      const s = byName.get(name);
+      if (!s) throw new PyfleetError(stack.node.path, `stack "${stack.stackName}" has no service "${name}"`, 'call a service of the same stack');
+      return s;
+    },
+  };
+  return deepFreeze(model);
+}

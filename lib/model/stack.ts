@@ -1,0 +1,100 @@
+import type { ComposeNetworkMode, Stack } from '../core/stack';
+import type { Mesh } from '../mesh/mesh';
+import type { ImageAsset } from '../service/asset';
+import type { EnvValue } from '../service/env';
+import type { MicroService, ServiceVersion } from '../service/microservice';
+
+// The resolved model: one immutable value per stack, made by `App.synthesize()` before any target
+// renders. Targets read it and never the construct tree's mutable state; `construct` references are
+// kept for the construct path of messages and for the mesh policies, which targets read through
+// lib/mesh/model.
+
+/** One environment variable as a target sets it: a literal, or a key of a secret. */
+export type EnvEntry =
+  | { readonly name: string; readonly value: string; readonly secret?: undefined }
+  | { readonly name: string; readonly value?: undefined; readonly secret: { readonly name: string; readonly key: string } };
+
+/** The image a version runs. */
+export interface ImageModel {
+  /** `registry` (pulled) or `build` (staged and built). */
+  readonly kind: 'registry' | 'build';
+  /** The reference every target runs: the pinned registry reference or `<registry>/<service>:<content hash>`. */
+  readonly reference: string;
+  /** The staged build context (built images only). */
+  readonly asset?: ImageAsset;
+  /** Dockerfile path relative to the context (built images only). */
+  readonly dockerfile?: string;
+  /** Build arguments (built images only). */
+  readonly buildArgs: Readonly<Record<string, string>>;
+}
+
+/** A JSON patch recorded through an escape hatch (a cdk8s `JsonPatch`, opaque to the model). */
+export type RecordedPatch = object;
+
+/** Escape-hatch changes recorded for one generated object, applied by its target at render time. */
+export interface Hatches {
+  /** Kubernetes JSON patches by object role (`deployment`, `service`, `serviceAccount`). */
+  readonly kubernetes: Readonly<Record<string, readonly RecordedPatch[]>>;
+  /** Compose overrides: dotted key path to value (`undefined` deletes the key). */
+  readonly compose: ReadonlyArray<{ readonly path: string; readonly value: unknown; readonly remove: boolean }>;
+}
+
+/** One version of a service, resolved. */
+export interface VersionModel {
+  /** The construct (for messages). */
+  readonly construct: ServiceVersion;
+  /** Construct path. */
+  readonly path: string;
+  /** Version name (`version` label). */
+  readonly name: string;
+  /** `<service>-<version>`. */
+  readonly workloadName: string;
+  readonly replicas: number;
+  readonly image: ImageModel;
+  /** The user's environment of this version (service env, then the version's own), sorted by name. */
+  readonly env: Readonly<Record<string, EnvValue>>;
+  /** Escape hatches of this version's workload. */
+  readonly hatches: Hatches;
+}
+
+/** The address of a service on each target. */
+export interface ServiceAddresses {
+  /** In-cluster URL, `http://<svc>.<namespace>.svc.cluster.local:<port>`. */
+  readonly kubernetes: string;
+  /** URL inside the compose project (`http://<svc>:<port>`, or loopback in host network mode). */
+  readonly compose: string;
+}
+
+/** One service, resolved. */
+export interface ServiceModel {
+  /** The construct (settings, messages, mesh lookups). */
+  readonly construct: MicroService;
+  readonly path: string;
+  readonly name: string;
+  /** Versions, the default first. */
+  readonly versions: readonly VersionModel[];
+  /** Names of the services this one calls, in declaration order. */
+  readonly calls: readonly string[];
+  /** Where callers reach it. */
+  readonly addresses: ServiceAddresses;
+  /** `<NAME>_URL`. */
+  readonly urlVariable: string;
+  /** Escape hatches of the service-wide objects (Service, ServiceAccount). */
+  readonly hatches: Hatches;
+}
+
+/** One stack, resolved. */
+export interface StackModel {
+  /** The construct (messages, and user cdk8s objects inside it). */
+  readonly construct: Stack;
+  readonly path: string;
+  readonly name: string;
+  readonly namespace: string;
+  readonly imageRegistry: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly compose: { readonly enabled: boolean; readonly networkMode: ComposeNetworkMode };
+  readonly mesh?: Mesh;
+  readonly services: readonly ServiceModel[];
+  /** Looks a service up by name. */
+  service(name: string): ServiceModel;
+}
