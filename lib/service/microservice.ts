@@ -2,7 +2,7 @@ import { Construct } from 'constructs';
 import { PyfleetError } from '../core/errors';
 import { checkDnsLabel, checkEnvName, checkPort, checkPortName, envPrefix } from '../core/names';
 import { ComposeNetworkMode, Stack } from '../core/stack';
-import { Cpu, Duration, Size } from '../core/units';
+import { checkResources, Cpu, Duration, Size } from '../core/units';
 import { EnvInput, EnvValue, toEnvValue } from './env';
 import { HealthCheck } from './health';
 import { ContainerImage } from './image';
@@ -168,7 +168,7 @@ export class ServiceVersion extends Construct {
     checkReplicas(this.node.path, this.replicas);
     for (const [k, v] of Object.entries(options.env ?? {})) {
       checkEnvName(this.node.path, k);
-      this._env[k] = toEnvValue(v);
+      this._env[k] = toEnvValue(v, this.node.path, k);
     }
   }
 
@@ -265,18 +265,7 @@ export class MicroService extends Construct {
     this.cpuRequest = props.cpuRequest ?? this.cpuLimit;
     this.memoryLimit = props.memory ?? Size.mebibytes(256);
     this.memoryRequest = props.memoryRequest ?? this.memoryLimit;
-    if (!(this.cpuLimit instanceof Cpu) || !(this.cpuRequest instanceof Cpu) || !(this.memoryLimit instanceof Size) || !(this.memoryRequest instanceof Size)) {
-      throw new PyfleetError(path, 'cpu and memory must be unit objects, not strings or numbers', 'use Cpu.millis(500) / Cpu.cores(1) and Size.mebibytes(256) / Size.gibibytes(1)');
-    }
-    if (this.cpuRequest.millis > this.cpuLimit.millis) {
-      throw new PyfleetError(path, `cpuRequest ${this.cpuRequest} is above the cpu limit ${this.cpuLimit}`, 'make the request at most the limit');
-    }
-    if (this.memoryRequest.bytes > this.memoryLimit.bytes) {
-      throw new PyfleetError(path, `memoryRequest ${this.memoryRequest} is above the memory limit ${this.memoryLimit}`, 'make the request at most the limit');
-    }
-    if (this.memoryLimit.bytes < 6 * 1024 * 1024) {
-      throw new PyfleetError(path, `memory limit ${this.memoryLimit} is below the 6 MiB that Docker accepts`, 'give at least Size.mebibytes(32) for a Python service');
-    }
+    checkResources(path, this.cpuLimit, this.cpuRequest, this.memoryLimit, this.memoryRequest);
 
     this.replicas = props.replicas ?? 2;
     checkReplicas(path, this.replicas);
@@ -339,7 +328,7 @@ export class MicroService extends Construct {
   /** Adds an environment variable for every version. */
   public addEnv(name: string, value: EnvInput): void {
     checkEnvName(this.node.path, name);
-    this._env[name] = toEnvValue(value);
+    this._env[name] = toEnvValue(value, this.node.path, name);
   }
 
   /** Environment variables set on the service (without injected URLs). */

@@ -225,3 +225,17 @@ describe('cross-object rules of the resolve step', () => {
     expect(readTree(app.outdir)).toEqual(before);
   });
 });
+
+describe('value checks reported with the construct path', () => {
+  test('a CPU limit Docker refuses and an env value undefined at synth name the service', () => {
+    const app = newApp();
+    const stack = new Stack(app, 'shop');
+    const cpu = errorOf(() => new MicroService(stack, 'tiny', { image: img(), cpu: require('../../lib').Cpu.millis(5) }));
+    expect(cpu.constructPath).toBe('shop/tiny');
+    expect(cpu.message).toMatch(/10m|0\.01/);
+    const env = errorOf(() => new MicroService(stack, 'web', { image: img(), env: { API_KEY: process.env.PYFLEET_SURELY_UNSET as unknown as string } }));
+    expect(env.constructPath).toBe('shop/web');
+    expect(env.message).toMatch(/API_KEY/);
+    expect(env.message).toMatch(/undefined/);
+  });
+});
