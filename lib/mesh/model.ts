@@ -205,6 +205,16 @@ export function validateMesh(stacks: readonly Stack[]): PyfleetError[] {
             errors.push(new PyfleetError(w, r, `route to a version of "${svc.serviceName}": ${svc.versions.map((x) => x.versionName).join(', ')} (add one with ${svc.serviceName}.addVersion(...))`));
           }
         }
+        if (ok) {
+          const live = rule.to !== undefined ? [rule.to] : (rule.split ?? []).filter((d) => d.weight > 0).map((d) => d.to);
+          for (const ref of live) {
+            const v = resolveVersion(svc, ref) as ServiceVersion;
+            if (v.replicas === 0) {
+              errors.push(new PyfleetError(w, `the rule sends traffic to version "${v.versionName}", which has 0 replicas, so those requests would fail with 503`,
+                `give "${v.versionName}" at least one replica (addVersion("${v.versionName}", { replicas: 1 })), or route its share to another version`));
+            }
+          }
+        }
         if (rule.split && ok) {
           const sum = rule.split.reduce((n, d) => n + d.weight, 0);
           if (sum !== 100) errors.push(new PyfleetError(w, `split weights sum to ${sum}, not 100`, 'make the integer weights add up to exactly 100'));

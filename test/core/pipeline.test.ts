@@ -239,3 +239,31 @@ describe('value checks reported with the construct path', () => {
     expect(env.message).toMatch(/undefined/);
   });
 });
+
+describe('target-aware rules added with the pipeline', () => {
+  test('a route to a version with 0 replicas is refused; a split that gives it weight 0 is fine', () => {
+    const { MeshRoute, Mesh } = require('../../lib');
+    const build = (weight: number): App => {
+      const app = newApp();
+      const stack = new Stack(app, 'shop', { mesh: Mesh.istio() });
+      const orders = new MicroService(stack, 'orders', { image: img() });
+      const v2 = orders.addVersion('v2', { replicas: 0 });
+      new MeshRoute(stack, 'r', { service: orders, rules: [{ split: [{ to: orders.defaultVersion, weight: 100 - weight }, { to: v2, weight }] }] });
+      return app;
+    };
+    expect(errorOf(() => build(10).synthesize()).message).toMatch(/shop\/r rule 0: the rule sends traffic to version "v2", which has 0 replicas.*Fix: give "v2" at least one replica/);
+    expect(() => build(0).synthesize()).not.toThrow();
+  });
+
+  test('a privileged port in compose host network mode is refused; Kubernetes-only it is fine', () => {
+    const { ComposeNetworkMode } = require('../../lib');
+    const build = (enabled: boolean): App => {
+      const app = newApp();
+      const stack = new Stack(app, 'vps', { compose: { enabled, networkMode: ComposeNetworkMode.HOST } });
+      new MicroService(stack, 'web', { image: img(), port: 80, replicas: 1, expose: { port: 80 } });
+      return app;
+    };
+    expect(errorOf(() => build(true).synthesize()).message).toMatch(/vps\/web: port "http" 80 is privileged.*Fix: use a container port from 1024 up/);
+    expect(() => build(false).synthesize()).not.toThrow();
+  });
+});

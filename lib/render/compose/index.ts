@@ -270,6 +270,14 @@ export function composeProblems(models: readonly StackModel[]): PyfleetError[] {
         }
       }
       if (model.compose.networkMode !== ComposeNetworkMode.HOST) continue;
+      // In host network mode the container binds on the host, where ports below 1024 need root (or
+      // CAP_NET_BIND_SERVICE, which pyfleet drops); on a bridge Docker lets any user bind them.
+      for (const [name, port] of [['http', svc.port], ...Object.entries(svc.additionalPorts)] as Array<[string, number]>) {
+        if (port < 1024) {
+          errors.push(new PyfleetError(svc.node.path, `port "${name}" ${port} is privileged: in host network mode the container binds it on the host as UID ${svc.runAsUser}, which only root may do`,
+            `use a container port from 1024 up (e.g. ${port + 8000}), or ComposeNetworkMode.BRIDGE and expose: { port: ${port} }`));
+        }
+      }
       const containers = svc.versions.reduce((n, v) => n + v.replicas, 0);
       if (svc.versions.length > 1 || svc.versions.some((v) => v.replicas > 1)) {
         errors.push(new PyfleetError(svc.node.path, `host network mode runs one container per service, but "${svc.serviceName}" asks for ${containers} containers (${svc.versions.length} version(s)); they would all bind port ${svc.port}`,
