@@ -34,12 +34,23 @@ export function readTree(dir: string): Map<string, string> {
   return files;
 }
 
-/** Builds a program into a fresh App with its own outdir, synthesizes it and parses what was written. */
+/**
+ * Builds a program into a fresh App with its own outdir, synthesizes it and parses what was written.
+ * What synth prints to stderr is captured (the test log stays quiet) and checked to be exactly
+ * `app.warnings()`, which tests assert on.
+ */
 export function synth(build: (app: App) => void): Synthesized {
   const dir = path.join(tmpdir(), 'dist');
   const app = new App({ outdir: dir });
   build(app);
-  app.synth();
+  const printed: string[] = [];
+  const spy = jest.spyOn(console, 'warn').mockImplementation((...args: unknown[]) => { printed.push(args.map(String).join(' ')); });
+  try {
+    app.synth();
+  } finally {
+    spy.mockRestore();
+  }
+  expect(printed).toEqual(app.warnings().map((w) => `[pyfleet] warning: ${w.constructPath || '<app>'}: ${w.message}`));
   return load(dir);
 }
 
