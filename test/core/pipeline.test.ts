@@ -267,3 +267,15 @@ describe('target-aware rules added with the pipeline', () => {
     expect(() => build(false).synthesize()).not.toThrow();
   });
 });
+
+test('two secret references that compose would read from one shell variable are refused', () => {
+  const { EnvValue } = require('../../lib');
+  const app = newApp();
+  const stack = new Stack(app, 'shop');
+  new MicroService(stack, 'a', { image: img(), env: { P: EnvValue.fromSecret('db-creds', 'password') } });
+  new MicroService(stack, 'b', { image: img(), env: { P: EnvValue.fromSecret('db.creds', 'password') } });
+  new MicroService(stack, 'c', { image: img(), env: { P: EnvValue.fromSecret('db-creds', 'password') } });
+  const e = errorOf(() => app.synthesize());
+  expect(e.message).toMatch(/shop\/b\/v1: secret "db\.creds" key "password" and secret "db-creds" key "password" \(used by shop\/a\/v1\) would both be read from the shell variable DB_CREDS_PASSWORD/);
+  expect((e as any).errors).toHaveLength(1); // the same key used twice is fine
+});

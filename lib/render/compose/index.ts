@@ -64,7 +64,7 @@ function renderVersion(model: StackModel, m: ServiceModel, vm: VersionModel, net
   }
   for (const [k, v] of Object.entries(vm.env)) {
     if (v.secret) {
-      const variable = `${v.secret.name}_${v.secret.key}`.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+      const variable = secretVariable(v.secret);
       env[k] = `\${${variable}:?set ${variable} to the value of key ${v.secret.key} of secret ${v.secret.name}}`;
     } else {
       env[k] = v.value!.replace(/\$/g, '$$$$');
@@ -237,6 +237,33 @@ export function composeDocument(model: StackModel): { document: ComposeProject; 
   return { document, files };
 }
 
+/** The deploying shell's variable that carries a secret key into the compose project. */
+function secretVariable(secret: { readonly name: string; readonly key: string }): string {
+  return `${secret.name}_${secret.key}`.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+}
+
+/** Two different secret keys that would be read from one shell variable. */
+function secretVariableClashes(model: StackModel): PyfleetError[] {
+  const errors: PyfleetError[] = [];
+  const seen = new Map<string, { name: string; key: string; path: string }>();
+  for (const m of model.services) {
+    for (const vm of m.versions) {
+      for (const v of Object.values(vm.env)) {
+        if (!v.secret) continue;
+        const variable = secretVariable(v.secret);
+        const other = seen.get(variable);
+        if (other && (other.name !== v.secret.name || other.key !== v.secret.key)) {
+          errors.push(new PyfleetError(vm.path, `secret "${v.secret.name}" key "${v.secret.key}" and secret "${other.name}" key "${other.key}" (used by ${other.path}) would both be read from the shell variable ${variable} on compose`,
+            'rename one secret or key so that their names differ in more than case, "-", "." and "_"'));
+        } else if (!other) {
+          seen.set(variable, { name: v.secret.name, key: v.secret.key, path: vm.path });
+        }
+      }
+    }
+  }
+  return errors;
+}
+
 /** Host ports a service publishes on the machine its compose project runs on. */
 function publishedHostPorts(svc: MicroService): number[] {
   if (svc.stack.composeNetworkMode === ComposeNetworkMode.HOST) return [svc.port, ...Object.values(svc.additionalPorts)];
@@ -255,6 +282,7 @@ export function composeProblems(models: readonly StackModel[]): PyfleetError[] {
     if (!model.compose.enabled) continue;
     const stack = model.construct;
     errors.push(...gatewayProblems(stack));
+    errors.push(...secretVariableClashes(model));
     const hostPorts = new Map<number, MicroService>();
     for (const m of model.services) {
       const svc = m.construct;
