@@ -20,8 +20,8 @@ function deepFreeze<T>(o: T): T {
   if (o && typeof o === 'object' && !Object.isFrozen(o)) {
     Object.freeze(o);
     for (const v of Object.values(o as Record<string, unknown>)) {
-      // Constructs and value objects are referenced, not frozen.
-      if (v && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype || Array.isArray(v)) deepFreeze(v);
+      // Plain objects and arrays are frozen; constructs and value objects are referenced as they are.
+      if (Array.isArray(v) || (v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype)) deepFreeze(v);
     }
   }
   return o;

@@ -190,19 +190,22 @@ function applyOverrides(service: Record<string, unknown>, hatches: Hatches, owne
   const out = JSON.parse(JSON.stringify(service)) as Record<string, unknown>;
   for (const o of hatches.compose) {
     const keys = o.path.split('.');
-    let node: Record<string, unknown> = out;
-    for (const k of keys.slice(0, -1)) {
-      const next = node[k];
-      if (next === undefined && !o.remove) node[k] = {};
-      else if (next === null || typeof next !== 'object' || Array.isArray(next)) {
-        if (o.remove && next === undefined) { node = undefined as never; break; }
-        throw new PyfleetError(owner, `the compose override "${o.path}" goes through "${k}", which is ${Array.isArray(next) ? 'a list' : `the value ${JSON.stringify(next)}`}, not a mapping`,
-          `override "${keys.slice(0, keys.indexOf(k) + 1).join('.')}" as a whole instead`);
+    const last = keys.pop()!;
+    let node: Record<string, unknown> | undefined = out;
+    for (const [i, k] of keys.entries()) {
+      const next: unknown = node[k];
+      if (next === undefined) {
+        if (o.remove) { node = undefined; break; } // nothing to delete
+        node = node[k] = {};
+        continue;
       }
-      node = node[k] as Record<string, unknown>;
+      if (next === null || typeof next !== 'object' || Array.isArray(next)) {
+        throw new PyfleetError(owner, `the compose override "${o.path}" goes through "${k}", which is ${Array.isArray(next) ? 'a list' : `the value ${JSON.stringify(next)}`}, not a mapping`,
+          `override "${keys.slice(0, i + 1).join('.')}" as a whole instead`);
+      }
+      node = next as Record<string, unknown>;
     }
     if (!node) continue;
-    const last = keys[keys.length - 1];
     if (o.remove) delete node[last];
     else node[last] = JSON.parse(JSON.stringify(o.value));
   }

@@ -62,16 +62,12 @@ function servicePort(svc: ServiceModel['construct']): number {
   return svc.expose?.port ?? svc.port;
 }
 
-interface Built {
-  /** cdk8s objects of the private chart, with the construct path of their owner (messages about patches). */
-  readonly owned: Map<ApiObject, string>;
-}
-
 /**
  * Builds the stack's objects in a private cdk8s chart that is never attached to the user's tree, so
  * rendering twice (with the model changed in between) always matches the model of the moment.
  */
-function build(model: StackModel, extensions: readonly KubernetesExtension[]): { chart: Chart; built: Built } {
+/** `owned`: the patched objects of the private chart, with the construct path of their owner (for messages). */
+function build(model: StackModel, extensions: readonly KubernetesExtension[]): { chart: Chart; owned: Map<ApiObject, string> } {
   const scratch = new Cdk8sApp({ outdir: '.' });
   const chart = new Chart(scratch, model.name, { namespace: model.namespace, disableResourceNameHashes: true });
   const root = new Construct(chart, 'kubernetes');
@@ -90,7 +86,7 @@ function build(model: StackModel, extensions: readonly KubernetesExtension[]): {
   for (const svc of model.services) renderService(root, model, svc, extensions, owned);
   const ext = new Construct(chart, 'extensions');
   for (const x of extensions) x.render?.(model, new Construct(ext, x.name));
-  return { chart, built: { owned } };
+  return { chart, owned };
 }
 
 function applyPatches(obj: ApiObject, patches: readonly object[] | undefined, owner: string, owned: Map<ApiObject, string>): void {
@@ -244,9 +240,9 @@ function userObjects(model: StackModel): ApiObject[] {
 
 /** The stack's Kubernetes objects as JSON, in apply order: pyfleet's, its extensions' and the user's own. */
 export function manifests(model: StackModel, extensions: readonly KubernetesExtension[] = []): KubeObject[] {
-  const { chart, built } = build(model, extensions);
+  const { chart, owned } = build(model, extensions);
   const objects = [...chart.node.findAll().filter((c): c is ApiObject => c instanceof ApiObject), ...userObjects(model)].map((o) => {
-    const owner = built.owned.get(o);
+    const owner = owned.get(o);
     if (owner === undefined) return o.toJson() as KubeObject;
     try {
       return o.toJson() as KubeObject;
