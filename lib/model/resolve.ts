@@ -5,8 +5,9 @@ import type { BuildGenerators } from '../service/build';
 import type { EnvValue } from '../service/env';
 import type { ContainerImage } from '../service/image';
 import type { MicroService, ServiceVersion } from '../service/microservice';
+import { serviceLabels, serviceSelector, versionLabels, versionSelector } from '../service/labels';
 import { hatchesOf } from './hatches';
-import type { ImageModel, ServiceModel, StackModel, VersionModel } from './stack';
+import type { ImageModel, ServiceModel, StackModel, VersionModel, WorkloadModel } from './stack';
 
 /** What resolving needs besides the constructs. */
 export interface ResolveContext {
@@ -27,8 +28,40 @@ function deepFreeze<T>(o: T): T {
   return o;
 }
 
-function servicePort(svc: MicroService): number {
+/** The Service's HTTP port: the public port when exposed, else the container port. */
+export function servicePort(svc: MicroService): number {
   return svc.expose?.port ?? svc.port;
+}
+
+function workload(svc: MicroService): WorkloadModel {
+  const hc = svc.healthCheck;
+  return {
+    port: svc.port,
+    servicePort: servicePort(svc),
+    exposedPort: svc.expose?.port,
+    additionalPorts: Object.keys(svc.additionalPorts).sort((a, b) => a.localeCompare(b)).map((name) => ({ name, port: svc.additionalPorts[name] })),
+    command: svc.command ? [...svc.command] : undefined,
+    args: svc.args ? [...svc.args] : undefined,
+    runAsUser: svc.runAsUser,
+    resources: {
+      cpuLimitMillis: svc.cpuLimit.millis,
+      cpuRequestMillis: svc.cpuRequest.millis,
+      memoryLimitMiB: svc.memoryLimit.mebibytes,
+      memoryRequestMiB: svc.memoryRequest.mebibytes,
+    },
+    health: {
+      enabled: hc.enabled,
+      path: hc.path,
+      port: svc.healthPort,
+      intervalMs: hc.interval.millis,
+      timeoutMs: hc.timeout.millis,
+      startPeriodMs: hc.startPeriod.millis,
+      failureThreshold: hc.failureThreshold,
+    },
+    gracefulShutdownMs: svc.gracefulShutdown.millis,
+    preStopDelayMs: svc.preStopDelay.millis,
+    terminationGracePeriodMs: svc.terminationGracePeriod.millis,
+  };
 }
 
 function resolveImage(version: ServiceVersion, ctx: ResolveContext, errors: PyfleetError[]): ImageModel {
@@ -69,6 +102,8 @@ export function resolveStack(stack: Stack, ctx: ResolveContext, errors: PyfleetE
       workloadName: v.workloadName,
       replicas: v.replicas,
       image: resolveImage(v, ctx, errors),
+      labels: versionLabels(v),
+      selector: versionSelector(v),
       env: sortedEnv(v.env),
       hatches: hatchesOf(v),
     }));
@@ -83,6 +118,9 @@ export function resolveStack(stack: Stack, ctx: ResolveContext, errors: PyfleetE
         kubernetes: `http://${svc.serviceName}.${stack.namespaceName}.svc.cluster.local:${servicePort(svc)}`,
         compose: stack.composeNetworkMode === ComposeNetworkMode.HOST ? `http://127.0.0.1:${svc.port}` : `http://${svc.serviceName}:${svc.port}`,
       },
+      settings: workload(svc),
+      labels: serviceLabels(svc),
+      selector: serviceSelector(svc),
       hatches: hatchesOf(svc),
     };
   });

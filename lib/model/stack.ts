@@ -28,6 +28,60 @@ export interface ImageModel {
   readonly buildArgs: Readonly<Record<string, string>>;
 }
 
+/** A named extra container port. */
+export interface PortModel {
+  readonly name: string;
+  readonly port: number;
+}
+
+/** The health check of a service, resolved (durations in milliseconds). */
+export interface HealthModel {
+  /** False for `HealthCheck.none()`: no probes, no compose healthcheck. */
+  readonly enabled: boolean;
+  /** Request path (HTTP checks). */
+  readonly path?: string;
+  /** Container port the check requests. */
+  readonly port: number;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly startPeriodMs: number;
+  readonly failureThreshold: number;
+}
+
+/** CPU in millicores and memory in MiB, as every target and the Pulumi components read them. */
+export interface ResourcesModel {
+  readonly cpuLimitMillis: number;
+  readonly cpuRequestMillis: number;
+  readonly memoryLimitMiB: number;
+  readonly memoryRequestMiB: number;
+}
+
+/** The settings of a service's workloads, resolved: what every version runs with. */
+export interface WorkloadModel {
+  /** Container port of the HTTP server. */
+  readonly port: number;
+  /** Port of the Kubernetes Service (the public port when exposed, else the container port). */
+  readonly servicePort: number;
+  /** Public port (load balancer on Kubernetes, host port on compose); undefined when not exposed. */
+  readonly exposedPort?: number;
+  /** Further named container ports, sorted by name. */
+  readonly additionalPorts: readonly PortModel[];
+  /** Container command (entrypoint) override. */
+  readonly command?: readonly string[];
+  /** Container arguments override. */
+  readonly args?: readonly string[];
+  /** Non-root user and group id the container runs as. */
+  readonly runAsUser: number;
+  readonly resources: ResourcesModel;
+  readonly health: HealthModel;
+  /** Time the server gets to finish in-flight requests after SIGTERM. */
+  readonly gracefulShutdownMs: number;
+  /** Pause before SIGTERM so that load balancers stop sending first. */
+  readonly preStopDelayMs: number;
+  /** Pre-stop delay + graceful shutdown + 5 s: how long the engine waits before it kills. */
+  readonly terminationGracePeriodMs: number;
+}
+
 /** A JSON patch recorded through an escape hatch (a cdk8s `JsonPatch`, opaque to the model). */
 export type RecordedPatch = object;
 
@@ -51,6 +105,10 @@ export interface VersionModel {
   readonly workloadName: string;
   readonly replicas: number;
   readonly image: ImageModel;
+  /** Labels of the version's workload and pods (stack labels, `app`, `version`, `app.kubernetes.io/*`). */
+  readonly labels: Readonly<Record<string, string>>;
+  /** Labels that select this version's pods: `app` and `version`. */
+  readonly selector: Readonly<Record<string, string>>;
   /** The user's environment of this version (service env, then the version's own), sorted by name. */
   readonly env: Readonly<Record<string, EnvValue>>;
   /** Escape hatches of this version's workload. */
@@ -77,6 +135,12 @@ export interface ServiceModel {
   readonly calls: readonly string[];
   /** Where callers reach it. */
   readonly addresses: ServiceAddresses;
+  /** Settings every version's workload runs with. */
+  readonly settings: WorkloadModel;
+  /** Labels of the service-wide objects (Service, ServiceAccount). */
+  readonly labels: Readonly<Record<string, string>>;
+  /** Labels that select every pod of the service, whatever the version: `app`. */
+  readonly selector: Readonly<Record<string, string>>;
   /** `<NAME>_URL`. */
   readonly urlVariable: string;
   /** Escape hatches of the service-wide objects (Service, ServiceAccount). */
