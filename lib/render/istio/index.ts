@@ -1,15 +1,15 @@
-import { Construct } from 'constructs';
 import { PyfleetError } from '../../core/errors';
 import type { StackModel } from '../../model/stack';
 import { Stack } from '../../core/stack';
 import type { KubernetesExtension } from '../kubernetes';
+import { KubeObject, kubeObject } from '../kubernetes/object';
 import { Duration } from '../../core/units';
 import {
   DestinationRule, DestinationRuleSpecSubsets, DestinationRuleSpecTrafficPolicy, DestinationRuleSpecTrafficPolicyLoadBalancerSimple,
   DestinationRuleSpecTrafficPolicyTlsMode, Gateway, GatewaySpecServers, GatewaySpecServersTlsMode, VirtualService, VirtualServiceSpecHttp,
-  VirtualServiceSpecHttpMatch,
+  VirtualServiceSpecHttpMatch, toJson_DestinationRuleProps, toJson_GatewayProps, toJson_VirtualServiceProps,
 } from '../../imports/networking.istio.io';
-import { PeerAuthentication, PeerAuthenticationSpecMtlsMode } from '../../imports/security.istio.io';
+import { PeerAuthentication, PeerAuthenticationSpecMtlsMode, toJson_PeerAuthenticationProps } from '../../imports/security.istio.io';
 import { CircuitBreakerSettings, UpstreamTls } from '../../mesh/breaker';
 import { MeshGateway } from '../../mesh/gateway';
 import { Match, StringMatch } from '../../mesh/match';
@@ -61,26 +61,27 @@ function safeRules(route: Parameters<typeof resolvedRules>[0]): ResolvedRule[] {
   try { return resolvedRules(route); } catch { return []; }
 }
 
-function render(model: StackModel, root: Construct): void {
+function objects(model: StackModel): KubeObject[] {
   const stack = model.construct;
   const m = stackMesh(stack);
-  if (!m.mesh) return;
+  if (!m.mesh) return [];
   const mesh = m.mesh;
-  new PeerAuthentication(root, 'peer-authentication', {
-    metadata: { name: 'default', labels: { 'app.kubernetes.io/part-of': stack.stackName, 'app.kubernetes.io/managed-by': 'pyfleet' } },
+  const out: KubeObject[] = [];
+  out.push(kubeObject(PeerAuthentication.GVK, toJson_PeerAuthenticationProps, {
+    metadata: { name: 'default', namespace: model.namespace, labels: { 'app.kubernetes.io/part-of': stack.stackName, 'app.kubernetes.io/managed-by': 'pyfleet' } },
     spec: { mtls: { mode: mesh.mtls === 'STRICT' ? PeerAuthenticationSpecMtlsMode.STRICT : PeerAuthenticationSpecMtlsMode.PERMISSIVE } },
-  });
+  }));
 
   for (const svc of stack.services) {
     const route = routeOf(stack, svc);
     const breakers = breakersOf(stack, svc);
     const gateways = m.gateways.filter((g) => g.service === svc);
     if (!route && breakers.length === 0 && gateways.length === 0 && svc.versions.length === 1 && !appKeepAlive(svc)) continue;
-    const scope = new Construct(root, svc.serviceName);
-    renderDestinationRule(scope, stack, svc);
-    for (const g of gateways) renderGateway(scope, stack, g);
-    if (route || gateways.length > 0) renderVirtualService(scope, stack, svc, gateways);
+    out.push(destinationRule(stack, svc));
+    for (const g of gateways) out.push(gateway(stack, g));
+    if (route || gateways.length > 0) out.push(virtualService(stack, svc, gateways));
   }
+  return out;
 }
 
 /**
@@ -133,7 +134,7 @@ function prune<T extends Record<string, unknown>>(o: T): T | undefined {
   return Object.keys(out).length ? (out as T) : undefined;
 }
 
-function renderDestinationRule(scope: Construct, stack: Stack, svc: MicroService): void {
+function destinationRule(stack: Stack, svc: MicroService): KubeObject {
   const whole = breakersOf(stack, svc).find((b) => !b.version);
   // Every version is a subset (routes name them; breakers of single versions attach to them).
   const subsets: DestinationRuleSpecSubsets[] = svc.versions.map((v) => {
@@ -142,8 +143,8 @@ function renderDestinationRule(scope: Construct, stack: Stack, svc: MicroService
     if (own) return { ...subset, trafficPolicy: trafficPolicy(effectiveBreaker(stack, v), svc) as any };
     return subset;
   });
-  new DestinationRule(scope, 'destination-rule', {
-    metadata: { name: svc.serviceName, labels: serviceLabels(svc) },
+  return kubeObject(DestinationRule.GVK, toJson_DestinationRuleProps, {
+    metadata: { name: svc.serviceName, namespace: svc.stack.namespaceName, labels: serviceLabels(svc) },
     spec: {
       host: host(svc),
       trafficPolicy: trafficPolicy(whole?.settings, svc),
@@ -231,7 +232,7 @@ function httpRoute(svc: MicroService, r: ResolvedRule, name: string, matches: Vi
   return route as VirtualServiceSpecHttp;
 }
 
-function renderVirtualService(scope: Construct, stack: Stack, svc: MicroService, gateways: MeshGateway[]): void {
+function virtualService(stack: Stack, svc: MicroService, gateways: MeshGateway[]): KubeObject {
   const route = routeOf(stack, svc);
   const rules = route ? resolvedRules(route) : [];
   const http: VirtualServiceSpecHttp[] = [];
@@ -263,8 +264,8 @@ function renderVirtualService(scope: Construct, stack: Stack, svc: MicroService,
     http.push(out);
   });
   const hosts = [host(svc), ...gateways.flatMap((g) => g.hosts)];
-  new VirtualService(scope, 'virtual-service', {
-    metadata: { name: svc.serviceName, labels: serviceLabels(svc) },
+  return kubeObject(VirtualService.GVK, toJson_VirtualServiceProps, {
+    metadata: { name: svc.serviceName, namespace: svc.stack.namespaceName, labels: serviceLabels(svc) },
     spec: {
       hosts: [...new Set(hosts)],
       ...(withGateways ? { gateways: ['mesh', ...gateways.map(gwName)] } : {}),
@@ -273,7 +274,7 @@ function renderVirtualService(scope: Construct, stack: Stack, svc: MicroService,
   });
 }
 
-function renderGateway(scope: Construct, stack: Stack, g: MeshGateway): void {
+function gateway(stack: Stack, g: MeshGateway): KubeObject {
   const servers: GatewaySpecServers[] = [];
   if (g.tls) {
     servers.push({ port: { number: g.httpPort, name: 'http', protocol: 'HTTP' }, hosts: [...g.hosts], tls: { httpsRedirect: g.tls.httpsRedirect ?? true } });
@@ -281,8 +282,8 @@ function renderGateway(scope: Construct, stack: Stack, g: MeshGateway): void {
   } else {
     servers.push({ port: { number: g.httpPort, name: 'http', protocol: 'HTTP' }, hosts: [...g.hosts] });
   }
-  new Gateway(scope, `gateway-${g.node.id}`, {
-    metadata: { name: g.node.id, labels: serviceLabels(g.service) },
+  return kubeObject(Gateway.GVK, toJson_GatewayProps, {
+    metadata: { name: g.node.id, namespace: stack.namespaceName, labels: serviceLabels(g.service) },
     spec: { selector: { ...stack.mesh!.ingressSelector }, servers },
   });
 }
@@ -297,6 +298,6 @@ export function istioExtension(): KubernetesExtension {
     validate: (models) => models.flatMap((mm) => validate(mm.construct)),
     namespaceLabels: (model): Record<string, string> => (model.mesh ? { 'istio-injection': 'enabled' } : {}),
     podAnnotations: (model): Record<string, string> => (model.mesh?.holdApplicationUntilProxyStarts ? { [HOLD_ANNOTATION]: '{"holdApplicationUntilProxyStarts":true}' } : {}),
-    render,
+    objects,
   };
 }

@@ -1,27 +1,27 @@
-import { ApiObject, App as Cdk8sApp, Chart, Duration as KDuration, JsonPatch, Size as KSize } from 'cdk8s';
-import * as kplus from 'cdk8s-plus-27';
-import { Construct } from 'constructs';
+import { ApiObject, Chart, JsonPatch } from 'cdk8s';
+import { k8s } from 'cdk8s-plus-27';
 import * as yaml from 'js-yaml';
 import { PyfleetError } from '../../core/errors';
 import { Target } from '../../core/target';
 import type { ServiceModel, StackModel, VersionModel } from '../../model/stack';
-import { serviceLabels, serviceSelector, versionLabels, versionSelector } from '../../service/labels';
+import { canonicalObject, KubeObject } from './object';
+
+export { KubeObject } from './object';
+
+// The Kubernetes target builds every object as a typed value of the generated Kubernetes 1.27 API
+// (cdk8s-plus-27's `k8s` imports: `k8s.DeploymentSpec`, `k8s.ServiceSpec`, ...) and serializes it with
+// the generated `toJson_*` functions, the ones cdk8s's own ApiObjects use. It creates no constructs:
+// a construct per object costs more than the object itself at a thousand services, and rendering must
+// not touch the user's tree. Output is canonical as cdk8s writes it (keys sorted, `apiVersion`, `kind`,
+// `metadata` first), so manifests match what a cdk8s chart would synthesize.
 
 /** Apply order for `kubectl apply -f`: namespaces and identities first, workloads last. */
 const KIND_ORDER = ['Namespace', 'ServiceAccount', 'Secret', 'ConfigMap', 'PeerAuthentication', 'Service', 'DestinationRule', 'Deployment', 'HorizontalPodAutoscaler', 'Gateway', 'VirtualService'];
 
-/** A Kubernetes object as the target writes it. */
-export interface KubeObject {
-  readonly apiVersion: string;
-  readonly kind: string;
-  readonly metadata: { readonly name: string; readonly namespace?: string; readonly labels?: Record<string, string>; readonly annotations?: Record<string, string> };
-  readonly [field: string]: unknown;
-}
-
 /**
  * A part of the Kubernetes target that adds to what it renders (Istio is one). The Kubernetes target
  * asks each extension, in order, for namespace labels and pod annotations while it builds its own
- * objects, then lets it add objects of its own; an extension never edits the target's objects.
+ * objects, then for objects of its own; an extension never edits the target's objects.
  */
 export interface KubernetesExtension {
   /** Name, for messages. */
@@ -32,8 +32,11 @@ export interface KubernetesExtension {
   namespaceLabels?(model: StackModel): Record<string, string>;
   /** Annotations for the pods of a version. */
   podAnnotations?(model: StackModel, service: ServiceModel, version: VersionModel): Record<string, string>;
-  /** Adds the extension's own objects below `scope` (a construct in the target's private chart). */
-  render?(model: StackModel, scope: Construct): void;
+  /**
+   * The extension's own objects for the stack, complete with `metadata.namespace` (build them with
+   * {@link kubeObject} to get cdk8s's canonical form). They are written with the target's, in apply order.
+   */
+  objects?(model: StackModel): KubeObject[];
 }
 
 /** Options of the Kubernetes target. */
@@ -48,9 +51,24 @@ export interface KubernetesTargetOptions {
 /** The stack's manifests, in apply order. */
 export type KubernetesResult = KubeObject[];
 
-function wholeSeconds(ms: number): KDuration {
-  // Kubernetes takes whole seconds: a grace period rounds up, never cutting a shutdown short.
-  return KDuration.seconds(Math.ceil(ms / 1000));
+/** A generated API kind: its group/version/kind and the generated serializer of its props. */
+interface Kind<P> {
+  readonly gvk: { readonly apiVersion: string; readonly kind: string };
+  readonly toJson: (props: P) => Record<string, unknown> | undefined;
+}
+
+const NAMESPACE: Kind<k8s.KubeNamespaceProps> = { gvk: k8s.KubeNamespace.GVK, toJson: k8s.toJson_KubeNamespaceProps };
+const SERVICE_ACCOUNT: Kind<k8s.KubeServiceAccountProps> = { gvk: k8s.KubeServiceAccount.GVK, toJson: k8s.toJson_KubeServiceAccountProps };
+const SERVICE: Kind<k8s.KubeServiceProps> = { gvk: k8s.KubeService.GVK, toJson: k8s.toJson_KubeServiceProps };
+const DEPLOYMENT: Kind<k8s.KubeDeploymentProps> = { gvk: k8s.KubeDeployment.GVK, toJson: k8s.toJson_KubeDeploymentProps };
+
+/**
+ * One generated object in canonical form. `patches` (escape hatches) are applied to the canonical
+ * JSON, as cdk8s applies `ApiObject.addJsonPatch`; a patch that cannot apply names `owner`.
+ */
+function generated<P>(kind: Kind<P>, props: P, patches?: readonly object[], owner?: string): KubeObject {
+  const json = { apiVersion: kind.gvk.apiVersion, kind: kind.gvk.kind, ...kind.toJson(props) };
+  return canonicalObject(json, patches as readonly JsonPatch[] | undefined, owner);
 }
 
 /** `sleep` argument for a pre-stop pause: whole seconds, or a decimal for sub-second pauses (GNU and busybox sleep take both). */
@@ -58,173 +76,125 @@ function sleepArg(ms: number): string {
   return `${ms / 1000}`;
 }
 
-function servicePort(svc: ServiceModel['construct']): number {
-  return svc.expose?.port ?? svc.port;
+/** Kubernetes takes whole seconds: a duration rounds up, never cutting a shutdown or a check short. */
+function seconds(ms: number): number {
+  return Math.ceil(ms / 1000);
 }
 
-/**
- * Builds the stack's objects in a private cdk8s chart that is never attached to the user's tree, so
- * rendering twice (with the model changed in between) always matches the model of the moment.
- */
-/** `owned`: the patched objects of the private chart, with the construct path of their owner (for messages). */
-function build(model: StackModel, extensions: readonly KubernetesExtension[]): { chart: Chart; owned: Map<ApiObject, string> } {
-  const scratch = new Cdk8sApp({ outdir: '.' });
-  const chart = new Chart(scratch, model.name, { namespace: model.namespace, disableResourceNameHashes: true });
-  const root = new Construct(chart, 'kubernetes');
-  const owned = new Map<ApiObject, string>();
-  const nsLabels: Record<string, string> = {
+function namespaceObject(model: StackModel, extensions: readonly KubernetesExtension[]): KubeObject {
+  const labels: Record<string, string> = {
     ...model.labels,
     'app.kubernetes.io/part-of': model.name,
     'app.kubernetes.io/managed-by': 'pyfleet',
     'pod-security.kubernetes.io/enforce': 'restricted',
     'pod-security.kubernetes.io/enforce-version': 'latest',
   };
-  for (const x of extensions) Object.assign(nsLabels, x.namespaceLabels?.(model) ?? {});
-  const ns = new kplus.Namespace(root, 'namespace', { metadata: { name: model.namespace, labels: nsLabels } });
-  // A Namespace is cluster-scoped: the chart's namespace must not be stamped on it.
-  ApiObject.of(ns).addJsonPatch(JsonPatch.remove('/metadata/namespace'));
-  for (const svc of model.services) renderService(root, model, svc, extensions, owned);
-  const ext = new Construct(chart, 'extensions');
-  for (const x of extensions) x.render?.(model, new Construct(ext, x.name));
-  return { chart, owned };
+  for (const x of extensions) Object.assign(labels, x.namespaceLabels?.(model) ?? {});
+  // Cluster-scoped: no metadata.namespace.
+  return generated(NAMESPACE, { metadata: { name: model.namespace, labels }, spec: {} });
 }
 
-function applyPatches(obj: ApiObject, patches: readonly object[] | undefined, owner: string, owned: Map<ApiObject, string>): void {
-  if (!patches || patches.length === 0) return;
-  ApiObject.of(obj).addJsonPatch(...(patches as JsonPatch[]));
-  owned.set(obj, owner);
+function serviceObjects(model: StackModel, m: ServiceModel, extensions: readonly KubernetesExtension[]): KubeObject[] {
+  const s = m.settings;
+  const metadata = { name: m.name, namespace: model.namespace, labels: { ...m.labels } };
+  const out: KubeObject[] = [
+    generated(SERVICE_ACCOUNT, { metadata, automountServiceAccountToken: false }, m.hatches.kubernetes.serviceAccount, m.path),
+    generated(SERVICE, {
+      metadata,
+      spec: {
+        type: s.exposedPort !== undefined ? 'LoadBalancer' : 'ClusterIP',
+        selector: { ...m.selector },
+        ports: [
+          { name: 'http', appProtocol: 'http', port: s.servicePort, targetPort: k8s.IntOrString.fromString('http'), protocol: 'TCP' },
+          ...s.additionalPorts.map((p) => ({ name: p.name, port: p.port, targetPort: k8s.IntOrString.fromString(p.name), protocol: 'TCP' })),
+        ],
+      },
+    }, m.hatches.kubernetes.service, m.path),
+  ];
+  for (const v of m.versions) out.push(deploymentObject(model, m, v, extensions));
+  return out;
 }
 
-function renderService(root: Construct, model: StackModel, m: ServiceModel, extensions: readonly KubernetesExtension[], owned: Map<ApiObject, string>): void {
-  const svc = m.construct;
-  const scope = new Construct(root, svc.serviceName);
-  const sa = new kplus.ServiceAccount(scope, 'service-account', {
-    metadata: { name: svc.serviceName, labels: serviceLabels(svc) },
-    automountToken: false,
-  });
-  applyPatches(ApiObject.of(sa), m.hatches.kubernetes.serviceAccount, m.path, owned);
-
-  // A plain ApiObject: cdk8s-plus-27's Service drops `targetPort` when it serializes (its generated
-  // toJson maps the resolved value through IntOrString again), which would break named target ports.
-  const service = new ApiObject(scope, 'service', {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name: svc.serviceName, labels: serviceLabels(svc) },
-    spec: {
-      type: svc.expose ? 'LoadBalancer' : 'ClusterIP',
-      selector: serviceSelector(svc),
-      ports: [
-        { name: 'http', appProtocol: 'http', port: servicePort(svc), targetPort: 'http', protocol: 'TCP' },
-        ...Object.entries(svc.additionalPorts).sort(([a], [b]) => a.localeCompare(b)).map(([name, port]) => ({ name, port, targetPort: name, protocol: 'TCP' })),
-      ],
-    },
-  });
-
-  applyPatches(service, m.hatches.kubernetes.service, m.path, owned);
-
-  for (const version of m.versions) renderVersion(scope, model, m, version, sa, extensions, owned);
-}
-
-function renderVersion(scope: Construct, model: StackModel, m: ServiceModel, vm: VersionModel, sa: kplus.ServiceAccount, extensions: readonly KubernetesExtension[], owned: Map<ApiObject, string>): void {
-  const svc = m.construct;
-  const version = vm.construct;
-  const labels = versionLabels(version);
-  const annotations: Record<string, string> = {};
-  for (const x of extensions) Object.assign(annotations, x.podAnnotations?.(model, m, vm) ?? {});
-  const tmp = kplus.Volume.fromEmptyDir(scope, `version-${version.versionName}-tmp`, 'tmp', { sizeLimit: KSize.mebibytes(64) });
-  const deployment = new kplus.Deployment(scope, `version-${version.versionName}`, {
-    metadata: { name: version.workloadName, labels },
-    podMetadata: Object.keys(annotations).length ? { labels, annotations } : { labels },
-    select: false,
-    replicas: vm.replicas,
-    strategy: kplus.DeploymentStrategy.rollingUpdate({
-      maxSurge: kplus.PercentOrAbsolute.absolute(1),
-      maxUnavailable: kplus.PercentOrAbsolute.absolute(0),
-    }),
-    serviceAccount: sa,
-    automountServiceAccountToken: false,
-    terminationGracePeriod: wholeSeconds(svc.terminationGracePeriod.millis),
-    securityContext: { ensureNonRoot: true, user: svc.runAsUser, group: svc.runAsUser, fsGroup: svc.runAsUser },
-    volumes: [tmp],
-  });
-  deployment.select(kplus.LabelSelector.of({ labels: versionSelector(version) }));
-
-  const hc = svc.healthCheck;
-  const probeOpts = {
-    port: svc.healthPort,
-    periodSeconds: wholeSeconds(hc.interval.millis),
-    timeoutSeconds: wholeSeconds(hc.timeout.millis),
-    failureThreshold: hc.failureThreshold,
-  };
-  const container = deployment.addContainer({
-    name: 'app',
-    image: vm.image.reference,
-    imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
-    ports: [
-      { name: 'http', number: svc.port, protocol: kplus.Protocol.TCP },
-      ...Object.entries(svc.additionalPorts).sort(([a], [b]) => a.localeCompare(b)).map(([name, number]) => ({ name, number, protocol: kplus.Protocol.TCP })),
-    ],
-    command: svc.command,
-    args: svc.args,
-    envVariables: envVariables(scope, model, m, vm),
-    resources: {
-      cpu: { request: kplus.Cpu.millis(svc.cpuRequest.millis), limit: kplus.Cpu.millis(svc.cpuLimit.millis) },
-      memory: { request: KSize.mebibytes(svc.memoryRequest.mebibytes), limit: KSize.mebibytes(svc.memoryLimit.mebibytes) },
-    },
-    securityContext: {
-      ensureNonRoot: true,
-      user: svc.runAsUser,
-      group: svc.runAsUser,
-      readOnlyRootFilesystem: true,
-      allowPrivilegeEscalation: false,
-      privileged: false,
-    },
-    readiness: hc.enabled ? kplus.Probe.fromHttpGet(hc.path!, probeOpts) : undefined,
-    liveness: hc.enabled ? kplus.Probe.fromHttpGet(hc.path!, { ...probeOpts, failureThreshold: hc.failureThreshold + 2 }) : undefined,
-    startup: hc.enabled
-      ? kplus.Probe.fromHttpGet(hc.path!, {
-        ...probeOpts,
-        periodSeconds: KDuration.seconds(2),
-        timeoutSeconds: wholeSeconds(hc.timeout.millis),
-        failureThreshold: Math.max(3, Math.ceil(hc.startPeriod.seconds / 2) + hc.failureThreshold),
-      })
-      : undefined,
-    lifecycle: svc.preStopDelay.millis > 0 ? { preStop: kplus.Handler.fromCommand(['sleep', sleepArg(svc.preStopDelay.millis)]) } : undefined,
-  });
-  container.mount('/tmp', tmp);
-
-  const obj = ApiObject.of(deployment);
-  obj.addJsonPatch(JsonPatch.add('/spec/template/spec/securityContext/seccompProfile', { type: 'RuntimeDefault' }));
-  obj.addJsonPatch(JsonPatch.add('/spec/template/spec/containers/0/securityContext/seccompProfile', { type: 'RuntimeDefault' }));
-  obj.addJsonPatch(JsonPatch.add('/spec/template/spec/containers/0/securityContext/capabilities', { drop: ['ALL'] }));
-  obj.addJsonPatch(JsonPatch.add('/spec/revisionHistoryLimit', 5));
-  // cdk8s-plus labels pods with a construct address; selection is by app/version, so drop it.
-  obj.addJsonPatch(JsonPatch.remove('/spec/template/metadata/labels/cdk8s.io~1metadata.addr'));
-  if (!hc.enabled) {
-    // cdk8s-plus injects a TCP startup probe when none is given; no health check means no probes.
-    obj.addJsonPatch(JsonPatch.remove('/spec/template/spec/containers/0/startupProbe'));
-  }
-  applyPatches(obj, vm.hatches.kubernetes.deployment, vm.path, owned);
-}
-
-function envVariables(scope: Construct, model: StackModel, m: ServiceModel, vm: VersionModel): Record<string, kplus.EnvValue> {
-  const env: Record<string, kplus.EnvValue> = {};
+function envVars(model: StackModel, m: ServiceModel, vm: VersionModel): k8s.EnvVar[] | undefined {
+  const env = new Map<string, k8s.EnvVar>();
   for (const callee of m.calls) {
     const c = model.service(callee);
-    env[c.urlVariable] = kplus.EnvValue.fromValue(c.addresses.kubernetes);
+    env.set(c.urlVariable, { name: c.urlVariable, value: c.addresses.kubernetes });
   }
-  for (const [k, v] of Object.entries(vm.env)) {
-    if (v.secret) {
-      const id = `secret-${v.secret.name}`;
-      const secret = (scope.node.tryFindChild(id) as kplus.ISecret | undefined) ?? kplus.Secret.fromSecretName(scope, id, v.secret.name);
-      env[k] = kplus.EnvValue.fromSecretValue({ secret, key: v.secret.key });
-    } else {
-      env[k] = kplus.EnvValue.fromValue(v.value!);
-    }
+  for (const [name, v] of Object.entries(vm.env)) {
+    env.set(name, v.secret ? { name, valueFrom: { secretKeyRef: { name: v.secret.name, key: v.secret.key } } } : { name, value: v.value! });
   }
-  const sorted: Record<string, kplus.EnvValue> = {};
-  for (const k of Object.keys(env).sort()) sorted[k] = env[k];
-  return sorted;
+  return env.size ? [...env.keys()].sort().map((k) => env.get(k)!) : undefined;
+}
+
+function deploymentObject(model: StackModel, m: ServiceModel, vm: VersionModel, extensions: readonly KubernetesExtension[]): KubeObject {
+  const s = m.settings;
+  const hc = s.health;
+  const annotations: Record<string, string> = {};
+  for (const x of extensions) Object.assign(annotations, x.podAnnotations?.(model, m, vm) ?? {});
+  const probe = (failureThreshold: number, periodSeconds: number): k8s.Probe => ({
+    httpGet: { path: hc.path!, port: k8s.IntOrString.fromNumber(hc.port), scheme: 'HTTP' },
+    periodSeconds,
+    timeoutSeconds: seconds(hc.timeoutMs),
+    failureThreshold,
+  });
+  const nonRoot = { runAsNonRoot: true, runAsUser: s.runAsUser, runAsGroup: s.runAsUser };
+  const seccomp = { type: 'RuntimeDefault' };
+  const container: k8s.Container = {
+    name: 'app',
+    image: vm.image.reference,
+    imagePullPolicy: 'IfNotPresent',
+    command: s.command ? [...s.command] : undefined,
+    args: s.args ? [...s.args] : undefined,
+    ports: [
+      { name: 'http', containerPort: s.port, protocol: 'TCP' },
+      ...s.additionalPorts.map((p) => ({ name: p.name, containerPort: p.port, protocol: 'TCP' })),
+    ],
+    env: envVars(model, m, vm),
+    resources: {
+      limits: { cpu: k8s.Quantity.fromString(`${s.resources.cpuLimitMillis}m`), memory: k8s.Quantity.fromString(mebibytes(s.resources.memoryLimitMiB)) },
+      requests: { cpu: k8s.Quantity.fromString(`${s.resources.cpuRequestMillis}m`), memory: k8s.Quantity.fromString(mebibytes(s.resources.memoryRequestMiB)) },
+    },
+    securityContext: { ...nonRoot, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ['ALL'] }, seccompProfile: seccomp },
+    readinessProbe: hc.enabled ? probe(hc.failureThreshold, seconds(hc.intervalMs)) : undefined,
+    livenessProbe: hc.enabled ? probe(hc.failureThreshold + 2, seconds(hc.intervalMs)) : undefined,
+    startupProbe: hc.enabled ? probe(Math.max(3, Math.ceil(hc.startPeriodMs / 2000) + hc.failureThreshold), 2) : undefined,
+    lifecycle: s.preStopDelayMs > 0 ? { preStop: { exec: { command: ['sleep', sleepArg(s.preStopDelayMs)] } } } : undefined,
+    volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+  };
+  return generated(DEPLOYMENT, {
+    metadata: { name: vm.workloadName, namespace: model.namespace, labels: { ...vm.labels } },
+    spec: {
+      replicas: vm.replicas,
+      minReadySeconds: 0,
+      progressDeadlineSeconds: 600,
+      revisionHistoryLimit: 5,
+      selector: { matchLabels: { ...vm.selector } },
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: k8s.IntOrString.fromNumber(1), maxUnavailable: k8s.IntOrString.fromNumber(0) } },
+      template: {
+        metadata: Object.keys(annotations).length ? { labels: { ...vm.labels }, annotations } : { labels: { ...vm.labels } },
+        spec: {
+          serviceAccountName: m.name,
+          automountServiceAccountToken: false,
+          dnsPolicy: 'ClusterFirst',
+          hostNetwork: false,
+          restartPolicy: 'Always',
+          setHostnameAsFqdn: false,
+          terminationGracePeriodSeconds: seconds(s.terminationGracePeriodMs),
+          securityContext: { ...nonRoot, fsGroup: s.runAsUser, fsGroupChangePolicy: 'Always', seccompProfile: seccomp },
+          containers: [container],
+          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('64Mi') } }],
+        },
+      },
+    },
+  }, vm.hatches.kubernetes.deployment, vm.path);
+}
+
+/** A memory quantity: whole MiB as `<n>Mi`, else whole KiB, else bytes (all exact). */
+function mebibytes(mib: number): string {
+  if (Number.isInteger(mib)) return `${mib}Mi`;
+  const kib = mib * 1024;
+  return Number.isInteger(kib) ? `${kib}Ki` : `${Math.round(mib * 1024 * 1024)}`;
 }
 
 function rank(kind: string): number {
@@ -233,28 +203,25 @@ function rank(kind: string): number {
 }
 
 /** The user's own cdk8s objects (ApiObjects, cdk8s-plus constructs) inside a stack, synthesized with it. */
-function userObjects(model: StackModel): ApiObject[] {
+function userObjects(model: StackModel): KubeObject[] {
   const stack = model.construct;
-  return stack.node.findAll().filter((c): c is ApiObject => c instanceof ApiObject && Chart.of(c) === stack);
+  return stack.node.findAll()
+    .filter((c): c is ApiObject => c instanceof ApiObject && Chart.of(c) === stack)
+    .map((o) => o.toJson() as KubeObject);
 }
+
+const collator = new Intl.Collator();
 
 /** The stack's Kubernetes objects as JSON, in apply order: pyfleet's, its extensions' and the user's own. */
 export function manifests(model: StackModel, extensions: readonly KubernetesExtension[] = []): KubeObject[] {
-  const { chart, owned } = build(model, extensions);
-  const objects = [...chart.node.findAll().filter((c): c is ApiObject => c instanceof ApiObject), ...userObjects(model)].map((o) => {
-    const owner = owned.get(o);
-    if (owner === undefined) return o.toJson() as KubeObject;
-    try {
-      return o.toJson() as KubeObject;
-    } catch (e) {
-      throw new PyfleetError(owner, `a JSON patch on the generated ${o.kind} "${o.metadata.name}" cannot be applied: ${String((e as Error).message).split('\n')[0]}`,
-        'patch a path that exists in the generated object (see it in the synthesized manifest), or use JsonPatch.add for a new field');
-    }
-  });
-  // Stable: by kind rank, then name (construct order is definition order, which is deterministic).
+  const objects: KubeObject[] = [namespaceObject(model, extensions)];
+  for (const m of model.services) objects.push(...serviceObjects(model, m, extensions));
+  for (const x of extensions) objects.push(...(x.objects?.(model) ?? []));
+  objects.push(...userObjects(model));
+  // Stable: by kind rank, then name (definition order breaks ties, and is deterministic).
   return objects
-    .map((o, i) => ({ o, i }))
-    .sort((a, b) => rank(a.o.kind) - rank(b.o.kind) || String(a.o.metadata?.name).localeCompare(String(b.o.metadata?.name)) || a.i - b.i)
+    .map((o, i) => ({ o, i, r: rank(o.kind), n: String(o.metadata?.name) }))
+    .sort((a, b) => a.r - b.r || collator.compare(a.n, b.n) || a.i - b.i)
     .map((x) => x.o);
 }
 
