@@ -4,6 +4,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { PyfleetError } from '../core/errors';
 import { ComposeNetworkMode, Stack } from '../core/stack';
 import type { Duration } from '../core/units';
+import { ComposeRuntime, composeRuntime } from '../render/compose/runtime';
 import { assetOutdir, synthesizeStack, writeContexts } from './common';
 
 /** Arguments of a DockerHostDeployment. */
@@ -80,7 +81,11 @@ function composeImage(def: any): string {
 const KNOWN_KEYS = new Set(['image', 'build', 'entrypoint', 'command', 'environment', 'depends_on', 'network_mode', 'networks', 'ports', 'healthcheck',
   'deploy', 'restart', 'user', 'read_only', 'tmpfs', 'cap_drop', 'cap_add', 'security_opt', 'stop_signal', 'stop_grace_period', 'labels', 'volumes']);
 
-/** Parses a compose size (`256m`, `1g`, `512k`, `100b`) to whole mebibytes, rounded up (Docker's provider takes MB). */
+/**
+ * Parses a compose size (`256m`, `1g`, `512k`, `100b`) to whole mebibytes, rounded up (Docker's provider
+ * takes MB). DockerHostDeployment reads sizes from the model; it parses only a value that a compose
+ * override (`Compose.of(...).addOverride`) put in place of pyfleet's own.
+ */
 export function composeSizeToMiB(s: string | number): number {
   const m = /^(\d+(?:\.\d+)?)([bkmg]?)$/i.exec(String(s).trim());
   if (!m) throw new Error(`unknown compose size ${s}`);
@@ -88,7 +93,10 @@ export function composeSizeToMiB(s: string | number): number {
   return Math.ceil((Number(m[1]) * factor) / 1024 ** 2);
 }
 
-/** Parses a Go/compose duration (`30s`, `250ms`, `1m30s`) to milliseconds. */
+/**
+ * Parses a Go/compose duration (`30s`, `250ms`, `1m30s`) to milliseconds. DockerHostDeployment reads
+ * durations from the model; it parses only a value that a compose override put in place of pyfleet's own.
+ */
 export function goDurationMillis(s: string): number {
   let total = 0;
   const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
@@ -149,6 +157,8 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
 
     // Every check runs before anything is registered, so a mistake leaves no half-made component.
     const services: Record<string, any> = doc.services ?? {};
+    // CPU, memory and timings as numbers from the model (undefined where an override replaced the key).
+    const runtime = composeRuntime(synth.output.model);
     const problems: PyfleetError[] = [];
     for (const [svcName, def] of Object.entries(services)) {
       for (const key of Object.keys(def)) {
@@ -242,6 +252,7 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
           files,
           secrets: args.secrets ?? {},
           healthyTimeout: args.healthyTimeout,
+          runtime: runtime[svcName] ?? {},
         }), { ...child, dependsOn: waitFor, deleteBeforeReplace: true })); // fixed name: as compose, remove then recreate
       }
       this.containers[svcName] = list;
@@ -275,6 +286,8 @@ interface ContainerContext {
   readonly files: Map<string, string>;
   readonly secrets: Record<string, pulumi.Input<string>>;
   readonly healthyTimeout?: Duration;
+  /** The numbers of this compose service from the model (`{}` for a service pyfleet did not generate). */
+  readonly runtime?: ComposeRuntime;
 }
 
 /** The docker.Container arguments of replica `index` (from 1) of compose service `svcName`. */
@@ -301,8 +314,10 @@ export function containerArgs(project: string, svcName: string, def: any, index:
     labels: Object.entries<string>({ ...(def.labels ?? {}), 'com.docker.compose.project': project, 'com.docker.compose.service': svcName, 'com.docker.compose.container-number': String(index) })
       .sort(([a], [b]) => a.localeCompare(b)).map(([label, value]) => ({ label, value })),
   };
-  if (def.stop_grace_period) {
-    const s = Math.ceil(goDurationMillis(def.stop_grace_period) / 1000);
+  const rt = ctx.runtime ?? {};
+  const stopMs = rt.stopGracePeriodMs ?? (def.stop_grace_period !== undefined ? goDurationMillis(def.stop_grace_period) : undefined);
+  if (stopMs !== undefined) {
+    const s = Math.ceil(stopMs / 1000);
     args.stopTimeout = s;
     args.destroyGraceSeconds = s;
   }
@@ -323,13 +338,16 @@ export function containerArgs(project: string, svcName: string, def: any, index:
   }
 
   const limits = def.deploy?.resources?.limits;
-  if (limits?.cpus !== undefined) {
+  const cpuMillis = rt.cpuLimitMillis ?? (limits?.cpus !== undefined ? Number(limits.cpus) * 1000 : undefined);
+  if (cpuMillis !== undefined) {
     args.cpuPeriod = CPU_PERIOD_MICROS;
-    args.cpuQuota = Math.round(Number(limits.cpus) * CPU_PERIOD_MICROS);
+    args.cpuQuota = Math.round((cpuMillis * CPU_PERIOD_MICROS) / 1000);
   }
-  if (limits?.memory !== undefined) args.memory = composeSizeToMiB(limits.memory);
+  const memory = rt.memoryLimitMiB ?? (limits?.memory !== undefined ? composeSizeToMiB(limits.memory) : undefined);
+  if (memory !== undefined) args.memory = Math.ceil(memory);
   const reservations = def.deploy?.resources?.reservations;
-  if (reservations?.memory !== undefined) args.memoryReservation = composeSizeToMiB(reservations.memory);
+  const reservation = rt.memoryReservationMiB ?? (reservations?.memory !== undefined ? composeSizeToMiB(reservations.memory) : undefined);
+  if (reservation !== undefined) args.memoryReservation = Math.ceil(reservation);
 
   const hc = def.healthcheck;
   if (hc && !hc.disable) {
@@ -343,8 +361,11 @@ export function containerArgs(project: string, svcName: string, def: any, index:
     };
     // Created means healthy: the containers that depend on this one start only then.
     args.wait = true;
-    const ms = ctx.healthyTimeout?.millis
-      ?? goDurationMillis(hc.start_period ?? '0s') + (goDurationMillis(hc.interval ?? '30s') + goDurationMillis(hc.timeout ?? '30s')) * (hc.retries ?? 3) + 30_000;
+    const h = rt.health ?? {
+      startPeriodMs: goDurationMillis(hc.start_period ?? '0s'), intervalMs: goDurationMillis(hc.interval ?? '30s'),
+      timeoutMs: goDurationMillis(hc.timeout ?? '30s'), retries: hc.retries ?? 3,
+    };
+    const ms = ctx.healthyTimeout?.millis ?? h.startPeriodMs + (h.intervalMs + h.timeoutMs) * h.retries + 30_000;
     args.waitTimeout = Math.ceil(ms / 1000);
   }
 

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as pulumi from '@pulumi/pulumi';
-import { App, ComposeNetworkMode, ContainerImage, Cpu, MicroService, PyfleetError, Size, Stack } from '../../lib';
+import { App, Compose, ComposeNetworkMode, ContainerImage, Cpu, MicroService, PyfleetError, Size, Stack } from '../../lib';
 import { composeOrder, composeSizeToMiB, CPU_PERIOD_MICROS, DockerHostDeployment, goDurationMillis, KubernetesDeployment } from '../../lib/pulumi';
 import { containerArgs } from '../../lib/pulumi/docker-host';
 import { GATEWAY_IMAGE } from '../../lib/render/compose/gateway';
@@ -184,6 +184,35 @@ describe('DockerHostDeployment', () => {
     const swarm = new Stack(app, 'swarm', { compose: { networkMode: ComposeNetworkMode.OVERLAY } });
     new MicroService(swarm, 'x', { image: ContainerImage.fromRegistry('ghcr.io/acme/x:1.0.0') });
     expect(() => new DockerHostDeployment('swarm', { stack: swarm })).toThrow(/overlay network/);
+  });
+
+  test('CPU, memory and timings come from the model as numbers; a compose override of one of them wins', async () => {
+    const build = (override: boolean) => {
+      const app = new App({ outdir: tempDir('pyfleet-pulumi-out-') });
+      const stack = new Stack(app, 'vps');
+      const web = new MicroService(stack, 'web', {
+        image: ContainerImage.fromRegistry('ghcr.io/acme/web:1.0.0'), cpu: Cpu.millis(333), memory: Size.kibibytes(1536 * 1024 + 1),
+      });
+      if (override) Compose.of(web.defaultVersion).addOverride('deploy.resources.limits.memory', '2g');
+      return { app, stack, web };
+    };
+    const plainRun = build(false);
+    const model = plainRun.app.synthesize()[0].model.service('web').settings;
+    await deploy('num', plainRun as any);
+    const [c] = containers();
+    expect(c.inputs.cpuQuota).toBe(Math.round((model.resources.cpuLimitMillis * CPU_PERIOD_MICROS) / 1000));
+    expect(c.inputs.cpuQuota).toBe(33_300);
+    expect(c.inputs.memory).toBe(Math.ceil(model.resources.memoryLimitMiB)); // 1536 MiB + 1 KiB, rounded up
+    expect(c.inputs.memory).toBe(1537);
+    expect(c.inputs.stopTimeout).toBe(Math.ceil((model.gracefulShutdownMs + model.preStopDelayMs) / 1000));
+    const h = model.health;
+    expect(c.inputs.waitTimeout).toBe(Math.ceil((h.startPeriodMs + (h.intervalMs + h.timeoutMs) * h.failureThreshold + 30_000) / 1000));
+
+    await installMocks();
+    await deploy('num', build(true) as any);
+    const [o] = containers();
+    expect(o.inputs.memory).toBe(2048);
+    expect(o.inputs.cpuQuota).toBe(33_300);
   });
 
   test('helpers: compose sizes to MiB, Go durations, start order', () => {

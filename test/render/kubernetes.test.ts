@@ -159,6 +159,24 @@ describe('Kubernetes output', () => {
     expect(validateKubernetesObject(port)).toEqual([`Service/${port.metadata.name}: unknown field spec.ports[0].targetPorts (not in ServicePort)`]);
   });
 
+  test('a privileged port: the pod lowers ip_unprivileged_port_start to it (a safe sysctl), so the non-root app can bind it', () => {
+    const o = synth((app) => {
+      const stack = new Stack(app, 'low');
+      new MicroService(stack, 'web', { image: ContainerImage.fromRegistry('nginxinc/nginx-unprivileged:1.27'), port: 80, additionalPorts: { admin: 8081 } });
+      new MicroService(stack, 'api', { image: ContainerImage.fromRegistry('ghcr.io/acme/api:1.0.0'), port: 8080 });
+    });
+    const web = o.find('low', 'Deployment', 'web-v1').spec.template.spec;
+    expect(web.securityContext.sysctls).toEqual([{ name: 'net.ipv4.ip_unprivileged_port_start', value: '80' }]);
+    expect(web.containers[0].securityContext).toMatchObject({ runAsNonRoot: true, capabilities: { drop: ['ALL'] } });
+    expect(o.find('low', 'Deployment', 'api-v1').spec.template.spec.securityContext.sysctls).toBeUndefined();
+    expect(o.k8s('low').flatMap(validateKubernetesObject)).toEqual([]);
+    expect(crossObjectProblems(o.k8s('low'))).toEqual([]);
+    const bad = JSON.parse(JSON.stringify(o.find('low', 'Deployment', 'web-v1')));
+    bad.spec.template.spec.securityContext.sysctls = [{ name: 'net.core.somaxconn', value: '1024' }];
+    expect(restrictedProblems(bad)).toEqual(['Deployment/web-v1: sysctl net.core.somaxconn is not a safe sysctl']);
+    o.cleanup();
+  });
+
   test('no health check means no probes at all (not cdk8s-plus\'s injected TCP probe)', () => {
     const o = synth((app) => {
       const stack = new Stack(app, 'plain');

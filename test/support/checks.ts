@@ -171,6 +171,11 @@ export function restrictedProblems(d: any): string[] {
     if (!['RuntimeDefault', 'Localhost'].includes(seccomp)) problems.push(`${where}/${c.name}: no seccompProfile RuntimeDefault`);
     if (sc.readOnlyRootFilesystem !== true) problems.push(`${where}/${c.name}: root filesystem is writable`);
   }
+  // Pod Security "baseline" (and so "restricted") allows only the safe sysctls.
+  const safe = ['kernel.shm_rmid_forced', 'net.ipv4.ip_local_port_range', 'net.ipv4.ip_unprivileged_port_start', 'net.ipv4.tcp_syncookies', 'net.ipv4.ping_group_range', 'net.ipv4.ip_local_reserved_ports'];
+  for (const sysctl of podSc.sysctls ?? []) {
+    if (!safe.includes(sysctl.name)) problems.push(`${where}: sysctl ${sysctl.name} is not a safe sysctl`);
+  }
   for (const v of spec.volumes ?? []) {
     if (v.hostPath) problems.push(`${where}: hostPath volume ${v.name}`);
   }

@@ -3,9 +3,11 @@ import { PyfleetError } from '../../core/errors';
 import type { PyfleetWarning } from '../../core/warnings';
 import { ComposeNetworkMode, Stack } from '../../core/stack';
 import { Artifact, Target } from '../../core/target';
+import { Cpu, Duration, Size } from '../../core/units';
 import type { Hatches, ServiceModel, StackModel, VersionModel } from '../../model/stack';
 import { versionLabels } from '../../service/labels';
 import { MicroService, ServiceVersion } from '../../service/microservice';
+import { GATEWAY_RUNTIME } from './runtime';
 import { ComposeProject, ComposeService } from './types';
 import { GATEWAY_HEALTH_PORT, GATEWAY_IMAGE, GATEWAY_LUA, GATEWAY_LUA_PATH, gatewayConfig, needsGatewayLua, gatewayProblems, needsGateway, PUBLIC_CONTAINER_PORT_BASE, PUBLIC_TLS_CONTAINER_PORT_BASE, gatewayCertificatePath, publicGateways } from './gateway';
 
@@ -164,11 +166,18 @@ function gatewayService(svc: MicroService, networkName: string, confPath: string
     if (g.tls?.composeCertificateFile) service.volumes.push({ type: 'bind', source: g.tls.composeCertificateFile, target: gatewayCertificatePath(g), read_only: true });
   }
   if (needsGatewayLua(svc)) service.volumes.push({ type: 'bind', source: `./${luaFile(svc.stack, svc)}`, target: GATEWAY_LUA_PATH, read_only: true });
+  const g = GATEWAY_RUNTIME;
   service.healthcheck = {
     test: ['CMD', 'wget', '-q', '-O', '/dev/null', `http://127.0.0.1:${GATEWAY_HEALTH_PORT}/healthz`],
-    interval: '10s', timeout: '2s', retries: 3, start_period: '5s', start_interval: '1s',
+    interval: Duration.millis(g.health.intervalMs).toGoString(), timeout: Duration.millis(g.health.timeoutMs).toGoString(),
+    retries: g.health.retries, start_period: Duration.millis(g.health.startPeriodMs).toGoString(), start_interval: '1s',
   };
-  service.deploy = { resources: { limits: { cpus: '0.5', memory: '128m' }, reservations: { cpus: '0.1', memory: '32m' } } };
+  service.deploy = {
+    resources: {
+      limits: { cpus: Cpu.millis(g.cpuLimitMillis).toCompose(), memory: Size.mebibytes(g.memoryLimitMiB).toCompose() },
+      reservations: { cpus: Cpu.millis(g.cpuRequestMillis).toCompose(), memory: Size.mebibytes(g.memoryReservationMiB).toCompose() },
+    },
+  };
   service.restart = svc.restartPolicy;
   service.read_only = true;
   service.tmpfs = ['/tmp'];

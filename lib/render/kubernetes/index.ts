@@ -181,13 +181,23 @@ function deploymentObject(model: StackModel, m: ServiceModel, vm: VersionModel, 
           restartPolicy: 'Always',
           setHostnameAsFqdn: false,
           terminationGracePeriodSeconds: seconds(s.terminationGracePeriodMs),
-          securityContext: { ...nonRoot, fsGroup: s.runAsUser, fsGroupChangePolicy: 'Always', seccompProfile: seccomp },
+          securityContext: { ...nonRoot, fsGroup: s.runAsUser, fsGroupChangePolicy: 'Always', seccompProfile: seccomp, sysctls: unprivilegedPorts(s) },
           containers: [container],
           volumes: [{ name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('64Mi') } }],
         },
       },
     },
   }, vm.hatches.kubernetes.deployment, vm.path);
+}
+
+/**
+ * A non-root container with every capability dropped cannot bind a port below 1024, unless the pod's
+ * network namespace lowers `net.ipv4.ip_unprivileged_port_start` (a "safe" sysctl since Kubernetes
+ * 1.22, allowed by Pod Security "restricted"): set to the lowest privileged port the pod listens on.
+ */
+function unprivilegedPorts(s: ServiceModel['settings']): k8s.Sysctl[] | undefined {
+  const lowest = Math.min(s.port, s.health.port, ...s.additionalPorts.map((p) => p.port));
+  return lowest < 1024 ? [{ name: 'net.ipv4.ip_unprivileged_port_start', value: String(lowest) }] : undefined;
 }
 
 /** A memory quantity: whole MiB as `<n>Mi`, else whole KiB, else bytes (all exact). */
