@@ -97,7 +97,7 @@ export class App extends Cdk8sApp {
     const stacks = this.stacks;
     const errors: PyfleetError[] = [...validateModel(stacks), ...validateMesh(stacks)];
     const assets = new Map<ContainerImage, ImageAsset>();
-    const ctx = { buildGenerators: this.buildGenerators, assets };
+    const ctx = { buildGenerators: this.buildGenerators, assets, outdir: path.resolve(this.outdir) };
     const models = stacks.map((s) => resolveStack(s, ctx, errors));
     for (const t of this.targets) {
       try {

@@ -1,6 +1,7 @@
 import { PyfleetError } from '../core/errors';
 import { ComposeNetworkMode, Stack } from '../core/stack';
-import { ImageAsset, imageAsset } from '../service/asset';
+import * as path from 'path';
+import { ImageAsset, imageAsset, isSkippedSourcePath } from '../service/asset';
 import type { BuildGenerators } from '../service/build';
 import type { EnvValue } from '../service/env';
 import type { ContainerImage } from '../service/image';
@@ -15,6 +16,8 @@ export interface ResolveContext {
   readonly buildGenerators: BuildGenerators;
   /** Shared by the stacks of one synthesis: an image is hashed once. */
   readonly assets: Map<ContainerImage, ImageAsset>;
+  /** The App's outdir, absolute: a source directory must not stage it. */
+  readonly outdir?: string;
 }
 
 function deepFreeze<T>(o: T): T {
@@ -69,6 +72,14 @@ function resolveImage(version: ServiceVersion, ctx: ResolveContext, errors: Pyfl
   const svc = version.service;
   if (image.kind === 'registry') return { kind: 'registry', reference: image.reference!, buildArgs: {} };
   let asset: ImageAsset | undefined;
+  if (ctx.outdir && image.directory) {
+    const rel = path.relative(path.resolve(image.directory), ctx.outdir);
+    if (!rel.startsWith('..') && !path.isAbsolute(rel) && !isSkippedSourcePath(rel === '' ? '.' : rel)) {
+      errors.push(new PyfleetError(version.node.path, `the source directory ${image.directory} contains the App's outdir ${ctx.outdir}: its build context would include the previous synth's output, and its content hash would change at every synth`,
+        'write the output outside the source directory (new App({ outdir })), name the outdir "dist", or build from a folder that does not contain it'));
+      return { kind: 'build', reference: `${svc.stack.imageRegistry}/${svc.serviceName}:unresolved`, dockerfile: image.dockerfile ?? 'Dockerfile', buildArgs: { ...image.buildArgs } };
+    }
+  }
   try {
     asset = imageAsset(image, ctx.buildGenerators, version.node.path, ctx.assets);
   } catch (e) {

@@ -9,6 +9,11 @@ import type { ContainerImage } from './image';
 const ALWAYS_SKIPPED = new Set(['.git', '.hg', '.svn', 'node_modules', '__pycache__', '.venv', 'venv', '.mypy_cache', '.pytest_cache', '.ruff_cache', '.tox', 'dist', 'cdk.out']);
 const SKIPPED_SUFFIXES = ['.pyc', '.pyo'];
 
+/** Whether a path relative to a source directory is never staged (it is, or is inside, a skipped folder). */
+export function isSkippedSourcePath(relative: string): boolean {
+  return relative.split(/[\\/]/).some((seg) => ALWAYS_SKIPPED.has(seg));
+}
+
 /** A staged build context: the source files plus generated ones, named by content hash. */
 export interface ImageAsset {
   /** sha256 over every file's path and bytes, the Dockerfile name and build args. */

@@ -214,6 +214,26 @@ describe('cross-object rules of the resolve step', () => {
     expect(new Set(contexts).size).toBe(1);
   });
 
+  test("a source directory that contains the App's outdir is refused (its hash would change at every synth); dist inside is skipped", () => {
+    const src = fs.mkdtempSync(path.join(tmpdir(), 'src-'));
+    fs.writeFileSync(path.join(src, 'Dockerfile'), 'FROM python:3.12.8-slim-bookworm\n');
+    const build = (outdir: string): App => {
+      const app = new App({ outdir });
+      new MicroService(new Stack(app, 'a'), 'users', { image: ContainerImage.fromDirectory(src) });
+      return app;
+    };
+    const e = errorOf(() => build(path.join(src, 'out')).synth());
+    expect(e.message).toMatch(/a\/users\/v1: the source directory .* contains the App's outdir .*\/out: its build context would include the previous synth's output.*Fix: write the output outside the source directory/);
+    expect(fs.existsSync(path.join(src, 'out'))).toBe(false);
+    expect(errorOf(() => build(src).synth()).message).toMatch(/contains the App's outdir/);
+    // The default outdir name is never staged, so the hash is the same synth after synth.
+    const tag = (): string => build(path.join(src, 'dist')).synthesize()[0].model.services[0].versions[0].image.reference;
+    const first = tag();
+    build(path.join(src, 'dist')).synth();
+    expect(tag()).toBe(first);
+    expect(() => build(path.join(src, 'deploy', 'dist')).synthesize()).not.toThrow();
+  });
+
   test('a failed synth leaves the earlier output byte-identical', () => {
     const app = newApp();
     const stack = new Stack(app, 'shop');
