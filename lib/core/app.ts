@@ -1,4 +1,3 @@
-import * as fs from 'fs';
 import * as path from 'path';
 import { App as Cdk8sApp, AppProps as Cdk8sAppProps, Chart } from 'cdk8s';
 import * as yaml from 'js-yaml';
@@ -14,6 +13,7 @@ import type { ContainerImage } from '../service/image';
 import { PyfleetError, PyfleetValidationError } from './errors';
 import { Stack } from './stack';
 import { Artifact, Target } from './target';
+import { writeArtifacts } from './write';
 import { validateModel } from './validation';
 import { collectWarnings, formatWarning, PyfleetWarning } from './warnings';
 
@@ -138,8 +138,10 @@ export class App extends Cdk8sApp {
 
   /**
    * Writes every artifact below `outdir`, plus `<chart>.k8s.yaml` for each plain cdk8s Chart beside
-   * the stacks. Everything is rendered and checked in memory first, then written to a temporary
-   * directory and moved into place, so a mistake leaves no half-written output.
+   * the stacks. Everything is rendered and checked in memory first, so a mistake writes nothing. Then
+   * only what changed is written: a file that already holds the same bytes is left untouched, a staged
+   * context already there under its content hash is not copied again, and files of earlier synths that
+   * this one does not make are removed. Each file and each new context is moved into place whole.
    */
   public synth(): void {
     const outputs = this.synthesize();
@@ -217,34 +219,4 @@ function artifactClashes(artifacts: readonly Artifact[]): PyfleetError[] {
 function dedupe(artifacts: readonly Artifact[]): Artifact[] {
   const seen = new Set<string>();
   return artifacts.filter((a) => (seen.has(a.path) ? false : (seen.add(a.path), true)));
-}
-
-function writeArtifacts(outdir: string, artifacts: readonly Artifact[]): void {
-  const abs = path.resolve(outdir);
-  const tmp = path.join(path.dirname(abs), `.${path.basename(abs)}.tmp-pyfleet-${process.pid}`);
-  fs.rmSync(tmp, { recursive: true, force: true });
-  try {
-    for (const a of artifacts) {
-      const target = path.join(tmp, a.path);
-      if (a.copyFrom) {
-        for (const f of a.copyFrom.files) {
-          const dest = path.join(target, f);
-          fs.mkdirSync(path.dirname(dest), { recursive: true });
-          fs.copyFileSync(path.join(a.copyFrom.directory, f), dest);
-        }
-        fs.mkdirSync(target, { recursive: true });
-      } else {
-        fs.mkdirSync(path.dirname(target), { recursive: true });
-        fs.writeFileSync(target, a.content ?? '');
-      }
-    }
-    fs.mkdirSync(abs, { recursive: true });
-    // Replace each top-level entry we own as a whole (stale assets of older synths go with it).
-    for (const entry of fs.readdirSync(tmp)) {
-      fs.rmSync(path.join(abs, entry), { recursive: true, force: true });
-      fs.renameSync(path.join(tmp, entry), path.join(abs, entry));
-    }
-  } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
-  }
 }

@@ -1,0 +1,198 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import type { Artifact } from './target';
+
+// Writing a synth's artifacts below the outdir, incrementally: a file whose bytes are already there is
+// not touched (same inode, same mtime), a staged build context that already exists under its content
+// hash is not copied again, and what an earlier synth wrote that this one does not make is removed.
+// Each file is written to a temporary name and renamed into place, and each new staged context is
+// copied into a temporary folder and renamed into place, so a reader never sees half a file or half a
+// context.
+
+/** What one write did, for tests and benchmarks. */
+export interface WriteStats {
+  /** Files written (new or changed). */
+  readonly written: number;
+  /** Files left as they were (same bytes). */
+  readonly unchanged: number;
+  /** Staged contexts copied. */
+  readonly contextsCopied: number;
+  /** Staged contexts already in place (same content hash), left as they were. */
+  readonly contextsKept: number;
+  /** Files and folders of earlier synths removed. */
+  readonly removed: number;
+}
+
+/** One file of a staged context: copied from the source, or generated. */
+type ContextFile = { readonly from: string; readonly content?: undefined } | { readonly from?: undefined; readonly content: string };
+
+const tmpSuffix = (): string => `.tmp-pyfleet-${process.pid}`;
+
+/** Whether `file` holds exactly `content`. */
+function sameContent(file: string, content: Buffer): boolean {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(file);
+  } catch {
+    return false;
+  }
+  if (!stat.isFile() || stat.size !== content.length) return false;
+  return fs.readFileSync(file).equals(content);
+}
+
+/** Every file below `dir`, relative and '/'-separated; undefined when `dir` is not a folder. */
+function listTree(dir: string): Map<string, number> | undefined {
+  const out = new Map<string, number>();
+  const walk = (rel: string): boolean => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(path.join(dir, rel), { withFileTypes: true });
+    } catch {
+      return false;
+    }
+    for (const e of entries) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) walk(r);
+      else out.set(r, e.isFile() ? fs.statSync(path.join(dir, r)).size : -1);
+    }
+    return true;
+  };
+  return walk('') ? out : undefined;
+}
+
+/** Whether the context folder already holds exactly these files, with the expected sizes. */
+function contextInPlace(dir: string, files: ReadonlyMap<string, ContextFile>): boolean {
+  const tree = listTree(dir);
+  if (!tree || tree.size !== files.size) return false;
+  for (const [rel, f] of files) {
+    const size = tree.get(rel);
+    if (size === undefined) return false;
+    const expected = f.content !== undefined ? Buffer.byteLength(f.content) : fs.statSync(f.from).size;
+    if (size !== expected) return false;
+  }
+  return true;
+}
+
+function copyContext(target: string, files: ReadonlyMap<string, ContextFile>): void {
+  const tmp = target + tmpSuffix();
+  fs.rmSync(tmp, { recursive: true, force: true });
+  try {
+    const made = new Set<string>();
+    fs.mkdirSync(tmp, { recursive: true });
+    for (const [rel, f] of files) {
+      const dest = path.join(tmp, rel);
+      const parent = path.dirname(dest);
+      if (!made.has(parent)) {
+        fs.mkdirSync(parent, { recursive: true });
+        made.add(parent);
+      }
+      if (f.content !== undefined) fs.writeFileSync(dest, f.content);
+      else fs.copyFileSync(f.from, dest);
+    }
+    fs.rmSync(target, { recursive: true, force: true });
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    fs.renameSync(tmp, target);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** Writes `content` to `file` unless it already holds it; returns whether it wrote. */
+function writeIfChanged(file: string, content: string): boolean {
+  const bytes = Buffer.from(content);
+  if (sameContent(file, bytes)) return false;
+  const tmp = file + tmpSuffix();
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  try {
+    const stat = fs.lstatSync(file);
+    if (stat.isDirectory()) fs.rmSync(file, { recursive: true, force: true });
+  } catch { /* not there yet */ }
+  fs.writeFileSync(tmp, bytes);
+  fs.renameSync(tmp, file);
+  return true;
+}
+
+/**
+ * Writes `artifacts` below `outdir`. Only the top-level entries the artifacts make are owned: inside
+ * them, files and folders that no artifact makes are removed; other entries of the outdir are left
+ * alone.
+ */
+export function writeArtifacts(outdir: string, artifacts: readonly Artifact[]): WriteStats {
+  const abs = path.resolve(outdir);
+  // Staged contexts: the copied source files, with generated files (written below the context's path) winning.
+  const contexts = new Map<string, Map<string, ContextFile>>();
+  for (const a of artifacts) {
+    if (!a.copyFrom) continue;
+    const files = new Map<string, ContextFile>();
+    for (const f of a.copyFrom.files) files.set(f, { from: path.join(a.copyFrom.directory, f) });
+    contexts.set(a.path, files);
+  }
+  const plain: Artifact[] = [];
+  for (const a of artifacts) {
+    if (a.copyFrom) continue;
+    const owner = contexts.size > 0 ? contextOf(a.path, contexts) : undefined;
+    if (owner) contexts.get(owner)!.set(a.path.slice(owner.length + 1), { content: a.content ?? '' });
+    else plain.push(a);
+  }
+
+  let written = 0;
+  let unchanged = 0;
+  let contextsCopied = 0;
+  let contextsKept = 0;
+  fs.mkdirSync(abs, { recursive: true });
+  for (const [p, files] of contexts) {
+    const target = path.join(abs, p);
+    if (contextInPlace(target, files)) {
+      contextsKept++;
+    } else {
+      copyContext(target, files);
+      contextsCopied++;
+    }
+  }
+  for (const a of plain) {
+    if (writeIfChanged(path.join(abs, a.path), a.content ?? '')) written++;
+    else unchanged++;
+  }
+
+  // Remove what earlier synths wrote below the owned entries and this one does not make.
+  const wanted = new Set<string>();
+  for (const a of plain) wanted.add(a.path);
+  const keptWhole = new Set(contexts.keys());
+  const owned = new Set(artifacts.map((a) => a.path.split('/')[0]));
+  // Folders that lead to something this synth makes.
+  const ancestors = new Set<string>();
+  for (const w of [...wanted, ...keptWhole]) {
+    const parts = w.split('/');
+    for (let i = 1; i < parts.length; i++) ancestors.add(parts.slice(0, i).join('/'));
+  }
+  let removed = 0;
+  const prune = (rel: string): void => {
+    const dir = path.join(abs, rel);
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const r = `${rel}/${e.name}`;
+      if (keptWhole.has(r) || wanted.has(r)) continue;
+      if (e.isDirectory() && ancestors.has(r)) {
+        prune(r);
+        continue;
+      }
+      fs.rmSync(path.join(abs, r), { recursive: true, force: true });
+      removed++;
+    }
+  };
+  for (const top of owned) {
+    if (wanted.has(top) || keptWhole.has(top)) continue;
+    if (fs.existsSync(path.join(abs, top))) prune(top);
+  }
+  return { written, unchanged, contextsCopied, contextsKept, removed };
+}
+
+/** The staged context an artifact path lies in, if any. */
+function contextOf(p: string, contexts: ReadonlyMap<string, unknown>): string | undefined {
+  // Look each leading folder of the path up instead of scanning every context.
+  const parts = p.split('/');
+  for (let i = parts.length - 1; i > 0; i--) {
+    const prefix = parts.slice(0, i).join('/');
+    if (contexts.has(prefix)) return prefix;
+  }
+  return undefined;
+}

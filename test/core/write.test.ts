@@ -1,0 +1,97 @@
+// Incremental writes: a second synth of an unchanged program touches nothing; a change rewrites only
+// what it changes; files of earlier synths that this one does not make go; a failed synth writes nothing.
+import * as fs from 'fs';
+import * as path from 'path';
+import { App, ContainerImage, MicroService, Stack } from '../../lib';
+import { writeArtifacts } from '../../lib/core/write';
+import { readTree, tmpdir } from '../support/synth';
+
+interface Stamp { readonly ino: number; readonly mtimeMs: number }
+
+function stamps(dir: string): Map<string, Stamp> {
+  const out = new Map<string, Stamp>();
+  const walk = (rel: string): void => {
+    for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      const st = fs.statSync(path.join(dir, r));
+      out.set(r, { ino: st.ino, mtimeMs: st.mtimeMs });
+      if (e.isDirectory()) walk(r);
+    }
+  };
+  walk('');
+  return out;
+}
+
+function program(outdir: string, sources: string[], extra = false): App {
+  const app = new App({ outdir });
+  const stack = new Stack(app, 'shop');
+  sources.forEach((src, i) => new MicroService(stack, `svc-${i}`, { image: ContainerImage.fromDirectory(src) }));
+  if (extra) new MicroService(stack, 'extra', { image: ContainerImage.fromRegistry('ghcr.io/acme/extra:1.0.0') });
+  return app;
+}
+
+function source(name: string): string {
+  const dir = path.join(tmpdir(), name);
+  fs.mkdirSync(path.join(dir, 'pkg'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'Dockerfile'), `FROM python:3.12.8-slim-bookworm\nCOPY . /app\n# ${name}\n`);
+  fs.writeFileSync(path.join(dir, 'pkg', 'app.py'), `print("${name}")\n`);
+  return dir;
+}
+
+test('a second synth of an unchanged program leaves every file and staged context untouched (same inode, same mtime)', () => {
+  const outdir = path.join(tmpdir(), 'dist');
+  const srcs = [source('a'), source('b')];
+  program(outdir, srcs).synth();
+  const before = stamps(outdir);
+  const content = readTree(outdir);
+  expect([...before.keys()].filter((p) => /^assets\/context\.[0-9a-f]{12}$/.test(p))).toHaveLength(2);
+  program(outdir, srcs).synth();
+  expect(stamps(outdir)).toEqual(before);
+  expect(readTree(outdir)).toEqual(content);
+});
+
+test('a changed source recopies only its own context; the old context and files no longer made are removed', () => {
+  const outdir = path.join(tmpdir(), 'dist');
+  const [a, b] = [source('a'), source('b')];
+  program(outdir, [a, b], true).synth();
+  const before = stamps(outdir);
+  const contextOf = (tree: Map<string, Stamp>, file: string): string[] => [...tree.keys()].filter((p) => p.endsWith(file)).map((p) => p.split('/').slice(0, 2).join('/'));
+  fs.writeFileSync(path.join(b, 'pkg', 'app.py'), 'print("b, changed")\n');
+  program(outdir, [a, b]).synth(); // and without the extra service
+  const after = stamps(outdir);
+  const contexts = (t: Map<string, Stamp>): string[] => [...t.keys()].filter((p) => /^assets\/context\.[0-9a-f]{12}$/.test(p)).sort();
+  expect(contexts(after)).toHaveLength(2);
+  const kept = contexts(before).filter((c) => contexts(after).includes(c));
+  expect(kept).toHaveLength(1); // a's context, untouched
+  for (const [p, st] of after) if (p.startsWith(`${kept[0]}`)) expect(st).toEqual(before.get(p));
+  const newB = contexts(after).find((c) => !kept.includes(c))!;
+  expect(fs.readFileSync(path.join(outdir, newB, 'pkg', 'app.py'), 'utf8')).toBe('print("b, changed")\n');
+  expect(contextOf(before, 'pkg/app.py')).not.toContain(newB);
+  // The manifests changed (new tag, one service fewer): rewritten; nothing of the extra service remains.
+  expect(after.get('shop.k8s.yaml')!.mtimeMs).toBeGreaterThanOrEqual(before.get('shop.k8s.yaml')!.mtimeMs);
+  expect(fs.readFileSync(path.join(outdir, 'shop.k8s.yaml'), 'utf8')).not.toMatch(/extra/);
+});
+
+test('writeArtifacts: owned top-level entries are pruned, other entries of the outdir are left alone, temp files never remain', () => {
+  const outdir = path.join(tmpdir(), 'out');
+  fs.mkdirSync(path.join(outdir, 'gen', 'old'), { recursive: true });
+  fs.writeFileSync(path.join(outdir, 'gen', 'old', 'stale.txt'), 'stale');
+  fs.writeFileSync(path.join(outdir, 'gen', 'stale.txt'), 'stale');
+  fs.writeFileSync(path.join(outdir, 'users-notes.md'), 'mine');
+  const first = writeArtifacts(outdir, [{ path: 'gen/a.txt', content: 'A' }, { path: 'gen/sub/b.txt', content: 'B' }]);
+  expect(first).toEqual({ written: 2, unchanged: 0, contextsCopied: 0, contextsKept: 0, removed: 2 });
+  expect([...readTree(outdir).keys()].sort()).toEqual(['gen/a.txt', 'gen/sub/b.txt', 'users-notes.md']);
+  const second = writeArtifacts(outdir, [{ path: 'gen/a.txt', content: 'A' }, { path: 'gen/sub/b.txt', content: 'B2' }]);
+  expect(second).toEqual({ written: 1, unchanged: 1, contextsCopied: 0, contextsKept: 0, removed: 0 });
+  expect(fs.readFileSync(path.join(outdir, 'gen/sub/b.txt'), 'utf8')).toBe('B2');
+  const all = (d: string): string[] => fs.readdirSync(d, { recursive: true }) as string[];
+  expect(all(outdir).filter((f) => f.includes('tmp-pyfleet'))).toEqual([]);
+  // A staged context whose folder was damaged (a file missing) is copied again.
+  const src = source('ctx');
+  const ctx = { path: 'assets/context.0123456789ab', copyFrom: { directory: src, files: ['Dockerfile', 'pkg/app.py'] } };
+  expect(writeArtifacts(outdir, [ctx]).contextsCopied).toBe(1);
+  expect(writeArtifacts(outdir, [ctx]).contextsKept).toBe(1);
+  fs.rmSync(path.join(outdir, ctx.path, 'pkg', 'app.py'));
+  expect(writeArtifacts(outdir, [ctx]).contextsCopied).toBe(1);
+  expect(fs.existsSync(path.join(outdir, ctx.path, 'pkg', 'app.py'))).toBe(true);
+});
