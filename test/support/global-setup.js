@@ -9,4 +9,6 @@ module.exports = async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pyfleet-jest-'));
   process.env.PYFLEET_JEST_TMPDIR = dir;
   process.env.TMPDIR = dir;
+  // Every Kubernetes object any test renders is also serialized by the generated toJson and compared.
+  process.env.PYFLEET_CHECK_SERIALIZER = '1';
 };

@@ -1,10 +1,10 @@
-import { ApiObject, Chart, JsonPatch } from 'cdk8s';
+import { ApiObject, Chart } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import * as yaml from 'js-yaml';
 import { PyfleetError } from '../../core/errors';
 import { Target } from '../../core/target';
 import type { ServiceModel, StackModel, VersionModel } from '../../model/stack';
-import { canonicalObject, KubeObject } from './object';
+import { KubeObject, kubeObject } from './object';
 
 export { KubeObject } from './object';
 
@@ -66,9 +66,8 @@ const DEPLOYMENT: Kind<k8s.KubeDeploymentProps> = { gvk: k8s.KubeDeployment.GVK,
  * One generated object in canonical form. `patches` (escape hatches) are applied to the canonical
  * JSON, as cdk8s applies `ApiObject.addJsonPatch`; a patch that cannot apply names `owner`.
  */
-function generated<P>(kind: Kind<P>, props: P, patches?: readonly object[], owner?: string): KubeObject {
-  const json = { apiVersion: kind.gvk.apiVersion, kind: kind.gvk.kind, ...kind.toJson(props) };
-  return canonicalObject(json, patches as readonly JsonPatch[] | undefined, owner);
+function generated<P extends object>(kind: Kind<P>, props: P, patches?: readonly object[], owner?: string): KubeObject {
+  return kubeObject(kind.gvk, kind.toJson, props, patches, owner);
 }
 
 /** `sleep` argument for a pre-stop pause: whole seconds, or a decimal for sub-second pauses (GNU and busybox sleep take both). */
