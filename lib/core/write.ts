@@ -114,10 +114,10 @@ function writeIfChanged(file: string, content: string): boolean {
 
 /**
  * Writes `artifacts` below `outdir`. Only the top-level entries the artifacts make are owned: inside
- * them, files and folders that no artifact makes are removed; other entries of the outdir are left
- * alone.
+ * them, files and folders that no artifact makes are removed (unless `prune` is false); other entries
+ * of the outdir are left alone.
  */
-export function writeArtifacts(outdir: string, artifacts: readonly Artifact[]): WriteStats {
+export function writeArtifacts(outdir: string, artifacts: readonly Artifact[], options: { readonly prune?: boolean } = {}): WriteStats {
   const abs = path.resolve(outdir);
   // Staged contexts: the copied source files, with generated files (written below the context's path) winning.
   const contexts = new Map<string, Map<string, ContextFile>>();
@@ -179,7 +179,7 @@ export function writeArtifacts(outdir: string, artifacts: readonly Artifact[]): 
       removed++;
     }
   };
-  for (const top of owned) {
+  for (const top of options.prune === false ? [] : owned) {
     if (wanted.has(top) || keptWhole.has(top)) continue;
     if (fs.existsSync(path.join(abs, top))) prune(top);
   }

@@ -1,9 +1,9 @@
-import * as fs from 'fs';
 import * as path from 'path';
 import type { App } from '../core/app';
 import { PyfleetError } from '../core/errors';
 import type { StackOutput } from '../core/app';
 import type { Artifact } from '../core/target';
+import { writeArtifacts } from '../core/write';
 import type { ComposeProject } from '../render/compose/types';
 import type { KubeObject } from '../render/kubernetes';
 import { Stack } from '../core/stack';
@@ -82,38 +82,18 @@ export function synthesizeStack(stack: Stack, where: string): SynthesizedStack {
 
 /**
  * Writes the staged build contexts of `images` below `outdir` (`<outdir>/assets/context.<hash>`) and
- * returns their absolute paths by reference. Each is written to a temporary folder and moved into
- * place, so a build never sees a half-written context.
+ * returns their absolute paths by reference. A context already there under its hash is left as it is;
+ * a new one is written to a temporary folder and moved into place, so a build never sees half of it.
+ * Other contexts in the folder (other stacks', earlier synths') are left alone.
  */
 export function writeContexts(synth: SynthesizedStack, outdir: string): Map<string, string> {
   const out = new Map<string, string>();
+  const wanted: Artifact[] = [];
   for (const image of synth.images) {
-    const target = path.resolve(outdir, image.contextPath);
-    out.set(image.reference, target);
-    const tmp = `${target}.tmp-pyfleet-${process.pid}`;
-    fs.rmSync(tmp, { recursive: true, force: true });
-    try {
-      for (const a of synth.artifacts) {
-        if (a.path !== image.contextPath && !a.path.startsWith(`${image.contextPath}/`)) continue;
-        const dest = path.join(tmp, a.path.slice(image.contextPath.length));
-        if (a.copyFrom) {
-          for (const f of a.copyFrom.files) {
-            fs.mkdirSync(path.dirname(path.join(dest, f)), { recursive: true });
-            fs.copyFileSync(path.join(a.copyFrom.directory, f), path.join(dest, f));
-          }
-          fs.mkdirSync(dest, { recursive: true });
-        } else {
-          fs.mkdirSync(path.dirname(dest), { recursive: true });
-          fs.writeFileSync(dest, a.content ?? '');
-        }
-      }
-      fs.rmSync(target, { recursive: true, force: true });
-      fs.mkdirSync(path.dirname(target), { recursive: true });
-      fs.renameSync(tmp, target);
-    } finally {
-      fs.rmSync(tmp, { recursive: true, force: true });
-    }
+    out.set(image.reference, path.resolve(outdir, image.contextPath));
+    wanted.push(...synth.artifacts.filter((a) => a.path === image.contextPath || a.path.startsWith(`${image.contextPath}/`)));
   }
+  writeArtifacts(outdir, wanted, { prune: false });
   return out;
 }
 
