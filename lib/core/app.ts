@@ -1,12 +1,12 @@
 import * as path from 'path';
 import { App as Cdk8sApp, AppProps as Cdk8sAppProps, Chart } from 'cdk8s';
-import * as yaml from 'js-yaml';
 import { validateMesh } from '../mesh/model';
 import { resolveStack } from '../model/resolve';
 import type { StackModel } from '../model/stack';
 import type { ComposeProject } from '../render/compose/types';
 import { builtinTargets } from '../render/defaults';
 import type { KubeObject } from '../render/kubernetes';
+import { dumpDocuments } from '../render/kubernetes/yaml';
 import type { ImageAsset } from '../service/asset';
 import type { BuildGenerators } from '../service/build';
 import type { ContainerImage } from '../service/image';
@@ -196,7 +196,7 @@ export class App extends Cdk8sApp {
 }
 
 function dumpAll(docs: readonly object[]): string {
-  return docs.map((o) => yaml.dump(o, { noRefs: true, lineWidth: -1, sortKeys: false })).join('---\n');
+  return dumpDocuments(docs);
 }
 
 function sameArtifact(a: Artifact, b: Artifact): boolean {

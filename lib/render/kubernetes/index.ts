@@ -1,10 +1,10 @@
 import { ApiObject, Chart } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
-import * as yaml from 'js-yaml';
 import { PyfleetError } from '../../core/errors';
 import { Target } from '../../core/target';
 import type { ServiceModel, StackModel, VersionModel } from '../../model/stack';
 import { KubeObject, kubeObject } from './object';
+import { dumpDocuments } from './yaml';
 
 export { KubeObject } from './object';
 
@@ -234,9 +234,9 @@ export function manifests(model: StackModel, extensions: readonly KubernetesExte
     .map((x) => x.o);
 }
 
-/** Serializes manifests the way cdk8s does (one multi-document file), with js-yaml for speed. */
+/** Serializes manifests the way cdk8s does (one multi-document file), byte for byte as js-yaml writes them. */
 export function toYaml(objects: readonly object[]): string {
-  return objects.map((o) => yaml.dump(o, { noRefs: true, lineWidth: -1, sortKeys: false })).join('---\n');
+  return dumpDocuments(objects);
 }
 
 /** The Kubernetes target: `<stack>.k8s.yaml` with every object of the stack, its extensions' included. */

@@ -1,0 +1,75 @@
+// The manifest writer against js-yaml, which it must match byte for byte.
+import * as path from 'path';
+import * as yaml from 'js-yaml';
+import { dumpDocument, dumpDocuments } from '../../lib/render/kubernetes/yaml';
+import { App } from '../../lib';
+import { buildCanary } from '../../examples/canary/main';
+import { buildFlaskGunicorn } from '../../examples/flask-gunicorn/main';
+import { buildHello } from '../../examples/hello/main';
+import { buildShop } from '../../examples/shop/main';
+import { buildVps } from '../../examples/vps/main';
+import { synth } from '../support/synth';
+
+const examples: Array<[string, (app: App) => unknown]> = [['canary', buildCanary], ['flask-gunicorn', buildFlaskGunicorn], ['hello', buildHello], ['shop', buildShop], ['vps', buildVps]];
+
+const reference = (doc: unknown): string => yaml.dump(doc, { noRefs: true, lineWidth: -1, sortKeys: false });
+
+test.each(examples)('every manifest of examples/%s is written exactly as js-yaml writes it', (_name, build) => {
+  const out = synth((app) => { build(app); });
+  try {
+    const files = [...out.files.keys()].filter((f) => f.endsWith('.k8s.yaml'));
+    expect(files.length).toBeGreaterThan(0);
+    for (const f of files) {
+      const docs = yaml.loadAll(out.files.get(f)!) as object[];
+      expect(docs.length).toBeGreaterThan(0);
+      expect(dumpDocuments(docs)).toBe(docs.map(reference).join('---\n'));
+      expect(dumpDocuments(docs)).toBe(out.files.get(f));
+    }
+  } finally {
+    out.cleanup();
+  }
+});
+
+// A small deterministic generator of documents with awkward scalars: YAML keywords, numbers as text,
+// indicators, quotes, unicode, empty strings, empty and nested collections.
+function* random(seed: number): Generator<number> {
+  let x = seed;
+  for (;;) {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    yield x / 2147483648;
+  }
+}
+const awkward = ['', ' ', 'yes', 'No', 'null', '~', 'true', '0x1F', '012', '1e3', '.inf', '-.5', '2026-12-03', '12:30', 'a: b', 'a #b', '#c', '- x', '? q',
+  '[x]', '{y}', 'it\'s', '"dq"', '*ref', '&anc', '!tag', '%pct', '@at', '`bt`', 'tab\there', 'ünïcödé', '日本', 'emoji 🚀', 'x,y', 'trailing ', ' leading',
+  '/api/v2', 'http://a.b:80/c?d=e', '^/v[0-9]+/.*$', '(?i)foo', 'a|b', '>fold', 'plain', 'app.kubernetes.io/name', '500m', '64Mi', '\u0007bell', 'null\u0000'];
+function value(r: Generator<number>, depth: number): unknown {
+  const p = r.next().value as number;
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor((r.next().value as number) * xs.length)];
+  if (depth > 4 || p < 0.45) {
+    const q = r.next().value as number;
+    if (q < 0.6) return pick(awkward);
+    if (q < 0.75) return Math.floor((r.next().value as number) * 100000) - 500;
+    if (q < 0.85) return pick([0.5, 1.25, -0.0, 3.0e21, 1e-7, Number.MAX_SAFE_INTEGER]);
+    return pick([true, false]);
+  }
+  if (p < 0.7) return Array.from({ length: Math.floor((r.next().value as number) * 4) }, () => value(r, depth + 1));
+  const o: Record<string, unknown> = {};
+  const n = Math.floor((r.next().value as number) * 5);
+  for (let i = 0; i < n; i++) o[pick(awkward) + (i % 2 ? String(i) : '')] = value(r, depth + 1);
+  return o;
+}
+
+test('generated documents with awkward scalars and nesting are written exactly as js-yaml writes them', () => {
+  const r = random(42);
+  for (let i = 0; i < 3000; i++) {
+    const doc = { apiVersion: 'v1', kind: 'X', metadata: { name: `n${i}` }, spec: value(r, 0) };
+    expect(dumpDocument(doc)).toBe(reference(doc));
+  }
+});
+
+test('what it does not write itself, js-yaml writes: multi-line strings, long keys, top-level empties', () => {
+  for (const doc of [{ a: 'line one\nline two\n' }, { [`k${'x'.repeat(1100)}`]: 1 }, { a: { b: ['x\ny'] } }, {}, { a: [[]], b: [{}] }, { a: [[1, [2, 3]], { b: [] }] }]) {
+    expect(dumpDocument(doc)).toBe(reference(doc));
+  }
+  expect(path.basename(__filename)).toBe('yaml.test.ts');
+});
