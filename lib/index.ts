@@ -1,3 +1,10 @@
+/**
+ * The `pyfleet` entry point: the constructs (App, Stack, MicroService, GunicornFlaskApp, FastApiApp,
+ * MeshRoute, CircuitBreaker, ...), the units, the resolved model and the built-in targets. The Pulumi
+ * components are in the separate entry point `pyfleet/pulumi`.
+ *
+ * @module pyfleet
+ */
 export * from './core/errors';
 export * from './core/units';
 export { App, AppProps, StackOutput } from './core/app';
