@@ -13,6 +13,7 @@ export { Artifact, Target, TargetOutput } from './core/target';
 export * from './model/stack';
 export { BuildRecipe, BuildGenerator, BuildGenerators } from './service/build';
 export * from './service/image';
+export { ImageAsset } from './service/asset';
 export * from './service/env';
 export * from './service/health';
 export * from './service/microservice';
