@@ -88,8 +88,10 @@ const project = new typescript.TypeScriptProject({
     'dockerfile-ast@0.7.1',
     'dockerfilelint@1.8.0',
     '@balena/dockerignore@1.0.2',
+    // API reference from the doc comments (`npx projen docs`); 0.28.x accepts TypeScript 5.0-6.0.
+    'typedoc@^0.28.20',
   ],
-  gitignore: ['__pycache__/', '*.pyc', '/dist', 'examples/**/dist/', '*.tmp-pyfleet*', '/bench/out/', '/.istio-crds.filtered.yaml'],
+  gitignore: ['__pycache__/', '*.pyc', '/dist', 'examples/**/dist/', '*.tmp-pyfleet*', '/bench/out/', '/.istio-crds.filtered.yaml', '/docs/api/'],
 });
 
 // Two entry points: `pyfleet` (constructs and renderers) and `pyfleet/pulumi` (Pulumi components).
@@ -144,9 +146,16 @@ project.addTask('bench:synth', {
   receiveArgs: true,
 });
 
-// `npm test` type-checks examples and benchmarks too, and never rewrites snapshots in CI.
+// API reference of both entry points, configured in typedoc.json; an undocumented public symbol fails it.
+const docs = project.addTask('docs', {
+  description: 'Build the API reference into docs/api/ from the doc comments (fails on any undocumented public symbol)',
+  exec: 'typedoc --options typedoc.json',
+});
+
+// `npm test` type-checks examples and benchmarks too, builds the API reference (missing docs fail it), and never rewrites snapshots in CI.
 project.testTask.reset();
 project.testTask.spawn(typecheck);
+project.testTask.spawn(docs);
 project.testTask.exec('jest --ci', { receiveArgs: true });
 
 project.synth();

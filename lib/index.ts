@@ -1,3 +1,10 @@
+/**
+ * The `pyfleet` entry point: the constructs (App, Stack, MicroService, GunicornFlaskApp, FastApiApp,
+ * MeshRoute, CircuitBreaker, ...), the units, the resolved model and the built-in targets. The Pulumi
+ * components are in the separate entry point `pyfleet/pulumi`.
+ *
+ * @module pyfleet
+ */
 export * from './core/errors';
 export * from './core/units';
 export { App, AppProps, StackOutput } from './core/app';
@@ -6,6 +13,7 @@ export { Artifact, Target, TargetOutput } from './core/target';
 export * from './model/stack';
 export { BuildRecipe, BuildGenerator, BuildGenerators } from './service/build';
 export * from './service/image';
+export { ImageAsset } from './service/asset';
 export * from './service/env';
 export * from './service/health';
 export * from './service/microservice';

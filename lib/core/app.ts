@@ -41,7 +41,12 @@ export interface StackOutput {
   readonly kubernetes: readonly KubeObject[];
   /** The compose project, when the stack has one. */
   readonly compose?: ComposeProject;
-  /** Every target's in-memory result by target name (`kubernetes`, `compose`, `image`, and third-party ones). */
+  /**
+   * Every target's in-memory result by target name (`kubernetes`, `compose`, `image`, and third-party
+   * ones): `kubernetes` is the objects in apply order, `compose` the compose project, and `image` the
+   * paths of the staged build contexts below the outdir. A target that is not among the App's targets,
+   * or returns no result, has no entry.
+   */
   readonly results: { readonly kubernetes?: KubeObject[]; readonly compose?: ComposeProject; readonly image?: string[]; readonly [target: string]: unknown };
   /** Every file to write below the outdir. */
   readonly artifacts: readonly Artifact[];

@@ -23,6 +23,7 @@ export class PyfleetError extends Error {
 
 /** Several errors found by one validation pass, reported together. */
 export class PyfleetValidationError extends PyfleetError {
+  /** Every error the pass found, in the order found; the first also gives this error its path, problem and fix. */
   public readonly errors: PyfleetError[];
   constructor(errors: PyfleetError[]) {
     super(errors[0].constructPath, errors[0].problem, errors[0].fix);

@@ -9,7 +9,12 @@ export interface Artifact {
   /** Text content. Exactly one of `content` and `copyFrom` is set. */
   readonly content?: string;
   /** Copy this directory's files (already filtered) to `path`. */
-  readonly copyFrom?: { readonly directory: string; readonly files: readonly string[] };
+  readonly copyFrom?: {
+    /** The source directory the files are read from. */
+    readonly directory: string;
+    /** The files to copy, relative to `directory`, '/'-separated and sorted. */
+    readonly files: readonly string[];
+  };
 }
 
 /** What one target made of one stack: its typed in-memory result and the files to write. */

@@ -39,26 +39,38 @@ export class Cpu {
     }
     return Cpu.millis(millis);
   }
-  private constructor(public readonly millis: number) {}
+  private constructor(
+    /** Whole millicores, thousandths of a core (500 for half a core). */
+    public readonly millis: number,
+  ) {}
   /** Cores as a number (0.5 for 500m). */
   public get cores(): number { return this.millis / 1000; }
   /** Kubernetes quantity: `500m`, `1`, `1500m`. */
   public toKubernetes(): string { return this.millis % 1000 === 0 ? `${this.millis / 1000}` : `${this.millis}m`; }
   /** Compose `cpus` value: `'0.5'`. */
   public toCompose(): string { return `${Number((this.millis / 1000).toFixed(3))}`; }
+  /** The Kubernetes quantity, as {@link Cpu.toKubernetes} writes it (`500m`). */
   public toString(): string { return this.toKubernetes(); }
 }
 
 /** An amount of memory or storage. */
 export class Size {
+  /** A size in bytes, rounded to a whole byte (`Size.bytes(1_000_000)`). */
   public static bytes(bytes: number): Size {
     check('Size.bytes', bytes, 'give a positive number, e.g. Size.mebibytes(256)');
     return new Size(Math.round(bytes));
   }
+  /** A size in kibibytes (1 KiB = 1024 bytes), rounded to a whole byte. */
   public static kibibytes(n: number): Size { check('Size.kibibytes', n, 'give a positive number'); return new Size(Math.round(n * 1024)); }
+  /** A size in mebibytes (1 MiB = 1024² bytes), rounded to a whole byte (`Size.mebibytes(256)`). */
   public static mebibytes(n: number): Size { check('Size.mebibytes', n, 'give a positive number, e.g. Size.mebibytes(256)'); return new Size(Math.round(n * 1024 ** 2)); }
+  /** A size in gibibytes (1 GiB = 1024³ bytes), rounded to a whole byte (`Size.gibibytes(1)`). */
   public static gibibytes(n: number): Size { check('Size.gibibytes', n, 'give a positive number, e.g. Size.gibibytes(1)'); return new Size(Math.round(n * 1024 ** 3)); }
-  private constructor(public readonly bytes: number) {}
+  private constructor(
+    /** The size in whole bytes. */
+    public readonly bytes: number,
+  ) {}
+  /** The size in mebibytes, possibly fractional (0.5 for 512 KiB). */
   public get mebibytes(): number { return this.bytes / 1024 ** 2; }
   /** Kubernetes quantity, in the largest binary unit that divides it: `512Mi`, `1Gi`. */
   public toKubernetes(): string {
@@ -74,27 +86,37 @@ export class Size {
     }
     return `${this.bytes}b`;
   }
+  /** The Kubernetes quantity, as {@link Size.toKubernetes} writes it (`512Mi`). */
   public toString(): string { return this.toKubernetes(); }
 }
 
 /** A length of time. */
 export class Duration {
+  /** A duration in milliseconds, rounded to a whole millisecond; zero is allowed. */
   public static millis(ms: number): Duration {
     check('Duration.millis', ms, 'give a non-negative number of milliseconds', true);
     return new Duration(Math.round(ms));
   }
+  /** A duration in seconds, rounded to a whole millisecond (`Duration.seconds(10)`); zero is allowed. */
   public static seconds(s: number): Duration { check('Duration.seconds', s, 'give a non-negative number of seconds, e.g. Duration.seconds(10)', true); return new Duration(Math.round(s * 1000)); }
+  /** A duration in minutes, rounded to a whole millisecond; zero is allowed. */
   public static minutes(m: number): Duration { check('Duration.minutes', m, 'give a non-negative number of minutes', true); return new Duration(Math.round(m * 60_000)); }
-  private constructor(public readonly millis: number) {}
+  private constructor(
+    /** The duration in whole milliseconds. */
+    public readonly millis: number,
+  ) {}
+  /** The duration in seconds, possibly fractional (1.5 for 1500 ms). */
   public get seconds(): number { return this.millis / 1000; }
   /** Whole seconds, rounded up (Kubernetes fields take integers). */
   public get wholeSeconds(): number { return Math.ceil(this.millis / 1000); }
+  /** A new duration, this one and `other` added together; neither is changed. */
   public plus(other: Duration): Duration { return new Duration(this.millis + other.millis); }
   /** Go/Istio/compose duration string: `10s`, `1.5s`, `250ms`. */
   public toGoString(): string {
     if (this.millis % 1000 === 0) return `${this.millis / 1000}s`;
     return `${this.millis}ms`;
   }
+  /** The Go duration string, as {@link Duration.toGoString} writes it (`10s`, `250ms`). */
   public toString(): string { return this.toGoString(); }
 }
 

@@ -142,6 +142,10 @@ const MAX_INT32 = 2147483647;
  * DestinationRule traffic policy, and on compose by the service's gateway proxy.
  */
 export class CircuitBreaker extends Construct {
+  /**
+   * Whether `x` is a CircuitBreaker. It checks a brand symbol rather than `instanceof`, so it also holds for
+   * a circuit breaker made by another copy of pyfleet.
+   */
   public static isCircuitBreaker(x: unknown): x is CircuitBreaker {
     return typeof x === 'object' && x !== null && (x as any)[ISBREAKER] === true;
   }

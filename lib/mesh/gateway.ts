@@ -77,15 +77,25 @@ function checkHost(where: string, h: string): void {
  * for the service, with TLS from a Kubernetes secret and an HTTP-to-HTTPS redirect.
  */
 export class MeshGateway extends Construct {
+  /**
+   * Whether `x` is a MeshGateway. It checks a brand symbol rather than `instanceof`, so it also holds for
+   * a gateway made by another copy of pyfleet.
+   */
   public static isMeshGateway(x: unknown): x is MeshGateway {
     return typeof x === 'object' && x !== null && (x as any)[ISGATEWAY] === true;
   }
 
+  /** The service exposed. */
   public readonly service: MicroService;
+  /** Public host names the gateway answers for (e.g. `shop.example.com`, or `*.example.com`). */
   public readonly hosts: readonly string[];
+  /** TLS settings, or undefined for plain HTTP only. */
   public readonly tls?: GatewayTls;
+  /** The matches a request must meet to be exposed, or undefined to expose every path. */
   public readonly match?: readonly Match[];
+  /** HTTP port of the gateway (80 by default). */
   public readonly httpPort: number;
+  /** HTTPS port of the gateway, used only with `tls` (443 by default). */
   public readonly httpsPort: number;
 
   constructor(scope: Construct, id: string, props: MeshGatewayProps) {

@@ -5,7 +5,9 @@ export type StringMatchKind = 'exact' | 'prefix' | 'regex';
 
 /** A string comparison (Istio StringMatch). */
 export interface StringMatch {
+  /** How the value is compared: `exact`, `prefix`, or `regex` (RE2 syntax, matching the whole string). */
   readonly kind: StringMatchKind;
+  /** The string (or pattern) compared against. */
   readonly value: string;
 }
 

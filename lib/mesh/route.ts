@@ -47,12 +47,22 @@ export interface FaultInjection {
    * Delay this share of requests by a fixed time.
    * @default - no delay
    */
-  readonly delay?: { readonly fixed: Duration; readonly percentage: number };
+  readonly delay?: {
+    /** How long each delayed request waits, at least one millisecond. */
+    readonly fixed: Duration;
+    /** Share of requests delayed, a percentage from 0 to 100. */
+    readonly percentage: number;
+  };
   /**
    * Answer this share of requests with an HTTP status, without calling the service.
    * @default - no abort
    */
-  readonly abort?: { readonly httpStatus: number; readonly percentage: number };
+  readonly abort?: {
+    /** The HTTP status answered, from 200 to 599 (e.g. 503). */
+    readonly httpStatus: number;
+    /** Share of requests aborted, a percentage from 0 to 100. */
+    readonly percentage: number;
+  };
 }
 
 /** Header changes. */
@@ -121,7 +131,15 @@ export interface RouteRule {
    * Copy a share of requests to another version (answers are discarded).
    * @default - no mirroring
    */
-  readonly mirror?: { readonly to: VersionRef; readonly percentage?: number };
+  readonly mirror?: {
+    /** The version that receives the copies. */
+    readonly to: VersionRef;
+    /**
+     * Share of requests copied, a percentage from 0 to 100.
+     * @default 100
+     */
+    readonly percentage?: number;
+  };
   /**
    * Replace the matched path prefix (or, without a prefix match, the whole path) before forwarding.
    * @default - unchanged
@@ -161,6 +179,10 @@ const ISROUTE = Symbol.for('pyfleet.MeshRoute');
  * service's gateway proxy.
  */
 export class MeshRoute extends Construct {
+  /**
+   * Whether `x` is a MeshRoute. It checks a brand symbol rather than `instanceof`, so it also holds for
+   * a route made by another copy of pyfleet.
+   */
   public static isMeshRoute(x: unknown): x is MeshRoute {
     return typeof x === 'object' && x !== null && (x as any)[ISROUTE] === true;
   }

@@ -9,7 +9,11 @@ import type { MicroService, ServiceVersion } from '../service/microservice';
 // kept for the construct path of messages and for the mesh policies, which targets read through
 // lib/mesh/model.
 
-/** One environment variable as a target sets it: a literal, or a key of a secret. */
+/**
+ * One environment variable as a target sets it: a literal, or a key of a secret. Either form has
+ * `name` (the variable's name); a literal has `value` (its string), a secret reference has `secret`
+ * (`name` of the Secret and `key` inside it) instead.
+ */
 export type EnvEntry =
   | { readonly name: string; readonly value: string; readonly secret?: undefined }
   | { readonly name: string; readonly value?: undefined; readonly secret: { readonly name: string; readonly key: string } };
@@ -30,7 +34,9 @@ export interface ImageModel {
 
 /** A named extra container port. */
 export interface PortModel {
+  /** Port name (a Kubernetes port name, e.g. `metrics`). */
   readonly name: string;
+  /** Container port number, 1 to 65535. */
   readonly port: number;
 }
 
@@ -42,17 +48,25 @@ export interface HealthModel {
   readonly path?: string;
   /** Container port the check requests. */
   readonly port: number;
+  /** Time between checks, in milliseconds (whole seconds). */
   readonly intervalMs: number;
+  /** How long one check may take, in milliseconds (whole seconds, at most the interval). */
   readonly timeoutMs: number;
+  /** Grace period after start during which failures do not count, in milliseconds (whole seconds). */
   readonly startPeriodMs: number;
+  /** Consecutive failures before the container counts as unhealthy. */
   readonly failureThreshold: number;
 }
 
 /** CPU in millicores and memory in MiB, as every target and the Pulumi components read them. */
 export interface ResourcesModel {
+  /** CPU limit, in millicores (500 for half a core). */
   readonly cpuLimitMillis: number;
+  /** CPU request, in millicores; at most the limit. */
   readonly cpuRequestMillis: number;
+  /** Memory limit, in MiB (fractional when the size is not a whole number of MiB). */
   readonly memoryLimitMiB: number;
+  /** Memory request (compose `mem_reservation`), in MiB; at most the limit. */
   readonly memoryRequestMiB: number;
 }
 
@@ -72,7 +86,9 @@ export interface WorkloadModel {
   readonly args?: readonly string[];
   /** Non-root user and group id the container runs as. */
   readonly runAsUser: number;
+  /** CPU and memory limits and requests of each container. */
   readonly resources: ResourcesModel;
+  /** The health check behind probes and the compose healthcheck. */
   readonly health: HealthModel;
   /** Time the server gets to finish in-flight requests after SIGTERM. */
   readonly gracefulShutdownMs: number;
@@ -89,7 +105,10 @@ export type RecordedPatch = object;
 export interface Hatches {
   /** Kubernetes JSON patches by object role (`deployment`, `service`, `serviceAccount`). */
   readonly kubernetes: Readonly<Record<string, readonly RecordedPatch[]>>;
-  /** Compose overrides: dotted key path to value (`undefined` deletes the key). */
+  /**
+   * Compose overrides in the order they were recorded: `path` is the dotted key path in the compose
+   * service, `value` the value set there, and `remove` true when the key is deleted instead.
+   */
   readonly compose: ReadonlyArray<{ readonly path: string; readonly value: unknown; readonly remove: boolean }>;
 }
 
@@ -103,7 +122,9 @@ export interface VersionModel {
   readonly name: string;
   /** `<service>-<version>`. */
   readonly workloadName: string;
+  /** Pods (Kubernetes) or containers (compose) of this version, 0 to 1000. */
   readonly replicas: number;
+  /** The image this version runs. */
   readonly image: ImageModel;
   /** Labels of the version's workload and pods (stack labels, `app`, `version`, `app.kubernetes.io/*`). */
   readonly labels: Readonly<Record<string, string>>;
@@ -127,7 +148,9 @@ export interface ServiceAddresses {
 export interface ServiceModel {
   /** The construct (settings, messages, mesh lookups). */
   readonly construct: MicroService;
+  /** Construct path, e.g. `shop/order-service`. */
   readonly path: string;
+  /** Service name: DNS name, compose service name and `app` label. */
   readonly name: string;
   /** Versions, the default first. */
   readonly versions: readonly VersionModel[];
@@ -151,13 +174,24 @@ export interface ServiceModel {
 export interface StackModel {
   /** The construct (messages, and user cdk8s objects inside it). */
   readonly construct: Stack;
+  /** Construct path of the stack. */
   readonly path: string;
+  /** Stack name (its id): the chart name and compose project name. */
   readonly name: string;
+  /** Kubernetes namespace of every object of the stack. */
   readonly namespace: string;
+  /** Registry prefix built images are named under (`<registry>/<service>:<content hash>`). */
   readonly imageRegistry: string;
+  /** The user's labels for every Kubernetes object of the stack (without pyfleet's own). */
   readonly labels: Readonly<Record<string, string>>;
+  /**
+   * Compose settings: `enabled` is false when the stack writes no compose project, `networkMode` says
+   * how its containers reach each other.
+   */
   readonly compose: { readonly enabled: boolean; readonly networkMode: ComposeNetworkMode };
+  /** The stack's service mesh, or undefined without one. */
   readonly mesh?: Mesh;
+  /** Every service of the stack, in the order they were added. */
   readonly services: readonly ServiceModel[];
   /** Looks a service up by name. */
   service(name: string): ServiceModel;

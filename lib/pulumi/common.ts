@@ -28,6 +28,7 @@ export interface BuiltImage {
 
 /** The synthesized outputs of one stack, as the Pulumi components consume them. */
 export interface SynthesizedStack {
+  /** What `App.synthesize()` gave for the stack: its model, every target's result and the artifacts. */
   readonly output: StackOutput;
   /** Kubernetes objects in apply order. */
   readonly manifests: readonly KubeObject[];

@@ -28,7 +28,9 @@ export interface DockerHostDeploymentArgs {
    */
   readonly sshOpts?: string[];
   /**
-   * PEM CA certificate, client certificate and key for a `tcp://` host with TLS.
+   * PEM CA certificate, client certificate and key for a `tcp://` host with TLS: `caMaterial` (the CA
+   * that signed the daemon's certificate), `certMaterial` and `keyMaterial` (the client's certificate
+   * and private key), passed to the Docker provider as they are.
    * @default - none
    */
   readonly tls?: { readonly caMaterial?: pulumi.Input<string>; readonly certMaterial?: pulumi.Input<string>; readonly keyMaterial?: pulumi.Input<string> };

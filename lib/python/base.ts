@@ -192,12 +192,20 @@ export abstract class PythonWebApp extends MicroService implements IWarningSourc
   public readonly threads?: number;
   /** A fixed worker count, if one was given. */
   public readonly fixedWorkers?: number;
+  /** gunicorn `timeout`: a worker silent for longer is killed and replaced (30 s by default). */
   public readonly timeout: Duration;
+  /**
+   * gunicorn `graceful_timeout`: time workers get to finish in-flight requests after SIGTERM. Always
+   * equal to {@link MicroService.gracefulShutdown} (the prop `gracefulTimeout` is another way to set it).
+   */
   public readonly gracefulTimeout: Duration;
   /** gunicorn `keepalive` (also the MicroService keep-alive the mesh checks idle timeouts against). */
   declare public readonly keepAlive: Duration;
+  /** gunicorn `max_requests`: a worker is restarted after this many requests; 0 (the default) never restarts. */
   public readonly maxRequests: number;
+  /** gunicorn `max_requests_jitter`: up to this many extra requests per worker (a tenth of `maxRequests` by default). */
   public readonly maxRequestsJitter: number;
+  /** gunicorn `preload_app`: whether the arbiter imports the app before forking workers (false by default). */
   public readonly preload: boolean;
   /** Further gunicorn settings. */
   public readonly gunicornSettings: Readonly<Record<string, GunicornSettingValue>>;

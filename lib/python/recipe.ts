@@ -12,6 +12,7 @@ export type GunicornSettingValue = string | number | boolean | null | readonly (
  * into a Dockerfile, a gunicorn.conf.py and a .dockerignore.
  */
 export interface PythonServiceRecipe extends BuildRecipe {
+  /** The recipe kind: it selects the build generator (`BUILTIN_BUILD_GENERATORS['python-gunicorn']`). */
   readonly kind: 'python-gunicorn';
   /** Construct path (for comments in generated files). */
   readonly constructPath: string;
@@ -29,11 +30,17 @@ export interface PythonServiceRecipe extends BuildRecipe {
   readonly port: number;
   /** Health check the image declares (HEALTHCHECK), if any. */
   readonly healthCheck?: {
+    /** HTTP path the check requests, starting with `/`. */
     readonly path: string;
+    /** Container port the check requests. */
     readonly port: number;
+    /** Seconds between checks (HEALTHCHECK `--interval`). */
     readonly intervalSeconds: number;
+    /** Seconds one check may take (HEALTHCHECK `--timeout`). */
     readonly timeoutSeconds: number;
+    /** Seconds after start during which failures do not count (HEALTHCHECK `--start-period`). */
     readonly startPeriodSeconds: number;
+    /** Consecutive failures before the container is unhealthy (HEALTHCHECK `--retries`). */
     readonly retries: number;
     /** Exec-form command that exits 0 when healthy (needs only the image's Python). */
     readonly command: readonly string[];
@@ -48,11 +55,17 @@ export interface PythonServiceRecipe extends BuildRecipe {
   readonly fixedWorkers?: number;
   /** gunicorn `threads` (threaded workers only). */
   readonly threads?: number;
+  /** gunicorn `timeout`, whole seconds: a worker silent this long is killed and replaced. */
   readonly timeoutSeconds: number;
+  /** gunicorn `graceful_timeout`, whole seconds: time workers get to finish after SIGTERM. */
   readonly gracefulTimeoutSeconds: number;
+  /** gunicorn `keepalive`, whole seconds: how long an idle keep-alive connection stays open. */
   readonly keepAliveSeconds: number;
+  /** gunicorn `max_requests`: restart a worker after this many requests; 0 never restarts. */
   readonly maxRequests: number;
+  /** gunicorn `max_requests_jitter`: up to this many extra requests per worker before its restart. */
   readonly maxRequestsJitter: number;
+  /** gunicorn `preload_app`: import the app in the arbiter before forking workers. */
   readonly preload: boolean;
   /** Further gunicorn settings, verbatim. */
   readonly extraSettings: Readonly<Record<string, GunicornSettingValue>>;

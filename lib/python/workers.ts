@@ -43,6 +43,7 @@ export interface WorkerProfile {
   readonly gunicornClass: string;
   /** Python package (requirement name) the worker class needs besides gunicorn. */
   readonly needs?: string;
+  /** How many worker processes the class gets for a CPU limit. */
   readonly sizing: WorkerSizing;
   /** Whether `threads` applies. */
   readonly threaded: boolean;

@@ -5,5 +5,6 @@ export { composeTarget } from './compose';
 export { Compose, ComposeServiceHatch } from './compose/hatch';
 export * from './compose/types';
 export { kubernetesTarget, KubernetesExtension, KubernetesTargetOptions, KubeObject, KubernetesResult } from './kubernetes';
+export { kubeObject } from './kubernetes/object';
 export { Kubernetes, KubernetesObjectHatch, KubernetesServiceObjects, KubernetesVersionObjects } from './kubernetes/hatch';
 export { istioExtension } from './istio';

@@ -68,7 +68,17 @@ export class EnvValue {
     return new EnvValue(undefined, { name, key });
   }
 
-  private constructor(public readonly value?: string, public readonly secret?: { readonly name: string; readonly key: string }) {}
+  private constructor(
+    /** The literal value, or undefined when the value comes from a secret. */
+    public readonly value?: string,
+    /** The secret key the value is read from, or undefined for a literal. */
+    public readonly secret?: {
+      /** Name of the Secret (Kubernetes) and prefix of the shell variable compose reads. */
+      readonly name: string;
+      /** Key inside the Secret. */
+      readonly key: string;
+    },
+  ) {}
 }
 
 /** Short form accepted by `env`: a string is a literal value. */

@@ -119,10 +119,15 @@ export class HealthCheck {
     public readonly path: string | undefined,
     /** The container port, or undefined for the service's HTTP port. */
     public readonly port: number | undefined,
+    /** Time between checks, whole seconds (10 s unless {@link HttpHealthCheckOptions.interval} says otherwise). */
     public readonly interval: Duration,
+    /** How long one check may take, whole seconds and at most the interval (2 s by default). */
     public readonly timeout: Duration,
+    /** Consecutive failures before the container counts as unhealthy, 1 to 100 (3 by default). */
     public readonly failureThreshold: number,
+    /** Grace period after start during which failures do not count, whole seconds (30 s by default). */
     public readonly startPeriod: Duration,
+    /** The exec-form command compose runs for its healthcheck, or undefined for pyfleet's own shell command. */
     public readonly composeCommand?: string[],
   ) {}
 

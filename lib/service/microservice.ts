@@ -196,6 +196,10 @@ const ISMICROSERVICE = Symbol.for('pyfleet.MicroService');
  * and the services it calls.
  */
 export class MicroService extends Construct {
+  /**
+   * Whether `x` is a MicroService (or a subclass such as GunicornFlaskApp). It checks a brand
+   * symbol rather than `instanceof`, so it also holds for a construct made by another copy of pyfleet.
+   */
   public static isMicroService(x: unknown): x is MicroService {
     return typeof x === 'object' && x !== null && (x as any)[ISMICROSERVICE] === true;
   }
@@ -210,21 +214,33 @@ export class MicroService extends Construct {
   public readonly port: number;
   /** Further named ports. */
   public readonly additionalPorts: Readonly<Record<string, number>>;
+  /** CPU limit of each container (from {@link MicroServiceProps.cpu}; half a core by default). */
   public readonly cpuLimit: Cpu;
+  /** CPU request of each container, at most the limit (the limit by default). */
   public readonly cpuRequest: Cpu;
+  /** Memory limit of each container; it is killed above it (from {@link MicroServiceProps.memory}; 256 MiB by default). */
   public readonly memoryLimit: Size;
+  /** Memory request (compose `mem_reservation`), at most the limit (the limit by default). */
   public readonly memoryRequest: Size;
   /** Replicas of the default version. */
   public readonly replicas: number;
+  /** The health check behind probes and the compose healthcheck (`HealthCheck.http('/healthz')` by default). */
   public readonly healthCheck: HealthCheck;
+  /** What compose does when a container exits (`RestartPolicy.UNLESS_STOPPED` by default). */
   public readonly restartPolicy: RestartPolicy;
+  /** The public port, or undefined for an internal-only service. */
   public readonly expose?: ExposeOptions;
+  /** Time the server has to finish in-flight requests after SIGTERM (30 s by default). */
   public readonly gracefulShutdown: Duration;
+  /** Pause before SIGTERM while endpoints stop routing to the container (5 s by default). */
   public readonly preStopDelay: Duration;
+  /** UID and GID the container runs as, never 0 (10001 by default). */
   public readonly runAsUser: number;
   /** The app server's idle keep-alive timeout, when known. */
   public readonly keepAlive?: Duration;
+  /** Container command (entrypoint override) in exec form, or undefined for the image's. */
   public readonly command?: string[];
+  /** Container arguments in exec form, or undefined for the image's. */
   public readonly args?: string[];
   /** The first version. */
   public readonly defaultVersion: ServiceVersion;

@@ -2,68 +2,142 @@
 
 /** A `depends_on` entry (long syntax). */
 export interface ComposeDependency {
+  /** When the dependent may start: once the dependency has started, is healthy, or has exited with 0. */
   readonly condition: 'service_started' | 'service_healthy' | 'service_completed_successfully';
+  /** Restart the dependent after compose restarts or updates the dependency (Compose v2; docker-compose 1.29 rejects it). */
   readonly restart?: boolean;
 }
 
 /** A `healthcheck`. */
 export interface ComposeHealthcheck {
+  /** The check, `['CMD', ...]` (exec form) or `['CMD-SHELL', command]`; exit code 0 means healthy. */
   readonly test: readonly string[];
+  /** Time between checks, a compose duration (`10s`). */
   readonly interval?: string;
+  /** How long one check may take, a compose duration (`2s`). */
   readonly timeout?: string;
+  /** Consecutive failures before the container is unhealthy. */
   readonly retries?: number;
+  /** Grace period after start during which failures do not count, a compose duration (`30s`). */
   readonly start_period?: string;
+  /** Time between checks during the start period, a compose duration (`2s`). */
   readonly start_interval?: string;
 }
 
 /** `deploy` (resources everywhere; restart and update policy on a swarm). */
 export interface ComposeDeploy {
+  /** Containers of the service. */
   readonly replicas?: number;
+  /** CPU and memory of each container. */
   readonly resources?: {
-    readonly limits?: { readonly cpus?: string; readonly memory?: string };
-    readonly reservations?: { readonly cpus?: string; readonly memory?: string };
+    /** The most a container may use. */
+    readonly limits?: {
+      /** CPUs, a decimal string (`'0.5'` is half a core). */
+      readonly cpus?: string;
+      /** Memory, a compose byte value with a binary unit (`256m`, `1g`). */
+      readonly memory?: string;
+    };
+    /** What is reserved for a container. */
+    readonly reservations?: {
+      /** CPUs, a decimal string (`'0.5'` is half a core). */
+      readonly cpus?: string;
+      /** Memory, a compose byte value with a binary unit (`256m`, `1g`). */
+      readonly memory?: string;
+    };
   };
-  readonly restart_policy?: { readonly condition: string };
-  readonly update_config?: { readonly order?: string; readonly parallelism?: number; readonly failure_action?: string };
+  /** When a swarm restarts a task. */
+  readonly restart_policy?: {
+    /** `any`, `on-failure` or `none`. */
+    readonly condition: string;
+  };
+  /** How a swarm rolls out a new version of the service. */
+  readonly update_config?: {
+    /** `start-first` (new task before the old one stops) or `stop-first`. */
+    readonly order?: string;
+    /** Tasks updated at a time. */
+    readonly parallelism?: number;
+    /** What a failed update does: `continue`, `rollback` or `pause`. */
+    readonly failure_action?: string;
+  };
 }
 
 /** A volume mount (long syntax). */
 export interface ComposeVolumeMount {
+  /** Mount type: a host path (`bind`), a named volume, or a tmpfs. */
   readonly type: 'bind' | 'volume' | 'tmpfs';
+  /** Host path (bind, relative to the compose file or absolute) or volume name. */
   readonly source?: string;
+  /** Path inside the container. */
   readonly target: string;
+  /** Mount it read-only. */
   readonly read_only?: boolean;
 }
 
 /** One compose service as pyfleet writes it. Further keys may come from `Compose.of(...).addOverride`. */
 export interface ComposeService {
+  /** Image reference to run (registry images, and built images on a swarm, which cannot build). */
   image?: string;
-  build?: { context: string; dockerfile?: string; tags?: string[]; args?: Record<string, string> };
+  /** How compose builds the image. */
+  build?: {
+    /** Build context, relative to the compose file (`./assets/context.<hash>`). */
+    context: string;
+    /** Dockerfile path relative to the context. */
+    dockerfile?: string;
+    /** Tags given to the built image (`<registry>/<service>:<content hash>`). */
+    tags?: string[];
+    /** Build arguments. */
+    args?: Record<string, string>;
+  };
+  /** Services started first, by compose service name. */
   depends_on?: Record<string, ComposeDependency>;
+  /** Mounts (pyfleet writes bind mounts of generated files, read-only). */
   volumes?: ComposeVolumeMount[];
+  /** Environment variables; `$` in literal values is escaped as `$$`, secrets read `${VARIABLE:?...}`. */
   environment?: Record<string, string>;
+  /** Published ports, short syntax (`0.0.0.0:80:8080/tcp`). */
   ports?: string[];
-  networks?: Record<string, { aliases?: string[] }>;
+  /** Networks the container joins, each with the names it answers to there. */
+  networks?: Record<string, {
+    /** Further names of the container on this network (the service or workload name). */
+    aliases?: string[];
+  }>;
+  /** `host` in host network mode, where the container shares the host's network (no `networks`). */
   network_mode?: string;
+  /** Container arguments (the model's `args`), exec form. */
   command?: string[];
+  /** Container entrypoint (the model's `command`), exec form. */
   entrypoint?: string[];
+  /** Restart policy: `always`, `unless-stopped` or `on-failure`. */
   restart?: string;
+  /** The container's health check. */
   healthcheck?: ComposeHealthcheck;
+  /** Container labels (`app`, `version`, `app.kubernetes.io/*`). */
   labels?: Record<string, string>;
+  /** `uid:gid` the container runs as. */
   user?: string;
+  /** Linux capabilities dropped (`ALL`). */
   cap_drop?: string[];
+  /** Replicas, resources, and a swarm's restart and update policy. */
   deploy?: ComposeDeploy;
+  /** Mount the root filesystem read-only. */
   read_only?: boolean;
+  /** Security options (`no-new-privileges:true`). */
   security_opt?: string[];
+  /** How long compose waits after the stop signal before it kills, a compose duration. */
   stop_grace_period?: string;
+  /** Signal that asks the container to stop (`SIGTERM`; `SIGUSR1` for the HAProxy gateway). */
   stop_signal?: string;
+  /** Paths mounted as tmpfs (`/tmp`, since the root filesystem is read-only). */
   tmpfs?: string[];
+  /** Any other key, set through an override. */
   [key: string]: unknown;
 }
 
 /** A compose network. */
 export interface ComposeNetwork {
+  /** `bridge` on one machine, `overlay` on a swarm. */
   readonly driver: 'bridge' | 'overlay';
+  /** Whether standalone containers may join an overlay network. */
   readonly attachable?: boolean;
 }
 

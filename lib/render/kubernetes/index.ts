@@ -239,7 +239,10 @@ export function toYaml(objects: readonly object[]): string {
   return dumpDocuments(objects);
 }
 
-/** The Kubernetes target: `<stack>.k8s.yaml` with every object of the stack, its extensions' included. */
+/**
+ * The Kubernetes target: `<stack>.k8s.yaml` with every object of the stack, its extensions' included.
+ * The returned target also carries `extensions`, the extensions it renders (from `options`, in order).
+ */
 export function kubernetesTarget(options: KubernetesTargetOptions = {}): Target<KubernetesResult> & { readonly extensions: readonly KubernetesExtension[] } {
   const extensions = [...(options.extensions ?? [])];
   return {

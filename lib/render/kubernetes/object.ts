@@ -4,8 +4,14 @@ import { toWire } from './wire';
 
 /** A Kubernetes object as the target writes it. */
 export interface KubeObject {
+  /** API group and version, e.g. `apps/v1`. */
   readonly apiVersion: string;
+  /** Kind, e.g. `Deployment`. */
   readonly kind: string;
+  /**
+   * Object metadata as in Kubernetes' ObjectMeta: `name`, `namespace` (absent on cluster-scoped
+   * objects such as the Namespace), and the `labels` and `annotations` maps when the object has any.
+   */
   readonly metadata: { readonly name: string; readonly namespace?: string; readonly labels?: Record<string, string>; readonly annotations?: Record<string, string> };
   readonly [field: string]: unknown;
 }
