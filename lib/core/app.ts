@@ -6,7 +6,7 @@ import type { StackModel } from '../model/stack';
 import type { ComposeProject } from '../render/compose/types';
 import { builtinTargets } from '../render/defaults';
 import type { KubeObject } from '../render/kubernetes';
-import { dumpDocuments } from '../render/kubernetes/yaml';
+import { dumpDocuments } from '../render/yaml';
 import type { ImageAsset } from '../service/asset';
 import type { BuildGenerators } from '../service/build';
 import type { ContainerImage } from '../service/image';
@@ -156,7 +156,7 @@ export class App extends Cdk8sApp {
     if (clashes.length > 0) throw new PyfleetValidationError(clashes);
     writeArtifacts(this.outdir, dedupe(artifacts));
     // eslint-disable-next-line no-console
-    for (const w of this.warnings()) console.warn(formatWarning(w));
+    for (const w of this.warningsOf(outputs.map((o) => o.model))) console.warn(formatWarning(w));
   }
 
   /** Every manifest of the App (stacks and plain charts) as one YAML string, like cdk8s's `synthYaml`. */
@@ -185,13 +185,19 @@ export class App extends Cdk8sApp {
    * may not fit the memory limit). `synth()` prints them to stderr.
    */
   public warnings(): PyfleetWarning[] {
-    const out = collectWarnings(this);
-    const withWarnings = this.targets.filter((t) => t.warnings);
-    if (withWarnings.length === 0) return out;
+    if (!this.targets.some((t) => t.warnings)) return this.warningsOf([]);
+    let models: StackModel[] | undefined;
     try {
-      const models = this.stacks.map((s) => resolveStack(s, { buildGenerators: this.buildGenerators, assets: new Map() }, []));
-      for (const t of withWarnings) out.push(...t.warnings!(models));
+      models = this.stacks.map((s) => resolveStack(s, { buildGenerators: this.buildGenerators, assets: new Map() }, []));
     } catch { /* a model that does not resolve reports its problems at synth */ }
+    return this.warningsOf(models);
+  }
+
+  /** The warnings of the constructs, and the targets' warnings about these models (none without models). */
+  private warningsOf(models: readonly StackModel[] | undefined): PyfleetWarning[] {
+    const out = collectWarnings(this);
+    if (!models) return out;
+    for (const t of this.targets) if (t.warnings) out.push(...t.warnings(models));
     return out;
   }
 

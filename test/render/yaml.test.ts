@@ -1,7 +1,7 @@
 // The manifest writer against js-yaml, which it must match byte for byte.
 import * as path from 'path';
 import * as yaml from 'js-yaml';
-import { dumpDocument, dumpDocuments } from '../../lib/render/kubernetes/yaml';
+import { dumpDocument, dumpDocuments } from '../../lib/render/yaml';
 import { App } from '../../lib';
 import { buildCanary } from '../../examples/canary/main';
 import { buildFlaskGunicorn } from '../../examples/flask-gunicorn/main';
@@ -24,6 +24,14 @@ test.each(examples)('every manifest of examples/%s is written exactly as js-yaml
       expect(docs.length).toBeGreaterThan(0);
       expect(dumpDocuments(docs)).toBe(docs.map(reference).join('---\n'));
       expect(dumpDocuments(docs)).toBe(out.files.get(f));
+    }
+    // The compose file: every string value force-quoted, keys plain.
+    for (const f of [...out.files.keys()].filter((x) => x.endsWith('.compose.yml'))) {
+      const text = out.files.get(f)!;
+      const doc = yaml.load(text) as object;
+      const body = text.slice(text.indexOf('\n') + 1); // after the header comment
+      expect(dumpDocument(doc, { forceQuotes: true })).toBe(yaml.dump(doc, { noRefs: true, lineWidth: -1, sortKeys: false, forceQuotes: true, quotingType: "'" }));
+      expect(dumpDocument(doc, { forceQuotes: true })).toBe(body);
     }
   } finally {
     out.cleanup();
@@ -64,6 +72,7 @@ test('generated documents with awkward scalars and nesting are written exactly a
   for (let i = 0; i < 3000; i++) {
     const doc = { apiVersion: 'v1', kind: 'X', metadata: { name: `n${i}` }, spec: value(r, 0) };
     expect(dumpDocument(doc)).toBe(reference(doc));
+    expect(dumpDocument(doc, { forceQuotes: true })).toBe(yaml.dump(doc, { noRefs: true, lineWidth: -1, sortKeys: false, forceQuotes: true, quotingType: "'" }));
   }
 });
 

@@ -4,7 +4,7 @@ import { PyfleetError } from '../../core/errors';
 import { Target } from '../../core/target';
 import type { ServiceModel, StackModel, VersionModel } from '../../model/stack';
 import { KubeObject, kubeObject } from './object';
-import { dumpDocuments } from './yaml';
+import { dumpDocuments } from '../yaml';
 
 export { KubeObject } from './object';
 
