@@ -41,7 +41,7 @@ test('renames apply to fields, never to the keys of a map; IntOrString and Quant
       strategy: { rollingUpdate: { maxSurge: k8s.IntOrString.fromNumber(1), maxUnavailable: k8s.IntOrString.fromString('10%') } },
       template: {
         spec: {
-          setHostnameAsFqdn: false, hostIpc: false, nodeSelector: { setHostnameAsFqdn: 'kept' },
+          setHostnameAsFqdn: false, hostIpc: false, nodeSelector: { setHostnameAsFqdn: 'kept', constructor: 'kept' } as any,
           containers: [{ name: 'app', resources: { limits: { cpu: k8s.Quantity.fromString('500m') } }, image: undefined }],
         },
       },
@@ -52,7 +52,7 @@ test('renames apply to fields, never to the keys of a map; IntOrString and Quant
   expect(Object.keys(wire.metadata.labels)).toEqual(['app', 'clusterIp']);
   const pod = wire.spec.template.spec;
   expect(Object.keys(pod)).toEqual(['containers', 'hostIPC', 'nodeSelector', 'setHostnameAsFQDN']);
-  expect(pod.nodeSelector).toEqual({ setHostnameAsFqdn: 'kept' });
+  expect(pod.nodeSelector).toEqual({ constructor: 'kept', setHostnameAsFqdn: 'kept' });
   expect(pod.containers).toEqual([{ name: 'app', resources: { limits: { cpu: '500m' } } }]);
   expect(wire.spec.strategy.rollingUpdate).toEqual({ maxSurge: 1, maxUnavailable: '10%' });
   // The same as the generated serializer, sorted and without undefined.

@@ -41,6 +41,32 @@ export const WIRE_MAP_FIELDS: ReadonlySet<string> = new Set([
   'add', 'headers', 'portLevelMtls', 'queryParams', 'set', 'sourceLabels', 'to', 'withoutHeaders',
 ]);
 
+// Looked up once: `k8s` is a lazily loaded namespace.
+const Quantity = k8s.Quantity;
+const IntOrString = k8s.IntOrString;
+// A Map, so that a field named like an Object.prototype member ("constructor") is never looked up there.
+const RENAMES = new Map(Object.entries(WIRE_RENAMES));
+
+/**
+ * For a list of field names: the fields in JSON order, each as (TypeScript name, JSON name, whether
+ * its value is a free-form map). Objects made from the same literal share their field names, so the
+ * plan is worked out once per shape instead of sorting every object's keys.
+ */
+const plans = new Map<string, ReadonlyArray<string | boolean>>();
+function planOf(keys: readonly string[], inMap: boolean): ReadonlyArray<string | boolean> {
+  const id = (inMap ? '1' : '0') + keys.join('\0');
+  let plan = plans.get(id);
+  if (plan === undefined) {
+    const renamed = inMap ? keys : keys.map((k) => RENAMES.get(k) ?? k);
+    const order = renamed.map((_, i) => i).sort((a, b) => (renamed[a] < renamed[b] ? -1 : renamed[a] > renamed[b] ? 1 : 0));
+    // A map's values are structs again.
+    plan = order.flatMap((i) => [keys[i], renamed[i], !inMap && WIRE_MAP_FIELDS.has(keys[i])]);
+    if (plans.size > 50_000) plans.clear(); // maps with user keys make new shapes: keep the cache bounded
+    plans.set(id, plan);
+  }
+  return plan;
+}
+
 function wireValue(value: unknown, inMap: boolean): unknown {
   if (value === null || value === undefined) return undefined;
   if (typeof value !== 'object') return value;
@@ -49,19 +75,17 @@ function wireValue(value: unknown, inMap: boolean): unknown {
     for (let i = 0; i < value.length; i++) out[i] = wireValue(value[i], false);
     return out;
   }
-  if (value instanceof k8s.Quantity || value instanceof k8s.IntOrString) return value.value;
+  if (value instanceof Quantity || value instanceof IntOrString) return value.value;
   const src = value as Record<string, unknown>;
-  const entries: Array<[string, unknown]> = [];
-  for (const k in src) {
-    const v = src[k];
-    if (v === undefined || v === null) continue;
-    const w = wireValue(v, !inMap && WIRE_MAP_FIELDS.has(k)); // a map's values are structs again
-    if (w === undefined) continue;
-    entries.push([inMap ? k : (WIRE_RENAMES[k] ?? k), w]);
-  }
-  entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const keys = Object.keys(src);
+  const plan = planOf(keys, inMap);
   const out: Record<string, unknown> = {};
-  for (const [k, v] of entries) out[k] = v;
+  for (let j = 0; j < plan.length; j += 3) {
+    const v = src[plan[j] as string];
+    if (v === undefined || v === null) continue;
+    const w = wireValue(v, plan[j + 2] as boolean);
+    if (w !== undefined) out[plan[j + 1] as string] = w;
+  }
   return out;
 }
 
