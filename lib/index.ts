@@ -7,9 +7,9 @@
  */
 export * from './core/errors';
 export * from './core/units';
-export { App, AppProps, StackOutput } from './core/app';
+export { App, AppProps, StackOutput } from './app/app';
 export { Stack, StackProps, ComposeNetworkMode, ComposeOptions } from './core/stack';
-export { Artifact, Target, TargetOutput } from './core/target';
+export { Artifact, Target, TargetOutput } from './model/target';
 export * from './model/stack';
 export { BuildRecipe, BuildGenerator, BuildGenerators } from './service/build';
 export * from './service/image';

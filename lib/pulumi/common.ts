@@ -1,9 +1,9 @@
 import * as path from 'path';
-import type { App } from '../core/app';
+import type { App } from '../app/app';
 import { PyfleetError } from '../core/errors';
-import type { StackOutput } from '../core/app';
-import type { Artifact } from '../core/target';
-import { writeArtifacts } from '../core/write';
+import type { StackOutput } from '../app/app';
+import type { Artifact } from '../model/target';
+import { writeArtifacts } from '../app/write';
 import type { ComposeProject } from '../render/compose/types';
 import type { KubeObject } from '../render/kubernetes';
 import { Stack } from '../core/stack';

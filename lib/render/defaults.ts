@@ -1,4 +1,4 @@
-import type { Target } from '../core/target';
+import type { Target } from '../model/target';
 import { composeTarget } from './compose';
 import { imageTarget } from './image';
 import { istioExtension } from './istio';

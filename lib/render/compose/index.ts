@@ -2,7 +2,7 @@ import { dumpDocument } from '../yaml';
 import { PyfleetError } from '../../core/errors';
 import type { PyfleetWarning } from '../../core/warnings';
 import { ComposeNetworkMode, Stack } from '../../core/stack';
-import { Artifact, Target } from '../../core/target';
+import { Artifact, Target } from '../../model/target';
 import { Cpu, Duration, Size } from '../../core/units';
 import type { Hatches, ServiceModel, StackModel, VersionModel } from '../../model/stack';
 import { versionLabels } from '../../service/labels';

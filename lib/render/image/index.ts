@@ -1,4 +1,4 @@
-import { Artifact, Target } from '../../core/target';
+import { Artifact, Target } from '../../model/target';
 import { BuildGenerators } from '../../service/build';
 import type { StackModel } from '../../model/stack';
 import { pythonGunicornGenerator } from './python';

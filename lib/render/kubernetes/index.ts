@@ -1,7 +1,7 @@
 import { ApiObject, Chart } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { PyfleetError } from '../../core/errors';
-import { Target } from '../../core/target';
+import { Target } from '../../model/target';
 import type { ServiceModel, StackModel, VersionModel } from '../../model/stack';
 import { KubeObject, kubeObject } from './object';
 import { dumpDocuments } from '../yaml';

@@ -10,12 +10,12 @@ import { dumpDocuments } from '../render/yaml';
 import type { ImageAsset } from '../service/asset';
 import type { BuildGenerators } from '../service/build';
 import type { ContainerImage } from '../service/image';
-import { PyfleetError, PyfleetValidationError } from './errors';
-import { Stack } from './stack';
-import { Artifact, Target } from './target';
+import { PyfleetError, PyfleetValidationError } from '../core/errors';
+import { Stack } from '../core/stack';
+import { Artifact, Target } from '../model/target';
 import { writeArtifacts } from './write';
-import { validateModel } from './validation';
-import { collectWarnings, formatWarning, PyfleetWarning } from './warnings';
+import { validateModel } from '../model/validation';
+import { collectWarnings, formatWarning, PyfleetWarning } from '../core/warnings';
 
 /** Properties of an App. */
 export interface AppProps {

@@ -1,5 +1,5 @@
-import { PyfleetError } from './errors';
-import type { Stack } from './stack';
+import { PyfleetError } from '../core/errors';
+import type { Stack } from '../core/stack';
 import type { MicroService } from '../service/microservice';
 
 /**

@@ -1,6 +1,6 @@
-import type { PyfleetError } from './errors';
-import type { PyfleetWarning } from './warnings';
-import type { StackModel } from '../model/stack';
+import type { PyfleetError } from '../core/errors';
+import type { PyfleetWarning } from '../core/warnings';
+import type { StackModel } from './stack';
 
 /** A file a target wants written below the app's outdir. */
 export interface Artifact {

@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import type { Artifact } from './target';
+import type { Artifact } from '../model/target';
 
 // Writing a synth's artifacts below the outdir, incrementally: a file whose bytes are already there is
 // not touched (same inode, same mtime), a staged build context that already exists under its content

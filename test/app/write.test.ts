@@ -3,7 +3,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { App, ContainerImage, MicroService, Stack } from '../../lib';
-import { writeArtifacts } from '../../lib/core/write';
+import { writeArtifacts } from '../../lib/app/write';
 import { readTree, tmpdir } from '../support/synth';
 
 interface Stamp { readonly ino: number; readonly mtimeMs: number }
