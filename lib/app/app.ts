@@ -99,6 +99,11 @@ export class App extends Cdk8sApp {
    * It never changes the construct tree: call it as often as you like.
    */
   public synthesize(): StackOutput[] {
+    return this.render(true);
+  }
+
+  /** Resolves, validates and renders; without `keepResults`, only the artifacts are kept (what `synth()` writes). */
+  private render(keepResults: boolean): StackOutput[] {
     const stacks = this.stacks;
     const errors: PyfleetError[] = [...validateModel(stacks), ...validateMesh(stacks)];
     const assets = new Map<ContainerImage, ImageAsset>();
@@ -121,7 +126,9 @@ export class App extends Cdk8sApp {
       for (const t of this.targets) {
         try {
           const out = t.render(model);
-          if (out.result !== undefined) results[t.name] = out.result;
+          // synth() needs only the files: letting the objects go as soon as they are serialized
+          // keeps a large fleet's peak memory at the size of its text.
+          if (out.result !== undefined && keepResults) results[t.name] = out.result;
           artifacts.push(...(out.artifacts ?? []));
         } catch (e) {
           errors.push(asPyfleetError(e, model.path));
@@ -149,7 +156,7 @@ export class App extends Cdk8sApp {
    * this one does not make are removed. Each file and each new context is moved into place whole.
    */
   public synth(): void {
-    const outputs = this.synthesize();
+    const outputs = this.render(false);
     const plain = this.plainCharts().map((c) => ({ path: `${c.node.id}.k8s.yaml`, content: dumpAll(c.toJson()) }));
     const artifacts = [...outputs.flatMap((o) => o.artifacts), ...plain];
     const clashes = artifactClashes(artifacts);
