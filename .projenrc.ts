@@ -88,6 +88,10 @@ const project = new typescript.TypeScriptProject({
     'dockerfile-ast@0.7.1',
     'dockerfilelint@1.8.0',
     '@balena/dockerignore@1.0.2',
+    // The topology pictures: Mermaid's own parser (11.x: 12 needs Node 22), run in Node over a jsdom
+    // window (its sanitizer needs a DOM), and its browser bundle drawn by Debian's headless Chromium.
+    'mermaid@11.17.2',
+    'jsdom@26.1.0',
   ],
   gitignore: ['__pycache__/', '*.pyc', '/dist', 'examples/**/dist/', '*.tmp-pyfleet*', '/bench/out/', '/.istio-crds.filtered.yaml'],
 });

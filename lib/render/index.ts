@@ -7,4 +7,7 @@ export * from './compose/types';
 export { kubernetesTarget, KubernetesExtension, KubernetesTargetOptions, KubeObject, KubernetesResult } from './kubernetes';
 export { Kubernetes, KubernetesObjectHatch, KubernetesServiceObjects, KubernetesVersionObjects } from './kubernetes/hatch';
 export { istioExtension } from './istio';
-export { topologyTarget, buildTopology, Topology, TopologyEdge, TopologyEdgeKind, TopologyNode, TopologyNodeKind, TOPOLOGY_FORMAT, toMermaid, topologyMarkdown, toDot, toText } from './topology';
+export {
+  topologyTarget, buildTopology, edgeLabel, isTopology, stackTitle, Topology, TopologyEdge, TopologyEdgeKind, TopologyNode, TopologyNodeKind, TOPOLOGY_FORMAT,
+  toMermaid, topologyMarkdown, toDot, toText,
+} from './topology';

@@ -13,7 +13,7 @@ const NODE_ATTRS: Record<TopologyNodeKind, string> = {
   gateway: 'shape=trapezium, style=filled, fillcolor="#fff4e5", color="#b45309"',
   service: 'shape=box, style=filled, fillcolor="#e8f0fe", color="#1a73e8"',
   version: 'shape=box, style="rounded,filled", fillcolor="#e6f4ea", color="#188038"',
-  breaker: 'shape=hexagon, style=filled, fillcolor="#fce8e6", color="#d93025"',
+  breaker: 'shape=hexagon, style=filled, fillcolor="#fce8e6", color="#d93025", margin="0.02,0.02"',
 };
 
 const EDGE_ATTRS: Record<TopologyEdgeKind, string> = {

@@ -69,9 +69,11 @@ export function toMermaid(t: Topology): string {
   const outside = t.nodes.filter((n) => n.kind === 'entry' || n.kind === 'gateway');
   const inside = t.nodes.filter((n) => !outside.includes(n));
   for (const n of outside) out.push(`  ${nodeLine(t, n)}`);
-  out.push(`  subgraph stack_${t.stack.replace(/[^A-Za-z0-9]+/g, '_')}["${mermaidText(stackTitle(t))}"]`);
+  const stackId = `stack_${t.stack.replace(/[^A-Za-z0-9]+/g, '_')}`;
+  out.push(`  subgraph ${stackId}["${mermaidText(stackTitle(t))}"]`);
   for (const n of inside) out.push(`    ${nodeLine(t, n)}`);
   out.push('  end');
+  out.push(`  style ${stackId} fill:#f6f8fa,stroke:#8c959f,color:#1f2328`);
   for (const e of t.edges) {
     const label = edgeLabel(e);
     out.push(`  ${e.from} ${LINKS[e.kind]}${label ? `|"${mermaidText(label)}"|` : ''} ${e.to}`);
