@@ -93,6 +93,8 @@ const project = new typescript.TypeScriptProject({
     'mermaid@11.17.2',
     'jsdom@26.1.0',
   ],
+  // `npx pyfleet graph`: the topology of a synthesized outdir (or of the program, run first) as text.
+  bin: { pyfleet: 'build/cli.js' },
   gitignore: ['__pycache__/', '*.pyc', '/dist', 'examples/**/dist/', '*.tmp-pyfleet*', '/bench/out/', '/.istio-crds.filtered.yaml'],
 });
 
