@@ -200,6 +200,19 @@ describe('examples/canary', () => {
     ].join('\n'));
   });
 
+  test("the README's picture and terminal text of the canary are what pyfleet makes of it", () => {
+    const readme = fs.readFileSync(path.join(__dirname, '../../README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## The topology picture'));
+    const [p, generated] = parseMermaid([mermaidBlock(section), mermaidBlock(out.files.get('canary.topology.md')!)]);
+    expect(p.error).toBeUndefined();
+    // The README leaves out the colours (classDef, class and style lines, so also the subgraph's style vertex).
+    expect(p.vertices).toEqual(generated.vertices!.filter((v) => v.id !== 'stack_canary').map((v) => ({ ...v, classes: [] })));
+    expect(p.subgraphs).toEqual(generated.subgraphs);
+    expect(p.edges).toEqual(generated.edges);
+    const shown = /\$ npx pyfleet graph[^\n]*\n([\s\S]*?)```/.exec(section)![1];
+    expect(shown).toBe(toText(t));
+  });
+
   const haveDot = haveEngine('dot', 'apt-get install graphviz; .ci/setup.d/50-topology.sh');
   (haveDot ? test : test.skip)('Graphviz draws the DOT form as SVG and PNG (kept in $PYFLEET_PICTURES when set)', () => {
     const file = path.join(out.dir, 'canary.topology.dot');
