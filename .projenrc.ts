@@ -90,7 +90,13 @@ const project = new typescript.TypeScriptProject({
     '@balena/dockerignore@1.0.2',
     // API reference from the doc comments (`npx projen docs`); 0.28.x accepts TypeScript 5.0-6.0.
     'typedoc@^0.28.20',
+    // The topology pictures: Mermaid's own parser (11.x: 12 needs Node 22), run in Node over a jsdom
+    // window (its sanitizer needs a DOM), and its browser bundle drawn by Debian's headless Chromium.
+    'mermaid@11.17.2',
+    'jsdom@26.1.0',
   ],
+  // `npx pyfleet graph`: the topology of a synthesized outdir (or of the program, run first) as text.
+  bin: { pyfleet: 'build/cli.js' },
   gitignore: ['__pycache__/', '*.pyc', '/dist', 'examples/**/dist/', '*.tmp-pyfleet*', '/bench/out/', '/.istio-crds.filtered.yaml', '/docs/api/'],
 });
 

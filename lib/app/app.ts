@@ -6,6 +6,7 @@ import type { StackModel } from '../model/stack';
 import type { ComposeProject } from '../render/compose/types';
 import { builtinTargets } from '../render/defaults';
 import type { KubeObject } from '../render/kubernetes';
+import type { Topology } from '../render/topology/types';
 import { dumpDocuments } from '../render/yaml';
 import type { ImageAsset } from '../service/asset';
 import type { BuildGenerators } from '../service/build';
@@ -26,7 +27,7 @@ export interface AppProps {
   readonly outdir?: string;
   /**
    * The output targets, in render order. A third-party target is a value added here.
-   * @default - pyfleet's own: image, compose, and kubernetes with Istio (`builtinTargets()`)
+   * @default - pyfleet's own: image, compose, kubernetes with Istio, and topology (`builtinTargets()`)
    */
   readonly targets?: readonly Target[];
 }
@@ -42,12 +43,12 @@ export interface StackOutput {
   /** The compose project, when the stack has one. */
   readonly compose?: ComposeProject;
   /**
-   * Every target's in-memory result by target name (`kubernetes`, `compose`, `image`, and third-party
-   * ones): `kubernetes` is the objects in apply order, `compose` the compose project, and `image` the
-   * paths of the staged build contexts below the outdir. A target that is not among the App's targets,
-   * or returns no result, has no entry.
+   * Every target's in-memory result by target name (`kubernetes`, `compose`, `image`, `topology`, and
+   * third-party ones): `kubernetes` is the objects in apply order, `compose` the compose project,
+   * `image` the paths of the staged build contexts below the outdir, and `topology` the graph of the
+   * stack. A target that is not among the App's targets, or returns no result, has no entry.
    */
-  readonly results: { readonly kubernetes?: KubeObject[]; readonly compose?: ComposeProject; readonly image?: string[]; readonly [target: string]: unknown };
+  readonly results: { readonly kubernetes?: KubeObject[]; readonly compose?: ComposeProject; readonly image?: string[]; readonly topology?: Topology; readonly [target: string]: unknown };
   /** Every file to write below the outdir. */
   readonly artifacts: readonly Artifact[];
 }

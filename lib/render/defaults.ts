@@ -3,8 +3,9 @@ import { composeTarget } from './compose';
 import { imageTarget } from './image';
 import { istioExtension } from './istio';
 import { kubernetesTarget } from './kubernetes';
+import { topologyTarget } from './topology';
 
-/** pyfleet's own targets, in render order: image, compose, and kubernetes with Istio as its extension. */
+/** pyfleet's own targets, in render order: image, compose, kubernetes with Istio as its extension, and the topology picture. */
 export function builtinTargets(): Target[] {
-  return [imageTarget(), composeTarget() as Target, kubernetesTarget({ extensions: [istioExtension()] }) as Target];
+  return [imageTarget(), composeTarget() as Target, kubernetesTarget({ extensions: [istioExtension()] }) as Target, topologyTarget() as Target];
 }

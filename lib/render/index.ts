@@ -8,3 +8,7 @@ export { kubernetesTarget, KubernetesExtension, KubernetesTargetOptions, KubeObj
 export { kubeObject } from './kubernetes/object';
 export { Kubernetes, KubernetesObjectHatch, KubernetesServiceObjects, KubernetesVersionObjects } from './kubernetes/hatch';
 export { istioExtension } from './istio';
+export {
+  topologyTarget, buildTopology, edgeLabel, isTopology, stackTitle, Topology, TopologyEdge, TopologyEdgeKind, TopologyNode, TopologyNodeKind, TOPOLOGY_FORMAT,
+  toMermaid, topologyMarkdown, toDot, toText,
+} from './topology';
