@@ -1,7 +1,7 @@
 export * from './core/errors';
 export * from './core/units';
 export { App, AppProps, StackOutput } from './core/app';
-export { Stack, StackProps, ComposeNetworkMode, ComposeOptions } from './core/stack';
+export { Stack, StackProps, ComposeNetworkMode, ComposeOptions, NetworkPolicyOptions } from './core/stack';
 export { Artifact, Target, TargetOutput } from './core/target';
 export * from './model/stack';
 export { BuildRecipe, BuildGenerator, BuildGenerators } from './service/build';

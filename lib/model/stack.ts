@@ -158,6 +158,8 @@ export interface StackModel {
   readonly labels: Readonly<Record<string, string>>;
   readonly compose: { readonly enabled: boolean; readonly networkMode: ComposeNetworkMode };
   readonly mesh?: Mesh;
+  /** Whether targets restrict traffic to the call graph (NetworkPolicies, compose networks per call). */
+  readonly networkPolicy: { readonly enabled: boolean };
   readonly services: readonly ServiceModel[];
   /** Looks a service up by name. */
   service(name: string): ServiceModel;

@@ -7,3 +7,4 @@ export * from './compose/types';
 export { kubernetesTarget, KubernetesExtension, KubernetesTargetOptions, KubeObject, KubernetesResult } from './kubernetes';
 export { Kubernetes, KubernetesObjectHatch, KubernetesServiceObjects, KubernetesVersionObjects } from './kubernetes/hatch';
 export { istioExtension } from './istio';
+export { networkPolicyExtension } from './network-policy';
