@@ -7,7 +7,7 @@ import { checkDnsLabel } from './names';
 
 /** How the containers of a compose project reach each other. */
 export enum ComposeNetworkMode {
-  /** One bridge network per stack; services find each other by name. */
+  /** Bridge networks, one per call (one per stack with networkPolicy off); services find what they call by name. */
   BRIDGE = 'bridge',
   /**
    * Every container shares the host's network: each service binds its own host port, and injected

@@ -209,6 +209,28 @@ describe('compose output', () => {
     expect(dclint(path.join(out.dir, 'hello.compose.yml'))).toEqual({ errors: [], warnings: [] });
   });
 
+  test('network names stay within Docker\'s 63 characters (<project>_<network>): long ones are cut and hashed; a stack id that leaves too little is refused', () => {
+    const id = 'a-rather-long-stack-name-for-a-shop';
+    const out = synth((app) => {
+      const stack = new Stack(app, id);
+      const callee = new MicroService(stack, 'a-service-with-a-long-descriptive-name', { image: ContainerImage.fromRegistry('ghcr.io/acme/x:1.0.0'), replicas: 1 });
+      new MicroService(stack, 'another-service-with-a-long-descriptive-name', { image: ContainerImage.fromRegistry('ghcr.io/acme/y:1.0.0'), replicas: 1, calls: [callee] });
+      new MicroService(stack, 'yet-another-service-with-a-long-name', { image: ContainerImage.fromRegistry('ghcr.io/acme/z:1.0.0'), replicas: 1, calls: [callee] });
+    });
+    outs.push(out);
+    const doc = out.compose(id);
+    const keys = Object.keys(doc.networks);
+    expect(keys).toHaveLength(2);
+    for (const k of keys) {
+      expect(`${id}_${k}`.length).toBeLessThanOrEqual(63);
+      expect(k).toMatch(/^[a-z0-9][a-z0-9_-]*-[0-9a-f]{8}$/);
+    }
+    expect(validateComposeSchema(doc)).toEqual([]);
+    const app = new App({ outdir: '/nonexistent-pyfleet-test' });
+    new MicroService(new Stack(app, 'x'.repeat(50)), 'web', { image: ContainerImage.fromRegistry('ghcr.io/acme/web:1.0.0') });
+    expect(() => app.synthesize()).toThrow(/leaves 12 of Docker's 63 characters for its network names.*Fix: give the stack an id of at most 46 characters/);
+  });
+
   const dc = haveEngine('docker-compose', 'apt-get install docker-compose');
   (dc ? test : test.skip).each([ComposeNetworkMode.BRIDGE, ComposeNetworkMode.HOST, ComposeNetworkMode.OVERLAY])('docker-compose 1.29 accepts the %s project (`config`)', (mode) => {
     const out = make(mode);

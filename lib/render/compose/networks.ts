@@ -28,7 +28,8 @@ import type { ComposeNetwork } from './types';
 //
 // Docker keeps a network's full name (`<project>_<key>`) to 63 characters (a DNS label: container
 // names resolve as `<container>.<network>`, and swarm refuses longer ones): a key that would not fit
-// is cut and suffixed with a hash of the whole.
+// is cut and suffixed with a hash of the whole. The budget is that of the project name the file
+// declares (`name:`, the stack's); a longer `-p` given to compose by hand can exceed it.
 //
 // Host network mode cannot segment (every container shares the host's interfaces): a warning says so.
 // With `networkPolicy: { enabled: false }` the project has one network, named like the stack, as before.
