@@ -201,10 +201,13 @@ describe('a program with every kind of edge', () => {
     expect(c.resolves['orders-v1']).toEqual(['orders', 'users']);
   });
 
-  test('overlay mode is segmented the same way', () => {
+  test('overlay mode is segmented the same way, without network_mode', () => {
     const o = written((app) => everyEdge(app, ComposeNetworkMode.OVERLAY));
     const c = composeReachability(o.compose);
     expect(compare(c.flows, expectedCompose(o.stack, o.compose).flows)).toEqual(none);
+    // a swarm ignores network_mode: the service on no call gets an internal network of its own
+    expect(c.networks.batch).toEqual(['batch_alone']);
+    expect(o.compose.networks.batch_alone).toEqual({ driver: 'overlay', attachable: true, internal: true });
     o.out.cleanup();
   });
 

@@ -20,7 +20,8 @@ import type { ComposeNetwork } from './types';
 //   a MeshGateway's ports) also joins `<service>_public`, the only kind of network that is not
 //   internal: Docker publishes ports and gives outbound access only through one;
 // - a container on no network runs with `network_mode: none` (compose would otherwise put it on a
-//   `default` network with everything else).
+//   `default` network with everything else); a swarm ignores `network_mode`, so on an overlay it gets
+//   an internal network of its own, `<container>_alone`.
 //
 // Networks are undirected: a callee can open connections back to its caller on their shared network,
 // and an exposed container can reach the internet. The injected URLs (`http://<service>:<port>`) are
@@ -114,6 +115,9 @@ export function networkPlan(model: StackModel): NetworkPlan {
       }
       if (publishes(s)) join(networkKey(model.name, `${s.name}_public`), [s.name], driver);
     }
+    if (mode === ComposeNetworkMode.OVERLAY) {
+      for (const [c, nets] of joined) if (Object.keys(nets).length === 0) join(networkKey(model.name, `${c}_alone`), [c], internal);
+    }
   }
   const sorted = (o: Record<string, NetworkAttachment>): Record<string, NetworkAttachment> => Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]]));
   return {
@@ -133,6 +137,6 @@ export function networkNameProblems(model: StackModel): PyfleetError[] {
 
 /** Host network mode cannot keep containers apart: a warning per stack that would be segmented otherwise. */
 export function hostModeWarnings(model: StackModel): PyfleetWarning[] {
-  if (!model.compose.enabled || !model.networkPolicy.enabled || model.compose.networkMode !== ComposeNetworkMode.HOST || model.services.length === 0) return [];
+  if (!model.compose.enabled || !model.networkPolicy.enabled || model.compose.networkMode !== ComposeNetworkMode.HOST || model.services.length < 2) return [];
   return [{ constructPath: model.path, message: 'compose host network mode cannot segment the project: every container shares the host\'s interfaces, so each can reach every other\'s ports whether it calls it or not. Use ComposeNetworkMode.BRIDGE for a network per call' }];
 }
