@@ -10,7 +10,7 @@ const fs = require('fs');
 const path = require('path');
 const yaml = require('js-yaml');
 
-const KINDS = ['DestinationRule', 'Gateway', 'VirtualService', 'PeerAuthentication'];
+const KINDS = ['AuthorizationPolicy', 'DestinationRule', 'Gateway', 'VirtualService', 'PeerAuthentication'];
 const VERSION = 'v1';
 
 /** Reads the CRD file; returns the kept CRDs (v1 only) and the strict schemas by `group/version/kind`. */

@@ -7,7 +7,7 @@ import { checkDnsLabel } from './names';
 
 /** How the containers of a compose project reach each other. */
 export enum ComposeNetworkMode {
-  /** One bridge network per stack; services find each other by name. */
+  /** Bridge networks, one per call (one per stack with networkPolicy off); services find what they call by name. */
   BRIDGE = 'bridge',
   /**
    * Every container shares the host's network: each service binds its own host port, and injected
@@ -31,6 +31,20 @@ export interface ComposeOptions {
    * @default ComposeNetworkMode.BRIDGE
    */
   readonly networkMode?: ComposeNetworkMode;
+}
+
+/** How the call graph is enforced on the network. */
+export interface NetworkPolicyOptions {
+  /**
+   * Let each workload open connections only along the call graph: on Kubernetes, NetworkPolicies
+   * (a default deny for ingress and egress in the stack's namespace; each service admits its callers,
+   * and anyone on its HTTP port when exposed; each pod reaches what it calls, plus DNS and, in a mesh,
+   * istiod); on compose, one internal network per call instead of one network for the project.
+   * Turn it off for a stack whose services reach addresses the program does not know (an external
+   * API, a database outside the stack): every pod and container may then reach everything, as before.
+   * @default true
+   */
+  readonly enabled?: boolean;
 }
 
 /** Properties of a Stack. */
@@ -62,6 +76,11 @@ export interface StackProps {
    * @default - no mesh (MeshRoute and CircuitBreaker then need one for Kubernetes output)
    */
   readonly mesh?: Mesh;
+  /**
+   * Network segmentation from the call graph (NetworkPolicies, compose networks per call).
+   * @default - on
+   */
+  readonly networkPolicy?: NetworkPolicyOptions;
 }
 
 const STACK_SYMBOL = Symbol.for('pyfleet.Stack');
@@ -107,6 +126,8 @@ export class Stack extends Chart {
   public readonly extraLabels: Record<string, string>;
   /** Service mesh settings, if any. */
   public readonly mesh?: Mesh;
+  /** Whether traffic is restricted to the call graph (`networkPolicy.enabled`). */
+  public readonly networkPolicyEnabled: boolean;
   private readonly _services: MicroService[] = [];
 
   constructor(scope: Construct, id: string, props: StackProps = {}) {
@@ -129,6 +150,10 @@ export class Stack extends Chart {
     }
     this.imageRegistry = registry;
     this.mesh = props.mesh;
+    this.networkPolicyEnabled = props.networkPolicy?.enabled ?? true;
+    if (typeof this.networkPolicyEnabled !== 'boolean') {
+      throw new PyfleetError(this.node.path, `networkPolicy.enabled is ${JSON.stringify(this.networkPolicyEnabled)}, not a boolean`, 'use networkPolicy: { enabled: false } to turn segmentation off, or leave it out');
+    }
     this.composeEnabled = props.compose?.enabled ?? true;
     this.composeNetworkMode = props.compose?.networkMode ?? ComposeNetworkMode.BRIDGE;
     if (!Object.values(ComposeNetworkMode).includes(this.composeNetworkMode)) {

@@ -145,6 +145,7 @@ export function resolveStack(stack: Stack, ctx: ResolveContext, errors: PyfleetE
     labels: { ...stack.extraLabels },
     compose: { enabled: stack.composeEnabled, networkMode: stack.composeNetworkMode },
     mesh: stack.mesh,
+    networkPolicy: { enabled: stack.networkPolicyEnabled },
     services,
     service(name: string): ServiceModel {
       const s = byName.get(name);

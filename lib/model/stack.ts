@@ -191,6 +191,8 @@ export interface StackModel {
   readonly compose: { readonly enabled: boolean; readonly networkMode: ComposeNetworkMode };
   /** The stack's service mesh, or undefined without one. */
   readonly mesh?: Mesh;
+  /** Whether targets restrict traffic to the call graph (NetworkPolicies, compose networks per call). */
+  readonly networkPolicy: { readonly enabled: boolean };
   /** Every service of the stack, in the order they were added. */
   readonly services: readonly ServiceModel[];
   /** Looks a service up by name. */

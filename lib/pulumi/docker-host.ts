@@ -128,8 +128,8 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
   public readonly images: Record<string, docker.Image>;
   /** Registry images pulled on the host, by reference. */
   public readonly remoteImages: Record<string, docker.RemoteImage>;
-  /** The project network (bridge mode). */
-  public readonly network?: docker.Network;
+  /** The project's networks by compose key (bridge mode: one per call, see the compose target). */
+  public readonly networks: Record<string, docker.Network>;
   /** The provider made from `host`, if any. */
   public readonly provider?: docker.Provider;
   /** Address of each public service (`expose`): `http://<host>:<port>`, by service name. */
@@ -197,16 +197,17 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
     const publicHost = args.publicHost ?? hostName ?? '127.0.0.1';
     const child = { parent: this, provider };
 
-    // The project network (compose names it <project>_<network>).
+    // The project's networks (compose names them <project>_<network>); internal ones give no outside access.
     const networkIds: Record<string, docker.Network> = {};
     for (const [net, def] of Object.entries<any>(doc.networks ?? {})) {
       networkIds[net] = new docker.Network(`${name}-network-${net}`, {
         name: `${doc.name}_${net}`,
         driver: def?.driver ?? 'bridge',
+        internal: def?.internal === true ? true : undefined,
         labels: [{ label: 'com.docker.compose.project', value: doc.name }, { label: 'com.docker.compose.network', value: net }],
       }, { ...child, deleteBeforeReplace: true }); // its name is fixed, so a replacement must go first
     }
-    this.network = Object.values(networkIds)[0];
+    this.networks = networkIds;
 
     // Images: built ones on the host (no push), registry ones pulled.
     this.images = {};
@@ -324,8 +325,8 @@ export function containerArgs(project: string, svcName: string, def: any, index:
     args.destroyGraceSeconds = s;
   }
 
-  if (def.network_mode === 'host') {
-    args.networkMode = 'host';
+  if (def.network_mode === 'host' || def.network_mode === 'none') {
+    args.networkMode = def.network_mode;
   } else {
     const nets: Array<[string, string[]]> = Array.isArray(def.networks)
       ? (def.networks as string[]).map((n) => [n, []])

@@ -12,3 +12,4 @@ export {
   topologyTarget, buildTopology, edgeLabel, isTopology, stackTitle, Topology, TopologyEdge, TopologyEdgeKind, TopologyNode, TopologyNodeKind, TOPOLOGY_FORMAT,
   toMermaid, topologyMarkdown, toDot, toText,
 } from './topology';
+export { networkPolicyExtension } from './network-policy';

@@ -2,10 +2,17 @@
 // dependency layer is reused when only code changes, and the synthesized compose project runs under
 // docker-compose with host networking on loopback ports: order-service reaches user-service through the
 // injected URL, the containers carry the limits and hardening the file asks for, and they stop gracefully.
+// Then a bridge-mode project with a network per call: each container is on exactly the networks the
+// model says, and resolves exactly the names of what it shares a call with (a DNS lookup inside the
+// container; no traffic goes to another container).
+import { execFile } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { promisify } from 'util';
 import * as yaml from 'js-yaml';
-import { App, ComposeNetworkMode, Cpu, Duration, FastApiApp, HealthCheck, Size, Stack } from '../../lib';
+import { App, ComposeNetworkMode, ContainerImage, Cpu, Duration, FastApiApp, HealthCheck, MicroService, Size, Stack } from '../../lib';
+import { expectedCompose } from '../support/expected-reachability';
+import { composeReachability } from '../support/reachability';
 import { containerLogs, Engine, forDockerCompose129, haveDocker, importBase, localIndexDir, serveIndex, startEngine } from '../support/docker';
 import { freePort, get, Started, stopAll } from '../support/process';
 import { havePython } from '../support/python';
@@ -14,6 +21,7 @@ import { Synthesized, synth, tmpdir } from '../support/synth';
 const SHOP = path.join(__dirname, '..', '..', 'examples', 'shop', 'services');
 const run = havePython() && haveDocker() ? describe : describe.skip;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const execFileAsync = promisify(execFile);
 
 /** Parses the classic builder's output into steps: the instruction and whether it came from the cache. */
 function buildSteps(output: string): { instruction: string; cached: boolean }[] {
@@ -47,6 +55,7 @@ run('generated images and the compose project under a real Docker engine', () =>
   let index: { url: string; server: Started };
   let out: Synthesized;
   let compose: any;
+  let base = '';
   const ports = { user: 0, order: 0 };
   const project = `pfe2e${process.pid}`;
   let composeFile = '';
@@ -78,7 +87,8 @@ run('generated images and the compose project under a real Docker engine', () =>
       for (const m of dockerfile.matchAll(/^FROM (\S+)/gm)) bases.add(m[1]);
     }
     expect([...bases]).toHaveLength(1);
-    for (const base of bases) importBase(engine, base);
+    for (const b of bases) importBase(engine, b);
+    base = [...bases][0];
     index = await serveIndex(localIndexDir());
   }, 600_000);
 
@@ -215,4 +225,73 @@ run('generated images and the compose project under a real Docker engine', () =>
     expect(logs).toMatch(/Handling signal: term/);
     expect(logs).toMatch(/Shutting down: Master/);
   }, 120_000);
+
+  test('bridge mode: each container is on exactly the networks the model says, and resolves only what it shares a call with', async () => {
+    // users is called by orders (two versions behind a gateway proxy) and by catalog; catalog is public;
+    // batch calls nothing and nobody calls it.
+    let stack!: Stack;
+    const seg = synth((app: App) => {
+      stack = new Stack(app, 'seg');
+      const users = new MicroService(stack, 'users', { image: ContainerImage.fromRegistry('registry.example.com/users:1.0.0'), port: 8001, replicas: 1 });
+      const orders = new MicroService(stack, 'orders', { image: ContainerImage.fromRegistry('registry.example.com/orders:1.0.0'), port: 8002, replicas: 1, calls: [users] });
+      orders.addVersion('v2', { image: ContainerImage.fromRegistry('registry.example.com/orders:2.0.0') });
+      new MicroService(stack, 'catalog', { image: ContainerImage.fromRegistry('registry.example.com/catalog:1.0.0'), port: 8003, replicas: 1, calls: [users, orders], expose: { port: 8080 } });
+      new MicroService(stack, 'batch', { image: ContainerImage.fromRegistry('registry.example.com/batch:1.0.0'), port: 8004, replicas: 1 });
+    });
+    const doc = seg.compose('seg');
+    // Stand-ins: no registry is reachable, so every container runs the local base image asleep, healthy
+    // at once, without its mounts; published ports are dropped (they would bind host ports here). The
+    // networks, aliases and start order are the synthesized ones, untouched.
+    const standIn = forDockerCompose129(doc);
+    for (const svc of Object.values<any>(standIn.services)) {
+      svc.image = base;
+      delete svc.build;
+      delete svc.volumes;
+      delete svc.ports;
+      svc.entrypoint = ['sleep', 'infinity'];
+      delete svc.command;
+      svc.healthcheck = { test: ['CMD', 'true'], interval: '1s', timeout: '1s', retries: 3, start_period: '1s' };
+      svc.stop_signal = 'SIGKILL';
+    }
+    const project = `seg${process.pid}`;
+    const file = path.join(seg.dir, 'seg.compose-1.29.yml');
+    fs.writeFileSync(file, yaml.dump(standIn));
+    try {
+      engine.compose(['-p', project, '-f', file, 'up', '-d'], seg.dir, 240_000);
+      const want = expectedCompose(stack, doc);
+      // the evaluator reads the same file the same way
+      expect(composeReachability(doc).resolves).toEqual(want.resolves);
+      const container = (svc: string): string => engine.compose(['-p', project, '-f', file, 'ps', '-q', svc], seg.dir).trim();
+      const services = Object.keys(doc.services).sort();
+      expect(services).toEqual(['batch', 'catalog', 'orders', 'orders-v1', 'orders-v2', 'users']);
+      for (const svc of services) {
+        const c = JSON.parse(engine.docker(['inspect', container(svc)]))[0];
+        const joined = Object.keys(c.NetworkSettings.Networks).sort();
+        const model = Object.keys(doc.services[svc].networks ?? {}).map((n) => `${project}_${n}`).sort();
+        expect({ svc, networks: joined }).toEqual({ svc, networks: model.length > 0 ? model : ['none'] });
+      }
+      // each network holds exactly the containers the file puts on it, and only public ones reach outside
+      for (const [key, net] of Object.entries<any>(doc.networks)) {
+        const inspected = JSON.parse(engine.docker(['network', 'inspect', `${project}_${key}`]))[0];
+        const members = Object.values<any>(inspected.Containers ?? {}).map((x) => x.Name.replace(new RegExp(`^${project}_(.*)_1$`), '$1')).sort();
+        const declared = services.filter((svc) => key in (doc.services[svc].networks ?? {}));
+        expect({ key, members, internal: inspected.Internal }).toEqual({ key, members: declared, internal: net.internal === true });
+      }
+      // Docker's DNS inside each container: a name resolves exactly when the model shares a call with it.
+      // A name Docker does not know is forwarded to the host's (unreachable) resolvers, so each lookup
+      // gets a short client timeout (RES_OPTIONS; names on a shared network answer in milliseconds) and
+      // the lookups of all containers run at once.
+      const lookups = services.map(async (from) => {
+        const others = services.filter((name) => name !== from);
+        const script = 'for n in "$@"; do (getent hosts "$n" >/dev/null && echo "$n") & done; wait';
+        const { stdout } = await execFileAsync('docker', ['exec', '-e', 'RES_OPTIONS=timeout:2 attempts:1', container(from), 'sh', '-c', script, 'sh', ...others],
+          { env: engine.env, encoding: 'utf8', timeout: 120_000 });
+        return { from, resolved: stdout.split('\n').filter((x) => x !== '').sort() };
+      });
+      for (const r of await Promise.all(lookups)) expect(r).toEqual({ from: r.from, resolved: want.resolves[r.from] });
+    } finally {
+      try { engine.compose(['-p', project, '-f', file, 'down', '-t', '1'], seg.dir, 120_000); } catch { /* the engine stops next */ }
+      seg.cleanup();
+    }
+  }, 600_000);
 });

@@ -25,7 +25,16 @@ function synth(build: (stack: Stack) => void, mode = ComposeNetworkMode.BRIDGE):
   const app = new App({ outdir });
   const stack = new Stack(app, 'e2e', { compose: { networkMode: mode } });
   build(stack);
-  app.synth();
+  // What synth prints is captured (the test log stays quiet) and is exactly app.warnings() (in host
+  // mode, the warning that it cannot segment the project).
+  const printed: string[] = [];
+  const spy = jest.spyOn(console, 'warn').mockImplementation((...args: unknown[]) => { printed.push(args.map(String).join(' ')); });
+  try {
+    app.synth();
+  } finally {
+    spy.mockRestore();
+  }
+  expect(printed).toEqual(app.warnings().map((w) => `[pyfleet] warning: ${w.constructPath}: ${w.message}`));
   const compose = yaml.load(fs.readFileSync(path.join(outdir, 'e2e.compose.yml'), 'utf8'));
   return { outdir, compose };
 }

@@ -32,14 +32,22 @@ beforeEach(async () => {
 afterAll(cleanup);
 
 describe('DockerHostDeployment', () => {
-  test('a provider for the host, the project network, an image per built service, a pull per registry image', async () => {
-    const d = await deploy('vps');
+  test('a provider for the host, the project networks, an image per built service, a pull per registry image', async () => {
+    const shop = buildTestShop();
+    const { doc } = composeOf(shop);
+    const d = await deploy('vps', shop);
     const provider = ofType('pulumi:providers:docker');
     expect(provider).toHaveLength(1);
     expect(provider[0].inputs.host).toBe('ssh://deploy@vps.example.com');
+    // Every compose network (one per call, one public) is a docker.Network named as compose names it; internal ones stay internal.
     const nets = ofType('docker:index/network:Network');
-    expect(nets).toHaveLength(1);
-    expect(nets[0].inputs).toMatchObject({ name: 'shop_shop', driver: 'bridge' });
+    expect(Object.keys(doc.networks).length).toBeGreaterThan(1);
+    expect(nets.map((n) => n.inputs.name).sort()).toEqual(Object.keys(doc.networks).map((k) => `shop_${k}`).sort());
+    for (const [key, net] of Object.entries<any>(doc.networks)) {
+      const n = nets.find((x) => x.inputs.name === `shop_${key}`)!;
+      expect({ key, driver: n.inputs.driver, internal: n.inputs.internal ?? false }).toEqual({ key, driver: net.driver, internal: net.internal ?? false });
+    }
+    expect(Object.keys(d.networks).sort()).toEqual(Object.keys(doc.networks).sort());
     const images = ofType('docker:index/image:Image');
     expect(images.map((i) => i.inputs.imageName).sort()).toEqual([expect.stringMatching(/^registry\.example\.com\/shop\/order-service:[0-9a-f]{12}$/), expect.stringMatching(/^registry\.example\.com\/shop\/user-service:[0-9a-f]{12}$/)]);
     for (const i of images) {
@@ -60,7 +68,7 @@ describe('DockerHostDeployment', () => {
     expect(all).toHaveLength(total);
     const remote = new Map(ofType('docker:index/remoteImage:RemoteImage').map((r) => [r.inputs.name, r]));
     for (const c of all) expect(c.deleteBeforeReplace).toBe(true); // fixed container names
-    expect(ofType('docker:index/network:Network')[0].deleteBeforeReplace).toBe(true);
+    for (const n of ofType('docker:index/network:Network')) expect(n.deleteBeforeReplace).toBe(true);
     for (const [svcName, svc] of Object.entries<any>(doc.services)) {
       const replicas = svc.deploy?.replicas ?? 1;
       const mine = all.filter((c) => c.inputs.labels.some((l: any) => l.label === 'com.docker.compose.service' && l.value === svcName));
@@ -82,9 +90,15 @@ describe('DockerHostDeployment', () => {
         expect(inp.cpuQuota).toBe(Math.round(Number(svc.deploy.resources.limits.cpus) * CPU_PERIOD_MICROS));
         expect(inp.memory).toBe(composeSizeToMiB(svc.deploy.resources.limits.memory));
         if (svc.deploy.resources.reservations) expect(inp.memoryReservation).toBe(composeSizeToMiB(svc.deploy.resources.reservations.memory));
-        const aliases = Array.isArray(svc.networks) ? [] : svc.networks.shop.aliases;
-        expect(inp.networksAdvanced).toEqual([{ name: 'shop_shop', aliases: [...new Set([svcName, ...aliases])].sort() }]);
-        expect(inp.networkMode).toBe('shop_shop');
+        // Exactly the compose service's networks, with its aliases (and its name, as compose adds it).
+        if (svc.network_mode === 'none') {
+          expect(inp.networkMode).toBe('none');
+          expect(inp.networksAdvanced).toBeUndefined();
+        } else {
+          const joined = Object.entries<any>(svc.networks);
+          expect(inp.networksAdvanced).toEqual(joined.map(([k, v]) => ({ name: `shop_${k}`, aliases: [...new Set([svcName, ...v.aliases])].sort() })));
+          expect(inp.networkMode).toBe(`shop_${joined[0][0]}`);
+        }
         expect(inp.ports ?? []).toEqual((svc.ports ?? []).map((p: string) => {
           const [ip, published, rest] = p.split(':');
           const [target, protocol] = rest.split('/');

@@ -39,7 +39,12 @@ describe('compose gateway rendering', () => {
     expect(validateCompose(doc)).toBe(true);
     const gw = doc.services['order-service'];
     expect(gw.image).toBe(GATEWAY_IMAGE);
-    expect(gw.networks).toEqual({ shop: { aliases: ['order-service'] } });
+    // On its caller's network and one network per version it routes to, always as the service.
+    expect(gw.networks).toEqual({
+      'order-service_to_order-service-v1': { aliases: ['order-service'] },
+      'order-service_to_order-service-v2': { aliases: ['order-service'] },
+      'web_to_order-service': { aliases: ['order-service'] },
+    });
     expect(gw.volumes[0]).toMatchObject({ type: 'bind', source: './shop.compose/order-service-gateway.cfg', target: '/usr/local/etc/haproxy/haproxy.cfg', read_only: true });
     expect(gw.depends_on).toEqual({ 'order-service-v1': { condition: 'service_healthy', restart: true }, 'order-service-v2': { condition: 'service_healthy', restart: true } });
     expect(gw.read_only).toBe(true);
@@ -47,7 +52,8 @@ describe('compose gateway rendering', () => {
     for (const name of ['order-service-v1', 'order-service-v2']) {
       const v = doc.services[name];
       expect(v).toBeDefined();
-      expect(v.networks.shop.aliases).toEqual([name]);
+      // Each version calls user-service itself and is reached by the gateway only.
+      expect(v.networks).toEqual({ [`order-service_to_${name}`]: { aliases: [name] }, [`${name}_to_user-service`]: { aliases: [name] } });
       expect(JSON.stringify(v.networks)).not.toContain('"order-service"');
       expect(v.ports).toBeUndefined();
     }
@@ -56,7 +62,9 @@ describe('compose gateway rendering', () => {
     expect(doc.services.web.environment.ORDER_SERVICE_URL).toBe('http://order-service:8002');
     expect(doc.services.web.depends_on).toEqual({ 'order-service': { condition: 'service_healthy', restart: true } });
     // a service without policies and one version is unchanged
-    expect(doc.services['user-service'].networks).toEqual({ shop: { aliases: ['user-service'] } });
+    expect(doc.services['user-service'].networks).toEqual({
+      'order-service-v1_to_user-service': { aliases: ['user-service'] }, 'order-service-v2_to_user-service': { aliases: ['user-service'] },
+    });
     expect(files['shop.compose/order-service-gateway.cfg']).toBeDefined();
   });
 

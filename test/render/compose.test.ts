@@ -56,10 +56,34 @@ describe('compose output', () => {
     const orders = doc.services['order-service'];
     expect(orders.environment).toEqual({ USER_SERVICE_URL: 'http://user-service:8001', AUDIT_URL: 'http://audit:8003' });
     expect(orders.depends_on).toEqual({ 'user-service': { condition: 'service_healthy', restart: true }, 'audit': { condition: 'service_started', restart: true } });
-    expect(orders.networks).toEqual({ shop: { aliases: ['order-service'] } });
+    // One internal network per call; the exposed service also joins its own public network.
+    expect(orders.networks).toEqual({
+      'order-service_public': { aliases: ['order-service'] },
+      'order-service_to_audit': { aliases: ['order-service'] },
+      'order-service_to_user-service': { aliases: ['order-service'] },
+    });
+    expect(doc.services['user-service'].networks).toEqual({ 'order-service_to_user-service': { aliases: ['user-service'] } });
+    expect(doc.services.audit.networks).toEqual({ 'order-service_to_audit': { aliases: ['audit'] } });
     expect(orders.ports).toEqual(['0.0.0.0:8002:8002/tcp']);
     expect(doc.services['user-service'].ports).toBeUndefined();
+    expect(doc.networks).toEqual({
+      'order-service_public': { driver: 'bridge' },
+      'order-service_to_audit': { driver: 'bridge', internal: true },
+      'order-service_to_user-service': { driver: 'bridge', internal: true },
+    });
+  });
+
+  test('bridge with networkPolicy off: one project network, as before segmentation', () => {
+    const out = synth((app) => {
+      const stack = new Stack(app, 'shop', { networkPolicy: { enabled: false } });
+      const users = new MicroService(stack, 'user-service', { image: ContainerImage.fromRegistry('ghcr.io/acme/users:1.0.0'), port: 8001, replicas: 1 });
+      new MicroService(stack, 'order-service', { image: ContainerImage.fromRegistry('ghcr.io/acme/orders:1.0.0'), port: 8002, replicas: 1, calls: [users], expose: { port: 8002 } });
+    });
+    outs.push(out);
+    const doc = composeOf(out);
     expect(doc.networks).toEqual({ shop: { driver: 'bridge' } });
+    expect(doc.services['order-service'].networks).toEqual({ shop: { aliases: ['order-service'] } });
+    expect(doc.services['user-service'].networks).toEqual({ shop: { aliases: ['user-service'] } });
   });
 
   test('host: every service on the host network; URLs are 127.0.0.1:<port>; no published ports', () => {
@@ -87,8 +111,10 @@ describe('compose output', () => {
     expect(doc.services['order-service'].environment.PYFLEET_LISTEN_HOST).toBeUndefined(); // exposed: every interface
     expect(doc.services.audit.environment?.PYFLEET_LISTEN_HOST).toBeUndefined(); // pyfleet does not control its server
     const warnings = app.warnings().filter((w) => /host network mode/.test(w.message));
-    expect(warnings.map((w) => w.constructPath)).toEqual(['shop/audit']);
+    expect(warnings.map((w) => w.constructPath)).toEqual(['shop/audit', 'shop']);
     expect(warnings[0].message).toMatch(/unless its server binds 127\.0\.0\.1:8003, port 8003 is open on every interface of the host/);
+    // Host networking cannot keep containers apart: said once for the stack.
+    expect(warnings[1].message).toMatch(/host network mode cannot segment the project: every container shares the host's interfaces/);
     // Bridge mode: containers have their own interfaces; nothing to narrow, nothing to warn about.
     const bridge = synth((a) => {
       app = a;
@@ -103,7 +129,11 @@ describe('compose output', () => {
 
   test('overlay: attachable overlay network, pushed images (a swarm cannot build), swarm rollout settings', () => {
     const doc = composeOf(make(ComposeNetworkMode.OVERLAY, 2));
-    expect(doc.networks).toEqual({ shop: { driver: 'overlay', attachable: true } });
+    expect(doc.networks).toEqual({
+      'order-service_public': { driver: 'overlay', attachable: true },
+      'order-service_to_audit': { driver: 'overlay', attachable: true, internal: true },
+      'order-service_to_user-service': { driver: 'overlay', attachable: true, internal: true },
+    });
     const users = doc.services['user-service'];
     expect(users.build).toBeUndefined();
     expect(users.image).toMatch(/^ghcr\.io\/acme\/shop\/user-service:[0-9a-f]{12}$/);
@@ -144,9 +174,13 @@ describe('compose output', () => {
     outs.push(out);
     const doc = out.compose('shop');
     expect(Object.keys(doc.services).sort()).toEqual(['orders', 'orders-v1', 'orders-v2', 'web']);
-    expect(doc.services.orders.networks.shop.aliases).toEqual(['orders']);
-    expect(doc.services['orders-v1'].networks.shop.aliases).toEqual(['orders-v1']);
-    expect(doc.services['orders-v2'].networks.shop.aliases).toEqual(['orders-v2']);
+    // The gateway joins its callers' networks under the service's name and one network per version.
+    expect(doc.services.orders.networks).toEqual({
+      'orders_to_orders-v1': { aliases: ['orders'] }, 'orders_to_orders-v2': { aliases: ['orders'] }, 'web_to_orders': { aliases: ['orders'] },
+    });
+    expect(doc.services['orders-v1'].networks).toEqual({ 'orders_to_orders-v1': { aliases: ['orders-v1'] } });
+    expect(doc.services['orders-v2'].networks).toEqual({ 'orders_to_orders-v2': { aliases: ['orders-v2'] } });
+    expect(doc.services.web.networks).toEqual({ 'web_to_orders': { aliases: ['web'] } });
     expect(doc.services['orders-v2'].labels.version).toBe('v2');
     expect(Object.keys(doc.services.orders.depends_on).sort()).toEqual(['orders-v1', 'orders-v2']);
     expect(Object.keys(doc.services.web.depends_on)).toEqual(['orders']);
@@ -163,16 +197,38 @@ describe('compose output', () => {
     const containers = doc.services['hello-v1'];
     expect(containers.ports).toBeUndefined();
     expect(containers.deploy.replicas).toBe(3);
-    expect(containers.networks.hello.aliases).toEqual(['hello-v1']);
+    expect(containers.networks).toEqual({ 'hello_to_hello-v1': { aliases: ['hello-v1'] } });
     const gateway = doc.services.hello;
     expect(gateway.image).toMatch(/^haproxy:/);
     expect(gateway.ports).toEqual(['0.0.0.0:80:5000/tcp']);
-    expect(gateway.networks.hello.aliases).toEqual(['hello']);
+    expect(gateway.networks).toEqual({ 'hello_public': { aliases: ['hello'] }, 'hello_to_hello-v1': { aliases: ['hello'] } });
     expect(gateway.depends_on).toEqual({ 'hello-v1': { condition: 'service_healthy', restart: true } });
     const conf = out.files.get(gateway.volumes[0].source.replace(/^\.\//, ''))!;
     expect(conf).toMatch(/bind :5000\n/);
     expect(conf).toMatch(/server-template v1- 3 hello-v1:5000 /);
     expect(dclint(path.join(out.dir, 'hello.compose.yml'))).toEqual({ errors: [], warnings: [] });
+  });
+
+  test('network names stay within Docker\'s 63 characters (<project>_<network>): long ones are cut and hashed; a stack id that leaves too little is refused', () => {
+    const id = 'a-rather-long-stack-name-for-a-shop';
+    const out = synth((app) => {
+      const stack = new Stack(app, id);
+      const callee = new MicroService(stack, 'a-service-with-a-long-descriptive-name', { image: ContainerImage.fromRegistry('ghcr.io/acme/x:1.0.0'), replicas: 1 });
+      new MicroService(stack, 'another-service-with-a-long-descriptive-name', { image: ContainerImage.fromRegistry('ghcr.io/acme/y:1.0.0'), replicas: 1, calls: [callee] });
+      new MicroService(stack, 'yet-another-service-with-a-long-name', { image: ContainerImage.fromRegistry('ghcr.io/acme/z:1.0.0'), replicas: 1, calls: [callee] });
+    });
+    outs.push(out);
+    const doc = out.compose(id);
+    const keys = Object.keys(doc.networks);
+    expect(keys).toHaveLength(2);
+    for (const k of keys) {
+      expect(`${id}_${k}`.length).toBeLessThanOrEqual(63);
+      expect(k).toMatch(/^[a-z0-9][a-z0-9_-]*-[0-9a-f]{8}$/);
+    }
+    expect(validateComposeSchema(doc)).toEqual([]);
+    const app = new App({ outdir: '/nonexistent-pyfleet-test' });
+    new MicroService(new Stack(app, 'x'.repeat(50)), 'web', { image: ContainerImage.fromRegistry('ghcr.io/acme/web:1.0.0') });
+    expect(() => app.synthesize()).toThrow(/leaves 12 of Docker's 63 characters for its network names.*Fix: give the stack an id of at most 46 characters/);
   });
 
   const dc = haveEngine('docker-compose', 'apt-get install docker-compose');

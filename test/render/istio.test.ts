@@ -1,8 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import Ajv from 'ajv';
-import { CircuitBreaker, Duration, LoadBalancer, Match, Mesh, MeshGateway, MeshRoute, MtlsMode } from '../../lib';
-import { shop } from '../mesh/helpers';
+import { CircuitBreaker, ContainerImage, Duration, LoadBalancer, Match, Mesh, MeshGateway, MeshRoute, MicroService, MtlsMode } from '../../lib';
+import { shop, synthProblems } from '../mesh/helpers';
 
 const fixture = JSON.parse(fs.readFileSync(path.join(__dirname, '../fixtures/istio-schemas.json'), 'utf8'));
 const ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false });
@@ -192,5 +192,62 @@ describe('istio renderer', () => {
     expect(v({ host: 'x', trafficPolicy: { outlierDetection: { consecutive5xxError: 5 } } })).toBe(false);
     expect(v({ host: 'x', trafficPolicy: { outlierDetection: { interval: '10 seconds' } } })).toBe(false);
     expect(v({ host: 'x', trafficPolicy: { outlierDetection: { consecutive5xxErrors: 5, interval: '10s' } } })).toBe(true);
+  });
+});
+
+describe('istio authorization from the call graph', () => {
+  test('STRICT: each service ALLOWs only its callers\' principals on its ports; behind a MeshGateway also the ingress gateway\'s', () => {
+    const s = shop({ mesh: Mesh.istio({ trustDomain: 'prod.example', ingressNamespace: 'istio-ingress', ingressServiceAccount: 'public-gw' }) });
+    new MeshGateway(s.stack, 'public', { service: s.orders, hosts: ['shop.example.com'] });
+    const objs = kube(s.app);
+    const users = find(objs, 'AuthorizationPolicy', 'user-service');
+    expect(users.apiVersion).toBe('security.istio.io/v1');
+    expect(users.metadata.namespace).toBe('shop');
+    expect(users.spec).toEqual({
+      selector: { matchLabels: { app: 'user-service' } },
+      action: 'ALLOW',
+      // order-service's pods run as ServiceAccount order-service
+      rules: [{ from: [{ source: { principals: ['prod.example/ns/shop/sa/order-service'] } }], to: [{ operation: { ports: ['8001'] } }] }],
+    });
+    const sa = find(objs, 'Deployment', 'order-service-v1').spec.template.spec.serviceAccountName;
+    expect(sa).toBe('order-service');
+    expect(find(objs, 'ServiceAccount', sa)).toBeDefined();
+    // nobody calls order-service: only the ingress gateway, on the container port
+    expect(find(objs, 'AuthorizationPolicy', 'order-service').spec.rules).toEqual([
+      { from: [{ source: { principals: ['prod.example/ns/istio-ingress/sa/public-gw'] } }], to: [{ operation: { ports: ['8002'] } }] },
+    ]);
+    expectValidIstio(objs);
+  });
+
+  test('a service nobody calls admits nothing; an exposed one anyone on its HTTP port, with a port-level PERMISSIVE for its load balancer', () => {
+    const s = shop();
+    new MicroService(s.stack, 'batch', { image: ContainerImage.fromRegistry('registry.example.com/batch:1.0.0') });
+    new MicroService(s.stack, 'web', { image: ContainerImage.fromRegistry('registry.example.com/web:1.0.0'), port: 8080, calls: [s.orders], expose: { port: 80 } });
+    const objs = kube(s.app);
+    expect(find(objs, 'AuthorizationPolicy', 'batch').spec).toEqual({ selector: { matchLabels: { app: 'batch' } }, action: 'ALLOW' });
+    expect(find(objs, 'AuthorizationPolicy', 'web').spec.rules).toEqual([{ to: [{ operation: { ports: ['8080'] } }] }]);
+    const pa = find(objs, 'PeerAuthentication', 'web');
+    expect(pa.spec).toEqual({ selector: { matchLabels: { app: 'web' } }, mtls: { mode: 'STRICT' }, portLevelMtls: { 8080: { mode: 'PERMISSIVE' } } });
+    expect(objs.filter((o) => o.kind === 'PeerAuthentication').map((o) => o.metadata.name)).toEqual(['default', 'web']);
+    expectValidIstio(objs);
+  });
+
+  test('PERMISSIVE renders none by default and refuses them when asked for; STRICT can turn them off', () => {
+    const p = shop({ mesh: Mesh.istio({ mtls: MtlsMode.PERMISSIVE }) });
+    expect(kube(p.app).filter((o) => o.kind === 'AuthorizationPolicy')).toEqual([]);
+    const asked = shop({ mesh: Mesh.istio({ mtls: MtlsMode.PERMISSIVE, authorizationPolicies: true }) });
+    const problems = synthProblems(asked.app);
+    expect(problems.map((e) => e.message)).toEqual([expect.stringMatching(/^\[pyfleet\] shop: AuthorizationPolicies admit callers by their mTLS principal, but under PERMISSIVE mTLS a plain-text request carries no principal.*Fix: use Mesh\.istio\(\{ mtls: MtlsMode\.STRICT \}\)/)]);
+    const off = shop({ mesh: Mesh.istio({ authorizationPolicies: false }) });
+    expect(kube(off.app).filter((o) => o.kind === 'AuthorizationPolicy')).toEqual([]);
+    expect(() => Mesh.istio({ trustDomain: 'Bad Domain' })).toThrow(/trustDomain "Bad Domain" is not valid/);
+    expect(() => Mesh.istio({ ingressNamespace: 'istio_system' })).toThrow(/ingressNamespace "istio_system" is not valid/);
+  });
+
+  test('the strict AuthorizationPolicy schema catches a typo', () => {
+    const v = validators['security.istio.io/v1/AuthorizationPolicy'];
+    expect(v({ action: 'ALLOW', rules: [{ from: [{ source: { principal: ['x'] } }] }] })).toBe(false);
+    expect(v({ action: 'PERMIT' })).toBe(false);
+    expect(v({ action: 'ALLOW', rules: [{ from: [{ source: { principals: ['x'] } }], to: [{ operation: { ports: ['80'] } }] }] })).toBe(true);
   });
 });

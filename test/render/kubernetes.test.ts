@@ -30,7 +30,9 @@ describe('Kubernetes output', () => {
 
   test('every object is valid against the Kubernetes schemas (kubernetes-models)', () => {
     const objects = out.k8s('shop');
-    expect(objects.length).toBe(1 + 2 + 2 + 3);
+    // Namespace, 2 ServiceAccounts, 2 Services, 3 Deployments, 3 NetworkPolicies (default-deny and one per service).
+    expect(objects.length).toBe(1 + 2 + 2 + 3 + 3);
+    expect(objects.filter((o) => o.kind === 'NetworkPolicy').map((o) => o.metadata.name)).toEqual(['default-deny', 'order-service', 'user-service']);
     expect(objects.flatMap(validateKubernetesObject)).toEqual([]);
   });
 

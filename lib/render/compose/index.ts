@@ -9,6 +9,7 @@ import { versionLabels } from '../../service/labels';
 import { MicroService, ServiceVersion } from '../../service/microservice';
 import { GATEWAY_RUNTIME } from './runtime';
 import { ComposeProject, ComposeService } from './types';
+import { hostModeWarnings, NetworkAttachment, networkNameProblems, networkPlan } from './networks';
 import { GATEWAY_HEALTH_PORT, GATEWAY_IMAGE, GATEWAY_LUA, GATEWAY_LUA_PATH, gatewayConfig, needsGatewayLua, gatewayProblems, needsGateway, PUBLIC_CONTAINER_PORT_BASE, PUBLIC_TLS_CONTAINER_PORT_BASE, gatewayCertificatePath, publicGateways } from './gateway';
 
 /**
@@ -53,7 +54,13 @@ function sortObject<T>(o: Record<string, T>): Record<string, T> {
   return out;
 }
 
-function renderVersion(model: StackModel, m: ServiceModel, vm: VersionModel, networkName: string): [string, ComposeService] {
+/** `networks` of a compose service, or `network_mode: none` for one on no network. */
+function attach(service: any, networks: Record<string, NetworkAttachment>): void {
+  if (Object.keys(networks).length > 0) service.networks = networks;
+  else service.network_mode = 'none';
+}
+
+function renderVersion(model: StackModel, m: ServiceModel, vm: VersionModel, networks: Record<string, NetworkAttachment> | undefined): [string, ComposeService] {
   const svc = m.construct;
   const version = vm.construct;
   const mode = model.compose.networkMode;
@@ -99,7 +106,7 @@ function renderVersion(model: StackModel, m: ServiceModel, vm: VersionModel, net
     service.network_mode = 'host';
   } else {
     // Behind a gateway, versions answer only to `<svc>-<version>`: the service name is the gateway's.
-    service.networks = needsGateway(svc) ? { [networkName]: { aliases: [version.workloadName] } } : { [networkName]: { aliases: [svc.serviceName] } };
+    attach(service, networks!);
     if (svc.expose && !needsGateway(svc)) {
       service.ports = [publishedPort(svc)];
     }
@@ -146,14 +153,14 @@ function luaFile(stack: Stack, svc: MicroService): string {
 }
 
 /** The gateway proxy container: carries the service's name and port, enforces its routes and breaker. */
-function gatewayService(svc: MicroService, networkName: string, confPath: string): any {
+function gatewayService(svc: MicroService, networks: Record<string, NetworkAttachment>, confPath: string): any {
   const dependsOn: Record<string, any> = {};
   for (const v of svc.versions) dependsOn[v.workloadName] = { condition: svc.healthCheck.enabled ? 'service_healthy' : 'service_started', restart: true };
   const service: any = {
     image: GATEWAY_IMAGE,
     depends_on: sortObject(dependsOn),
-    networks: { [networkName]: { aliases: [svc.serviceName] } },
   };
+  attach(service, networks);
   const ports: string[] = [];
   if (svc.expose) ports.push(publishedPort(svc));
   publicGateways(svc).forEach((g, i) => {
@@ -224,28 +231,24 @@ function applyOverrides(service: Record<string, unknown>, hatches: Hatches, owne
 /** The stack's compose document. */
 export function composeDocument(model: StackModel): { document: ComposeProject; files: Artifact[] } {
   const stack = model.construct;
-  const networkName = model.name;
+  const plan = networkPlan(model);
   const services: Record<string, ComposeService> = {};
   const files: Artifact[] = [];
   for (const m of model.services) {
     const svc = m.construct;
     for (const vm of m.versions) {
-      const [name, def] = renderVersion(model, m, vm, networkName);
+      const [name, def] = renderVersion(model, m, vm, plan.attachments(composeName(vm.construct)));
       services[name] = def;
     }
     if (needsGateway(svc)) {
       const confPath = `${stack.stackName}.compose/${svc.serviceName}-gateway.cfg`;
-      services[svc.serviceName] = applyOverrides(gatewayService(svc, networkName, confPath), m.hatches, m.path);
+      services[svc.serviceName] = applyOverrides(gatewayService(svc, plan.attachments(svc.serviceName)!, confPath), m.hatches, m.path);
       files.push({ path: confPath, content: gatewayConfig(svc) });
       if (needsGatewayLua(svc)) files.push({ path: luaFile(stack, svc), content: GATEWAY_LUA });
     }
   }
   const document: ComposeProject = { name: model.name, services: sortObject(services) };
-  if (model.compose.networkMode !== ComposeNetworkMode.HOST) {
-    document.networks = {
-      [networkName]: model.compose.networkMode === ComposeNetworkMode.OVERLAY ? { driver: 'overlay', attachable: true } : { driver: 'bridge' },
-    };
-  }
+  if (Object.keys(plan.networks).length > 0) document.networks = plan.networks;
   return { document, files };
 }
 
@@ -295,6 +298,7 @@ export function composeProblems(models: readonly StackModel[]): PyfleetError[] {
     const stack = model.construct;
     errors.push(...gatewayProblems(stack));
     errors.push(...secretVariableClashes(model));
+    errors.push(...networkNameProblems(model));
     const hostPorts = new Map<number, MicroService>();
     for (const m of model.services) {
       const svc = m.construct;
@@ -332,9 +336,9 @@ export function composeProblems(models: readonly StackModel[]): PyfleetError[] {
   return errors;
 }
 
-/** Warnings of the compose target: host ports that two compose projects of the App both publish. */
+/** Warnings of the compose target: host network mode, which cannot segment; host ports that two compose projects of the App both publish. */
 export function composeWarnings(models: readonly StackModel[]): PyfleetWarning[] {
-  const out: PyfleetWarning[] = [];
+  const out: PyfleetWarning[] = models.flatMap(hostModeWarnings);
   const seen = new Map<number, MicroService>();
   for (const model of models) {
     if (!model.compose.enabled) continue;

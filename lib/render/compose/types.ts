@@ -139,6 +139,8 @@ export interface ComposeNetwork {
   readonly driver: 'bridge' | 'overlay';
   /** Whether standalone containers may join an overlay network. */
   readonly attachable?: boolean;
+  /** No outside access: containers on it reach only each other (networks per call). */
+  readonly internal?: boolean;
 }
 
 /** The compose project of a stack: the compose target's typed result. */
@@ -147,6 +149,6 @@ export interface ComposeProject {
   name: string;
   /** Services by name, sorted. */
   services: Record<string, ComposeService>;
-  /** Networks (none in host network mode). */
+  /** Networks (none in host network mode): one per call, see lib/render/compose/networks.ts. */
   networks?: Record<string, ComposeNetwork>;
 }

@@ -17,6 +17,7 @@ import { appKeepAlive, breakersOf, effectiveBreaker, ResolvedRule, resolvedRules
 import { HeaderChanges, RetryOn } from '../../mesh/route';
 import { serviceLabels } from '../../service/labels';
 import { MicroService, ServiceVersion } from '../../service/microservice';
+import { authorizationPolicies, authorizationProblems, exposurePeerAuthentications } from './authorization';
 
 // Istio traffic policies for a stack with `mesh: Mesh.istio()`. The typed classes come from
 // lib/imports (cdk8s import of the Istio CRDs; see scripts/istio-crds.js); objects are emitted as
@@ -290,14 +291,15 @@ function gateway(stack: Stack, g: MeshGateway): KubeObject {
 
 /**
  * Istio as part of the Kubernetes target: sidecar injection on the namespace, the hold annotation on
- * pods, and PeerAuthentication, DestinationRules, VirtualServices and Gateways from the mesh model.
+ * pods, and PeerAuthentication, DestinationRules, VirtualServices and Gateways from the mesh model;
+ * AuthorizationPolicies from the call graph (./authorization).
  */
 export function istioExtension(): KubernetesExtension {
   return {
     name: 'istio',
-    validate: (models) => models.flatMap((mm) => validate(mm.construct)),
+    validate: (models) => [...models.flatMap((mm) => validate(mm.construct)), ...authorizationProblems(models)],
     namespaceLabels: (model): Record<string, string> => (model.mesh ? { 'istio-injection': 'enabled' } : {}),
     podAnnotations: (model): Record<string, string> => (model.mesh?.holdApplicationUntilProxyStarts ? { [HOLD_ANNOTATION]: '{"holdApplicationUntilProxyStarts":true}' } : {}),
-    objects,
+    objects: (model) => [...objects(model), ...exposurePeerAuthentications(model), ...authorizationPolicies(model)],
   };
 }

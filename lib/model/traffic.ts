@@ -1,0 +1,62 @@
+import { stackMesh } from '../mesh/model';
+import type { ServiceModel, StackModel } from './stack';
+
+// Who may open a connection to whom, from the program: the call graph plus the edges that exposure
+// adds. Every target that enforces it (Kubernetes NetworkPolicies, Istio AuthorizationPolicies,
+// compose networks) reads this one view, so they agree on what is allowed.
+//
+// Kinds of sources that plug in later: a monitoring scraper on a service's metrics port (the model
+// has no metrics port and no scraper yet, so there is no such edge), and backing services
+// (databases, caches) that admit only their callers: they are services with named ports and callers,
+// which is all this view needs.
+
+/** A port of a service's pods by the name its Service and container give it. */
+export interface NamedPort {
+  /** Port name (`http`, or a name from `additionalPorts`). */
+  readonly name: string;
+  /** Container port. */
+  readonly port: number;
+}
+
+/** The edges into one service. */
+export interface ServiceIngress {
+  readonly service: ServiceModel;
+  /** Services of the stack that call it, in the stack's order. */
+  readonly callers: readonly ServiceModel[];
+  /**
+   * Ports its callers may open: every port its Service names (`calls` names a service, not a port;
+   * the injected URL addresses `http`).
+   */
+  readonly callerPorts: readonly NamedPort[];
+  /** Its HTTP port, which anyone may reach, when it is exposed (`expose`): the load balancer's or host's sources are not known. */
+  readonly publicPort?: NamedPort;
+  /** Its HTTP port, which the mesh's ingress gateway may reach, when a MeshGateway routes to it. */
+  readonly meshIngressPort?: NamedPort;
+}
+
+/** The named ports of a service: `http` first, then the additional ports by name. */
+export function servicePorts(s: ServiceModel): NamedPort[] {
+  return [{ name: 'http', port: s.settings.port }, ...s.settings.additionalPorts.map((p) => ({ name: p.name, port: p.port }))];
+}
+
+/** The HTTP port of a service. */
+export function httpPort(s: ServiceModel): NamedPort {
+  return { name: 'http', port: s.settings.port };
+}
+
+/** The edges into every service of a stack, in the stack's order. */
+export function stackIngress(model: StackModel): ServiceIngress[] {
+  const gateways = stackMesh(model.construct).gateways;
+  return model.services.map((s) => ({
+    service: s,
+    callers: model.services.filter((c) => c.calls.includes(s.name)),
+    callerPorts: servicePorts(s),
+    publicPort: s.settings.exposedPort !== undefined ? httpPort(s) : undefined,
+    meshIngressPort: model.mesh && gateways.some((g) => g.service === s.construct) ? httpPort(s) : undefined,
+  }));
+}
+
+/** The services a service calls, as models, in declaration order. */
+export function callees(model: StackModel, s: ServiceModel): ServiceModel[] {
+  return s.calls.map((name) => model.service(name));
+}

@@ -1,0 +1,114 @@
+// What the program says may connect to what: the call graph plus the exposure, mesh-ingress and DNS
+// edges, read from the constructs (the user's program), to compare with what test/support/reachability
+// finds in the synthesized output. Flow notation as there.
+import { MeshGateway, MicroService, Stack } from '../../lib';
+import { INTERNET, WORLD } from './reachability';
+
+const DNS = 'kube-system/kube-dns';
+const ISTIOD = 'istio-system/istiod';
+const INGRESS = 'istio-system/istio-ingressgateway';
+
+function gateways(stack: Stack): MeshGateway[] {
+  return stack.node.findAll().filter((c): c is MeshGateway => MeshGateway.isMeshGateway(c));
+}
+
+function pods(stack: Stack, s: MicroService): string[] {
+  return s.versions.map((v) => `${stack.namespaceName}/${s.serviceName}-${v.versionName}`);
+}
+
+function ports(s: MicroService): number[] {
+  return [s.port, ...Object.values(s.additionalPorts)];
+}
+
+const sorted = (xs: Iterable<string>): string[] => [...new Set(xs)].sort();
+
+/** Connections the NetworkPolicies must allow (and nothing else): calls, exposure, mesh ingress, DNS, istiod. */
+export function expectedKubernetesFlows(stack: Stack): string[] {
+  const out: string[] = [];
+  const outside = [...WORLD.workloads.map((w) => w.id), INTERNET.id];
+  const meshIngress = new Set(gateways(stack).map((g) => g.service));
+  for (const s of stack.services) {
+    for (const p of pods(stack, s)) {
+      out.push(`${p} -> ${DNS} UDP/53`, `${p} -> ${DNS} TCP/53`);
+      if (stack.mesh) out.push(`${p} -> ${ISTIOD} TCP/15012`);
+      for (const t of s.calls) for (const q of pods(stack, t)) for (const port of ports(t)) out.push(`${p} -> ${q} TCP/${port}`);
+    }
+    for (const q of pods(stack, s)) {
+      // Exposed: anyone outside the namespace may connect to the HTTP port (the load balancer's sources are unknown).
+      if (s.expose) for (const w of outside) out.push(`${w} -> ${q} TCP/${s.port}`);
+      if (stack.mesh && meshIngress.has(s)) out.push(`${INGRESS} -> ${q} TCP/${s.port}`);
+    }
+  }
+  return sorted(out);
+}
+
+/** Requests Istio must admit at the stack's sidecars (STRICT mTLS and AuthorizationPolicies): callers' identities, the ingress gateway, and anyone on an exposed port. */
+export function expectedIstioFlows(stack: Stack): string[] {
+  const out: string[] = [];
+  const everyone = [...stack.services.flatMap((s) => pods(stack, s)), ...WORLD.workloads.map((w) => w.id), INTERNET.id];
+  const meshIngress = new Set(gateways(stack).map((g) => g.service));
+  for (const s of stack.services) {
+    for (const t of s.calls) for (const p of pods(stack, s)) for (const q of pods(stack, t)) for (const port of ports(t)) out.push(`${p} -> ${q} TCP/${port}`);
+    for (const q of pods(stack, s)) {
+      if (s.expose) for (const w of everyone) if (w !== q) out.push(`${w} -> ${q} TCP/${s.port}`);
+      if (meshIngress.has(s)) out.push(`${INGRESS} -> ${q} TCP/${s.port}`);
+    }
+  }
+  return sorted(out);
+}
+
+/** The compose containers of each service, identified by their labels: the gateway proxy and the version containers. */
+function composeContainers(doc: any): Map<string, { gateway?: string; versions: string[] }> {
+  const out = new Map<string, { gateway?: string; versions: string[] }>();
+  for (const [name, def] of Object.entries<any>(doc.services)) {
+    const app = def.labels?.app;
+    if (!app) throw new Error(`compose service ${name} has no app label`);
+    const entry = out.get(app) ?? { versions: [] };
+    if (def.labels['app.kubernetes.io/component'] === 'gateway') entry.gateway = name;
+    else entry.versions.push(name);
+    out.set(app, entry);
+  }
+  return out;
+}
+
+/**
+ * Connections the compose networks must allow, in both directions (a Docker network does not tell
+ * caller from callee): each calling container with the callee's entry (its gateway proxy, or its only
+ * container), each gateway with its versions; and for what is public, the internet on its published
+ * host ports and outbound access. Also the names each container must resolve.
+ */
+export function expectedCompose(stack: Stack, doc: any): { flows: string[]; resolves: Record<string, string[]> } {
+  const containers = composeContainers(doc);
+  const of = (s: MicroService): { gateway?: string; versions: string[] } => {
+    const c = containers.get(s.serviceName);
+    if (!c) throw new Error(`no compose container of ${s.serviceName}`);
+    return c;
+  };
+  const entry = (s: MicroService): string => {
+    const c = of(s);
+    if (c.gateway) return c.gateway;
+    if (c.versions.length !== 1) throw new Error(`${s.serviceName} has ${c.versions.length} containers and no gateway`);
+    return c.versions[0];
+  };
+  const pairs: Array<[string, string]> = [];
+  const out: string[] = [];
+  const publicPorts = new Map<MicroService, number[]>();
+  for (const g of gateways(stack)) publicPorts.set(g.service, [...(publicPorts.get(g.service) ?? []), g.httpPort, ...(g.tls ? [g.httpsPort] : [])]);
+  for (const s of stack.services) {
+    for (const t of s.calls) for (const c of of(s).versions) pairs.push([c, entry(t)]);
+    const gw = of(s).gateway;
+    if (gw) for (const v of of(s).versions) pairs.push([gw, v]);
+    const published = [...(s.expose ? [s.expose.port] : []), ...(publicPorts.get(s) ?? [])];
+    if (published.length > 0) {
+      out.push(`${entry(s)} -> ${INTERNET.id} */*`);
+      for (const p of published) out.push(`${INTERNET.id} -> ${entry(s)} TCP/${p}`);
+    }
+  }
+  const resolves: Record<string, Set<string>> = Object.fromEntries(Object.keys(doc.services).map((n) => [n, new Set<string>()]));
+  for (const [a, b] of pairs) {
+    out.push(`${a} -> ${b} */*`, `${b} -> ${a} */*`);
+    resolves[a].add(b);
+    resolves[b].add(a);
+  }
+  return { flows: sorted(out), resolves: Object.fromEntries(Object.entries(resolves).map(([k, v]) => [k, [...v].sort()])) };
+}
