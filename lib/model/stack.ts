@@ -192,7 +192,10 @@ export interface StackModel {
   /** The stack's service mesh, or undefined without one. */
   readonly mesh?: Mesh;
   /** Whether targets restrict traffic to the call graph (NetworkPolicies, compose networks per call). */
-  readonly networkPolicy: { readonly enabled: boolean };
+  readonly networkPolicy: {
+    /** True: targets allow only the call graph, exposure and DNS. */
+    readonly enabled: boolean;
+  };
   /** Every service of the stack, in the order they were added. */
   readonly services: readonly ServiceModel[];
   /** Looks a service up by name. */
