@@ -13,6 +13,18 @@ export function checkDnsLabel(path: string, what: string, name: string, maxLengt
 }
 
 /**
+ * Throws unless `name` is a DNS-1035 label: a DNS-1123 label that starts with a letter, as a
+ * Kubernetes Service name must be (it becomes a DNS name that may not look like a number).
+ */
+export function checkDns1035Label(path: string, what: string, name: string, maxLength = 63): void {
+  checkDnsLabel(path, what, name, maxLength);
+  if (!/^[a-z]/.test(name)) {
+    throw new PyfleetError(path, `${what} "${name}" starts with a digit, but a Kubernetes Service name is a DNS-1035 label, which must start with a letter`,
+      `rename it, e.g. "svc-${name}"`.slice(0, maxLength + 20));
+  }
+}
+
+/**
  * Throws unless `name` is a DNS-1123 subdomain (Kubernetes Secret, ConfigMap and most object names):
  * at most 253 characters, one or more DNS-1123 labels (lowercase letters, digits and '-', starting and
  * ending with a letter or digit) joined by '.'.

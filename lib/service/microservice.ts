@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import { PyfleetError } from '../core/errors';
-import { checkDnsLabel, checkEnvName, checkPort, checkPortName, envPrefix } from '../core/names';
+import { checkDns1035Label, checkDnsLabel, checkEnvName, checkPort, checkPortName, envPrefix } from '../core/names';
 import { ComposeNetworkMode, Stack } from '../core/stack';
 import { checkResources, Cpu, Duration, Size } from '../core/units';
 import { EnvInput, EnvValue, toEnvValue } from './env';
@@ -254,7 +254,7 @@ export class MicroService extends Construct {
     if (stack.services.some((s) => s.serviceName === id)) {
       throw new PyfleetError(path, `stack "${stack.stackName}" already has a service named "${id}"`, 'give every service of a stack its own name');
     }
-    checkDnsLabel(path, 'service name', id, 50);
+    checkDns1035Label(path, 'service name', id, 50);
     if (!props || !(props.image instanceof ContainerImage)) {
       throw new PyfleetError(path, 'no image was given', 'pass image: ContainerImage.fromRegistry("repo:tag") or ContainerImage.fromDirectory(dir), or use GunicornFlaskApp/FastApiApp');
     }

@@ -28,6 +28,7 @@ function expectError(build: (stack: Stack, app: App) => void, ...patterns: RegEx
 describe('bad input at construction: the construct path, what is wrong, how to fix it', () => {
   const cases: Array<[string, (s: Stack) => void, RegExp[]]> = [
     ['service name not DNS-1123', (s) => new MicroService(s, 'OrderService', { image: img() }), [/shop\/OrderService/, /not a valid DNS-1123 label/, /"orderservice"/]],
+    ['service name starting with a digit (DNS-1035)', (s) => new MicroService(s, '9lives', { image: img() }), [/shop\/9lives/, /starts with a digit, but a Kubernetes Service name is a DNS-1035 label/, /Fix: rename it, e\.g\. "svc-9lives"/]],
     ['service name too long', (s) => new MicroService(s, 'a'.repeat(51), { image: img() }), [/at most 50 characters/]],
     ['image tag latest', () => ContainerImage.fromRegistry('ghcr.io/acme/app:latest'), [/"latest" moves/, /pin a version tag or a digest/]],
     ['untagged image', () => ContainerImage.fromRegistry('ghcr.io/acme/app'), [/has no tag/, /ghcr\.io\/acme\/app:1\.0\.0/]],
