@@ -23,9 +23,9 @@ export type Job =
 
 /** What a child reports. Times in milliseconds. */
 export interface Measurement {
-  /** Building the construct tree (0 for the floor). */
+  /** Building the construct tree (about 0 for the floors). */
   readonly constructMs: number;
-  /** `app.synth()` (for the floor: serialize + write). */
+  /** `app.synth()` (for the floors: serialize and write, or write). */
   readonly synthMs: number;
   /** Peak resident set size of this process, KiB (`process.resourceUsage().maxRSS`). */
   readonly maxRssKiB: number;
