@@ -147,7 +147,7 @@ const typecheck = project.addTask('typecheck', {
 });
 
 project.addTask('bench:synth', {
-  description: 'Benchmark: synth time against the stock cdk8s path (prints figures)',
+  description: 'Benchmark (issue #9): synth of one stack of N FastApiApps against cdk8s-plus and a YAML floor, medians of fresh processes (args: sizes, --runs K, --dir DIR, --profile [N], --check)',
   exec: 'ts-node --project bench/tsconfig.json bench/synth.ts',
   receiveArgs: true,
 });
