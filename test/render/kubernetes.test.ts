@@ -30,7 +30,10 @@ describe('Kubernetes output', () => {
 
   test('every object is valid against the Kubernetes schemas (kubernetes-models)', () => {
     const objects = out.k8s('shop');
-    expect(objects.length).toBe(1 + 2 + 2 + 3);
+    // Namespace, ServiceAccount + Service per service, a Deployment per version, and a
+    // PodDisruptionBudget per version with two or more replicas (user-service v1, order-service v1).
+    expect(objects.length).toBe(1 + 2 + 2 + 3 + 2);
+    expect(objects.filter((o) => o.kind === 'PodDisruptionBudget').map((o) => o.metadata.name)).toEqual(['order-service-v1', 'user-service-v1']);
     expect(objects.flatMap(validateKubernetesObject)).toEqual([]);
   });
 
