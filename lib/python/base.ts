@@ -405,7 +405,7 @@ export abstract class PythonWebApp extends MicroService implements IWarningSourc
       if (target <= reachable) continue;
       const who = this.versions.length > 1 ? `version "${version.versionName}": ` : '';
       const most = Math.floor((reachable / this.cpuRequest.millis) * 100);
-      out.push(`${who}autoscale.cpuUtilization ${a.cpuUtilization}% of the CPU request ${this.cpuRequest} is ${target}m per pod, but ${workers} ${this.profile.gunicornClass} worker${workers === 1 ? '' : 's'} can use about ${reachable}m ` +
+      out.push(`${who}autoscale.cpuUtilization ${a.cpuUtilization}% of the CPU request ${this.cpuRequest.millis}m is ${target}m per pod, but ${workers} ${this.profile.gunicornClass} worker${workers === 1 ? '' : 's'} can use about ${reachable}m ` +
         `(one core each at most: Python runs under the GIL), so the autoscaler would never scale up. Lower cpuUtilization to ${most} or less, lower cpuRequest, or run more workers`);
     }
     return out;
