@@ -17,6 +17,7 @@ export { ImageAsset } from './service/asset';
 export * from './service/env';
 export * from './service/health';
 export * from './service/microservice';
+export { AutoscaleOptions, AutoscaleSettings, DEFAULT_CPU_UTILIZATION, DisruptionBudget, TopologySpread } from './service/scaling';
 export * from './render';
 export * from './mesh';
 export { PyfleetWarning, addWarning } from './core/warnings';

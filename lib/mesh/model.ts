@@ -209,7 +209,7 @@ export function validateMesh(stacks: readonly Stack[]): PyfleetError[] {
           const live = rule.to !== undefined ? [rule.to] : (rule.split ?? []).filter((d) => d.weight > 0).map((d) => d.to);
           for (const ref of live) {
             const v = resolveVersion(svc, ref) as ServiceVersion;
-            if (v.replicas === 0) {
+            if (v.replicas === 0 && !v.autoscale) { // an autoscaled version's minimum is checked with the scaling rules
               errors.push(new PyfleetError(w, `the rule sends traffic to version "${v.versionName}", which has 0 replicas, so those requests would fail with 503`,
                 `give "${v.versionName}" at least one replica (addVersion("${v.versionName}", { replicas: 1 })), or route its share to another version`));
             }

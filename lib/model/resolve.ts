@@ -6,9 +6,10 @@ import type { BuildGenerators } from '../service/build';
 import type { EnvValue } from '../service/env';
 import type { ContainerImage } from '../service/image';
 import type { MicroService, ServiceVersion } from '../service/microservice';
+import { DisruptionBudget } from '../service/scaling';
 import { serviceLabels, serviceSelector, versionLabels, versionSelector } from '../service/labels';
 import { hatchesOf } from './hatches';
-import type { ImageModel, ServiceModel, StackModel, VersionModel, WorkloadModel } from './stack';
+import type { ImageModel, RolloutModel, ServiceModel, StackModel, VersionModel, WorkloadModel } from './stack';
 
 /** What resolving needs besides the constructs. */
 export interface ResolveContext {
@@ -64,8 +65,24 @@ function workload(svc: MicroService): WorkloadModel {
     gracefulShutdownMs: svc.gracefulShutdown.millis,
     preStopDelayMs: svc.preStopDelay.millis,
     terminationGracePeriodMs: svc.terminationGracePeriod.millis,
+    rollout: { ...ROLLOUT },
+    topologyKeys: [...svc.topologySpread.topologyKeys],
   };
 }
+
+/** Every Deployment's rolling update: surge one pod, never go below the replica count. */
+export const ROLLOUT: RolloutModel = Object.freeze({ maxSurge: 1, maxUnavailable: 0 });
+
+/** A version's autoscaling and disruption budget (the budget only where one is written). */
+function scaling(v: ServiceVersion): Pick<VersionModel, 'autoscale' | 'disruptionBudget'> {
+  const a = v.autoscale;
+  const autoscale = a ? { min: a.min, max: a.max, cpuUtilization: a.cpuUtilization, memoryUtilization: a.memoryUtilization, scaleDownStabilizationSeconds: a.scaleDownStabilization.seconds } : undefined;
+  const budget = v.disruptionBudget ?? DEFAULT_BUDGET;
+  if (!budget.enabled || v.replicas < 2) return { autoscale };
+  return { autoscale, disruptionBudget: budget.minAvailable !== undefined ? { minAvailable: budget.minAvailable } : { maxUnavailable: budget.maxUnavailable } };
+}
+
+const DEFAULT_BUDGET = DisruptionBudget.maxUnavailable(1);
 
 function resolveImage(version: ServiceVersion, ctx: ResolveContext, errors: PyfleetError[]): ImageModel {
   const image = version.image;
@@ -112,6 +129,7 @@ export function resolveStack(stack: Stack, ctx: ResolveContext, errors: PyfleetE
       name: v.versionName,
       workloadName: v.workloadName,
       replicas: v.replicas,
+      ...scaling(v),
       image: resolveImage(v, ctx, errors),
       labels: versionLabels(v),
       selector: versionSelector(v),

@@ -70,6 +70,36 @@ export interface ResourcesModel {
   readonly memoryRequestMiB: number;
 }
 
+/** A version's horizontal autoscaling, resolved (a HorizontalPodAutoscaler on Kubernetes). */
+export interface AutoscaleModel {
+  /** Fewest pods (also what compose runs). */
+  readonly min: number;
+  /** Most pods. */
+  readonly max: number;
+  /** Target average CPU utilization, in percent of the CPU request. */
+  readonly cpuUtilization: number;
+  /** Target average memory utilization, in percent of the memory request, when scaling on memory. */
+  readonly memoryUtilization?: number;
+  /** Scale-down stabilization window, in whole seconds. */
+  readonly scaleDownStabilizationSeconds: number;
+}
+
+/** A version's PodDisruptionBudget, resolved; exactly one of the two fields is set. */
+export interface DisruptionBudgetModel {
+  /** Pods that may be unavailable at once. */
+  readonly maxUnavailable?: number;
+  /** Pods that must stay available. */
+  readonly minAvailable?: number;
+}
+
+/** How a Deployment replaces its pods (a rolling update), resolved. */
+export interface RolloutModel {
+  /** Pods above the replica count a rollout may start. */
+  readonly maxSurge: number;
+  /** Pods below the replica count a rollout may take down. */
+  readonly maxUnavailable: number;
+}
+
 /** The settings of a service's workloads, resolved: what every version runs with. */
 export interface WorkloadModel {
   /** Container port of the HTTP server. */
@@ -96,6 +126,13 @@ export interface WorkloadModel {
   readonly preStopDelayMs: number;
   /** Pre-stop delay + graceful shutdown + 5 s: how long the engine waits before it kills. */
   readonly terminationGracePeriodMs: number;
+  /** The rolling update of every version's Deployment. */
+  readonly rollout: RolloutModel;
+  /**
+   * Node label keys each version's pods are spread across (soft constraints, max skew 1), in order:
+   * `kubernetes.io/hostname`, then a zone key when asked; empty for none.
+   */
+  readonly topologyKeys: readonly string[];
 }
 
 /** A JSON patch recorded through an escape hatch (a cdk8s `JsonPatch`, opaque to the model). */
@@ -103,7 +140,7 @@ export type RecordedPatch = object;
 
 /** Escape-hatch changes recorded for one generated object, applied by its target at render time. */
 export interface Hatches {
-  /** Kubernetes JSON patches by object role (`deployment`, `service`, `serviceAccount`). */
+  /** Kubernetes JSON patches by object role (`deployment`, `hpa`, `pdb`, `service`, `serviceAccount`). */
   readonly kubernetes: Readonly<Record<string, readonly RecordedPatch[]>>;
   /**
    * Compose overrides in the order they were recorded: `path` is the dotted key path in the compose
@@ -122,8 +159,18 @@ export interface VersionModel {
   readonly name: string;
   /** `<service>-<version>`. */
   readonly workloadName: string;
-  /** Pods (Kubernetes) or containers (compose) of this version, 0 to 1000. */
+  /**
+   * Pods (Kubernetes) or containers (compose) of this version, 0 to 1000; the autoscaler's minimum
+   * when autoscaled (compose runs that many).
+   */
   readonly replicas: number;
+  /** Horizontal autoscaling, or undefined for a fixed replica count. */
+  readonly autoscale?: AutoscaleModel;
+  /**
+   * The PodDisruptionBudget, or undefined when none is written (fewer than two replicas, or
+   * `DisruptionBudget.none()`).
+   */
+  readonly disruptionBudget?: DisruptionBudgetModel;
   /** The image this version runs. */
   readonly image: ImageModel;
   /** Labels of the version's workload and pods (stack labels, `app`, `version`, `app.kubernetes.io/*`). */

@@ -1,6 +1,8 @@
 import { PyfleetError } from '../core/errors';
 import type { Stack } from '../core/stack';
-import type { MicroService } from '../service/microservice';
+import { resolveVersion, stackMesh } from '../mesh/model';
+import { ROLLOUT } from './resolve';
+import type { MicroService, ServiceVersion } from '../service/microservice';
 
 /**
  * Cross-object rules checked once for the whole app before any renderer runs. Returns every problem
@@ -29,9 +31,56 @@ export function validateModel(stacks: readonly Stack[]): PyfleetError[] {
     }
     errors.push(...findCycles(stack));
     errors.push(...nameClashes(stack));
+    errors.push(...scalingProblems(stack));
   }
 
   errors.push(...sharedNamespaceClashes(stacks));
+  return errors;
+}
+
+/** Where a MeshRoute sends live traffic (a `to`, or a split share above 0) to `version`: `<route path> rule <i>`. */
+function routesTo(stack: Stack, version: ServiceVersion): string[] {
+  const out: string[] = [];
+  for (const route of stackMesh(stack).routes) {
+    if (route.service !== version.service) continue;
+    route.rules.forEach((rule, i) => {
+      const live = rule.to !== undefined ? [rule.to] : (rule.split ?? []).filter((d) => d.weight > 0).map((d) => d.to);
+      if (live.some((ref) => resolveVersion(route.service, ref) === version)) out.push(`${route.node.path} rule ${i}`);
+    });
+  }
+  return out;
+}
+
+/**
+ * Autoscaling and disruption budgets: an autoscaler minimum of 0 (an autoscaler on resource metrics
+ * never scales up from zero pods, and routed requests would fail), and a budget that would let no pod
+ * be evicted, so that a node drain would wait forever.
+ */
+function scalingProblems(stack: Stack): PyfleetError[] {
+  const errors: PyfleetError[] = [];
+  for (const svc of stack.services) {
+    for (const v of svc.versions) {
+      const a = v.autoscale;
+      if (a && a.min < 1) {
+        const routes = routesTo(stack, v);
+        errors.push(routes.length > 0
+          ? new PyfleetError(v.node.path, `autoscale.min is 0 while ${routes.join(', ')} sends traffic to version "${v.versionName}": with no pod those requests fail with 503, and an autoscaler on CPU or memory never scales up from zero pods (none reports usage)`,
+            `set autoscale.min to at least 1 (e.g. { min: 1, max: ${a.max} }), or route that share to another version`)
+          : new PyfleetError(v.node.path, 'autoscale.min is 0, but an autoscaler on CPU or memory never scales up from zero pods (none reports usage), so the version would stay at zero',
+            `set autoscale.min to at least 1 (e.g. { min: 1, max: ${a.max} }), or park the version with replicas: 0 instead of autoscale`));
+      }
+      const budget = v.disruptionBudget;
+      if (!budget?.minAvailable || v.replicas === 0) continue;
+      // The fewest pods the version may have: its replicas (the autoscaler's minimum), less what a rollout takes down.
+      const floor = v.replicas - ROLLOUT.maxUnavailable;
+      if (budget.minAvailable >= floor) {
+        const count = a ? `autoscale.min ${v.replicas}` : `${v.replicas} replica${v.replicas === 1 ? '' : 's'}`;
+        errors.push(new PyfleetError(v.node.path, `the disruption budget keeps minAvailable ${budget.minAvailable} pods available, but the version may have as few as ${floor} (${count}): no pod could ever be evicted and every node drain would wait forever`,
+          floor >= 2 ? `use DisruptionBudget.maxUnavailable(1) (the default), or DisruptionBudget.minAvailable(${floor - 1}) at most, or raise ${a ? 'autoscale.min' : 'replicas'} to ${budget.minAvailable + 1}`
+            : `raise ${a ? 'autoscale.min' : 'replicas'} to ${budget.minAvailable + 1} or more, or use DisruptionBudget.maxUnavailable(1) (the default)`));
+      }
+    }
+  }
   return errors;
 }
 

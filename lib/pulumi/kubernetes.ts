@@ -300,12 +300,14 @@ function substituteImages(o: any, digests: Map<string, pulumi.Output<string>>): 
  * - every namespaced object waits for its Namespace;
  * - a workload (anything with a pod template) waits for the ServiceAccount, Secrets and ConfigMaps it uses;
  * - a VirtualService waits for the DestinationRules of the hosts it routes to by subset;
- * - a HorizontalPodAutoscaler waits for the workload it scales.
+ * - a HorizontalPodAutoscaler waits for the workload it scales, and a PodDisruptionBudget for the
+ *   workloads whose pods it selects (both are created once the pods they govern are up).
  * Keys that are not among the objects (e.g. a Secret made outside the stack) are dropped by the caller.
  */
 export function dependencies(objects: readonly any[]): Map<string, string[]> {
   const out = new Map<string, string[]>();
   const destinationRules = objects.filter((o) => o.kind === 'DestinationRule');
+  const workloads = objects.filter((o) => o.spec?.template?.metadata?.labels && o.kind !== 'Job');
   for (const o of objects) {
     const ns: string | undefined = o.metadata?.namespace;
     const deps = new Set<string>();
@@ -342,6 +344,13 @@ export function dependencies(objects: readonly any[]): Map<string, string[]> {
     }
     if (o.kind === 'HorizontalPodAutoscaler' && ns && o.spec?.scaleTargetRef) {
       deps.add(`${o.spec.scaleTargetRef.kind}/${ns}/${o.spec.scaleTargetRef.name}`);
+    }
+    if (o.kind === 'PodDisruptionBudget' && ns && o.spec?.selector?.matchLabels) {
+      const selector: Record<string, string> = o.spec.selector.matchLabels;
+      for (const w of workloads) {
+        const labels = w.spec?.template?.metadata?.labels ?? {};
+        if ((w.metadata?.namespace ?? ns) === ns && Object.entries(selector).every(([k, v]) => labels[k] === v)) deps.add(objectKey(w));
+      }
     }
     deps.delete(objectKey(o));
     out.set(objectKey(o), [...deps].sort());

@@ -389,6 +389,28 @@ export abstract class PythonWebApp extends MicroService implements IWarningSourc
     return { [LISTEN_HOST_ENV]: '127.0.0.1' };
   }
 
+  /**
+   * Autoscaled versions whose CPU target the workers can never reach: the worker count stays sized
+   * from the CPU limit (or fixed), each worker uses about one core, so a pod's CPU use is capped by
+   * both; a target above that cap keeps the autoscaler from ever scaling up.
+   */
+  private autoscaleFitWarnings(): string[] {
+    const out: string[] = [];
+    for (const version of this.versions) {
+      const a = version.autoscale;
+      if (!a) continue;
+      const workers = this.workersFor(version);
+      const reachable = Math.min(this.cpuLimit.millis, workers * WORKER_CPU_MILLIS);
+      const target = Math.ceil((a.cpuUtilization / 100) * this.cpuRequest.millis);
+      if (target <= reachable) continue;
+      const who = this.versions.length > 1 ? `version "${version.versionName}": ` : '';
+      const most = Math.floor((reachable / this.cpuRequest.millis) * 100);
+      out.push(`${who}autoscale.cpuUtilization ${a.cpuUtilization}% of the CPU request ${this.cpuRequest.millis}m is ${target}m per pod, but ${workers} ${this.profile.gunicornClass} worker${workers === 1 ? '' : 's'} can use about ${reachable}m ` +
+        `(one core each at most: Python runs under the GIL), so the autoscaler would never scale up. Lower cpuUtilization to ${most} or less, lower cpuRequest, or run more workers`);
+    }
+    return out;
+  }
+
   /** @internal warnings computed from the final model (printed by App.synth). */
   public _synthWarnings(): string[] {
     const warnings: string[] = [...super._synthWarnings()];
@@ -401,6 +423,7 @@ export abstract class PythonWebApp extends MicroService implements IWarningSourc
           `Raise memory to at least Size.mebibytes(${Math.ceil(need / 1024 ** 2)}), lower workers, or set workerMemory if you measured less`);
       }
     }
+    warnings.push(...this.autoscaleFitWarnings());
     if (this.workerClass !== WsgiWorkerClass.SYNC && this.keepAlive.millis <= PROXY_IDLE_TIMEOUT.millis) {
       warnings.push(`keepAlive ${this.keepAlive} is not longer than the 60 s idle timeout of common proxies (AWS ALB, nginx): a proxy may reuse a connection gunicorn just closed and answer 502. Use keepAlive: Duration.seconds(75) or more`);
     }
@@ -417,6 +440,9 @@ export abstract class PythonWebApp extends MicroService implements IWarningSourc
     return warnings;
   }
 }
+
+/** CPU one gunicorn worker process can use: about one core, since its Python code runs under the GIL. */
+const WORKER_CPU_MILLIS = 1000;
 
 function mib(s: Size): number {
   return Math.round(s.mebibytes);

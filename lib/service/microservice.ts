@@ -6,6 +6,7 @@ import { checkResources, Cpu, Duration, Size } from '../core/units';
 import { EnvInput, EnvValue, toEnvValue } from './env';
 import { HealthCheck } from './health';
 import { ContainerImage } from './image';
+import { AutoscaleOptions, AutoscaleSettings, checkAutoscale, DisruptionBudget, ScalingResources, TopologySpread } from './scaling';
 
 /** What compose does when a container exits. Kubernetes Deployments always restart. */
 export enum RestartPolicy {
@@ -32,9 +33,20 @@ export interface VersionOptions {
   readonly image?: ContainerImage;
   /**
    * Number of pods (Kubernetes) or containers (compose) of this version.
-   * @default - the service's replicas
+   * @default - the service's replicas (or its autoscaling)
    */
   readonly replicas?: number;
+  /**
+   * Autoscale this version's pods (a HorizontalPodAutoscaler) instead of running a fixed number;
+   * exclusive with `replicas`. Compose runs `min` containers.
+   * @default - the service's `autoscale` unless `replicas` is given
+   */
+  readonly autoscale?: AutoscaleOptions;
+  /**
+   * The PodDisruptionBudget of this version.
+   * @default - the service's `disruptionBudget`
+   */
+  readonly disruptionBudget?: DisruptionBudget;
   /**
    * Extra environment variables of this version, on top of the service's.
    * @default - none
@@ -86,6 +98,25 @@ export interface MicroServiceProps {
    * @default 2
    */
   readonly replicas?: number;
+  /**
+   * Autoscale the default version (and versions that give neither `replicas` nor `autoscale`) with a
+   * HorizontalPodAutoscaler on CPU utilization (and memory, if asked); exclusive with `replicas`. The
+   * Deployment then has no `replicas`, so an apply never resets what the autoscaler chose. Compose
+   * cannot autoscale and runs `min` containers (with a synth warning).
+   * @default - a fixed number of pods (`replicas`)
+   */
+  readonly autoscale?: AutoscaleOptions;
+  /**
+   * The PodDisruptionBudget of each version with two or more replicas (the autoscaler's `min` when
+   * autoscaled). Versions with fewer get none.
+   * @default DisruptionBudget.maxUnavailable(1)
+   */
+  readonly disruptionBudget?: DisruptionBudget;
+  /**
+   * How each version's pods are spread: soft topology spread constraints (`ScheduleAnyway`, max skew 1).
+   * @default TopologySpread.nodes()
+   */
+  readonly topologySpread?: TopologySpread;
   /**
    * HTTP health check, used by probes and the compose healthcheck.
    * @default HealthCheck.http('/healthz')
@@ -155,8 +186,12 @@ export class ServiceVersion extends Construct {
   public readonly versionName: string;
   /** The image of this version. */
   public readonly image: ContainerImage;
-  /** Replicas of this version. */
+  /** Replicas of this version: the fixed count, or the autoscaler's minimum when autoscaled. */
   public readonly replicas: number;
+  /** The autoscaling of this version (defaults applied), or undefined for a fixed replica count. */
+  public readonly autoscale?: AutoscaleSettings;
+  /** The disruption budget asked for this version, or undefined for the default (`maxUnavailable(1)`). */
+  public readonly disruptionBudget?: DisruptionBudget;
   private readonly _env: Record<string, EnvValue> = {};
 
   constructor(service: MicroService, name: string, options: VersionOptions) {
@@ -164,8 +199,17 @@ export class ServiceVersion extends Construct {
     this.service = service;
     this.versionName = name;
     this.image = options.image ?? service.image;
-    this.replicas = options.replicas ?? service.replicas;
+    if (options.replicas !== undefined && options.autoscale !== undefined) {
+      throw new PyfleetError(this.node.path, 'both replicas and autoscale were given for the version', 'give replicas for a fixed number of pods, or autoscale: { min, max } to let an autoscaler choose');
+    }
+    this.autoscale = options.autoscale !== undefined ? checkAutoscale(this.node.path, options.autoscale, service._scalingResources())
+      : options.replicas === undefined ? service.autoscale : undefined;
+    this.replicas = this.autoscale?.min ?? options.replicas ?? service.replicas;
     checkReplicas(this.node.path, this.replicas);
+    if (options.disruptionBudget !== undefined && !(options.disruptionBudget instanceof DisruptionBudget)) {
+      throw new PyfleetError(this.node.path, 'disruptionBudget must be a DisruptionBudget', 'use DisruptionBudget.maxUnavailable(1), DisruptionBudget.minAvailable(n) or DisruptionBudget.none()');
+    }
+    this.disruptionBudget = options.disruptionBudget ?? service.disruptionBudget;
     for (const [k, v] of Object.entries(options.env ?? {})) {
       checkEnvName(this.node.path, k);
       this._env[k] = toEnvValue(v, this.node.path, k);
@@ -222,8 +266,14 @@ export class MicroService extends Construct {
   public readonly memoryLimit: Size;
   /** Memory request (compose `mem_reservation`), at most the limit (the limit by default). */
   public readonly memoryRequest: Size;
-  /** Replicas of the default version. */
+  /** Replicas of the default version (the autoscaler's minimum when autoscaled). */
   public readonly replicas: number;
+  /** Autoscaling of the default version (defaults applied), or undefined for a fixed replica count. */
+  public readonly autoscale?: AutoscaleSettings;
+  /** The disruption budget asked for the versions, or undefined for the default (`maxUnavailable(1)`). */
+  public readonly disruptionBudget?: DisruptionBudget;
+  /** How each version's pods are spread over nodes (and zones); `TopologySpread.nodes()` by default. */
+  public readonly topologySpread: TopologySpread;
   /** The health check behind probes and the compose healthcheck (`HealthCheck.http('/healthz')` by default). */
   public readonly healthCheck: HealthCheck;
   /** What compose does when a container exits (`RestartPolicy.UNLESS_STOPPED` by default). */
@@ -283,8 +333,20 @@ export class MicroService extends Construct {
     this.memoryRequest = props.memoryRequest ?? this.memoryLimit;
     checkResources(path, this.cpuLimit, this.cpuRequest, this.memoryLimit, this.memoryRequest);
 
-    this.replicas = props.replicas ?? 2;
+    if (props.replicas !== undefined && props.autoscale !== undefined) {
+      throw new PyfleetError(path, 'both replicas and autoscale were given', 'give replicas for a fixed number of pods, or autoscale: { min, max } to let an autoscaler choose');
+    }
+    this.autoscale = props.autoscale !== undefined ? checkAutoscale(path, props.autoscale, this._scalingResources()) : undefined;
+    this.replicas = this.autoscale?.min ?? props.replicas ?? 2;
     checkReplicas(path, this.replicas);
+    if (props.disruptionBudget !== undefined && !(props.disruptionBudget instanceof DisruptionBudget)) {
+      throw new PyfleetError(path, 'disruptionBudget must be a DisruptionBudget', 'use DisruptionBudget.maxUnavailable(1), DisruptionBudget.minAvailable(n) or DisruptionBudget.none()');
+    }
+    this.disruptionBudget = props.disruptionBudget;
+    if (props.topologySpread !== undefined && !(props.topologySpread instanceof TopologySpread)) {
+      throw new PyfleetError(path, 'topologySpread must be a TopologySpread', 'use TopologySpread.nodes(), TopologySpread.nodesAndZones() or TopologySpread.none()');
+    }
+    this.topologySpread = props.topologySpread ?? TopologySpread.nodes();
     this.healthCheck = props.healthCheck ?? HealthCheck.http('/healthz');
     if (this.healthCheck.port !== undefined && !seen.has(this.healthCheck.port)) {
       throw new PyfleetError(path, `the health check uses port ${this.healthCheck.port}, which the service does not declare`, `declare it in additionalPorts or drop the port option to use the HTTP port ${this.port}`);
@@ -373,6 +435,11 @@ export class MicroService extends Construct {
   /** Termination grace period: pre-stop delay + graceful shutdown + 5 s. */
   public get terminationGracePeriod(): Duration {
     return this.preStopDelay.plus(this.gracefulShutdown).plus(Duration.seconds(5));
+  }
+
+  /** @internal the resources utilization targets are checked against. */
+  public _scalingResources(): ScalingResources {
+    return { cpuLimitMillis: this.cpuLimit.millis, cpuRequestMillis: this.cpuRequest.millis, memoryLimitBytes: this.memoryLimit.bytes, memoryRequestBytes: this.memoryRequest.bytes };
   }
 
   /** The port the health check requests. */

@@ -126,8 +126,6 @@ d('compose gateway (real haproxy)', () => {
     const results = await pool(N, 16, () => request(`${url}/orders`));
     expect(results.every((r) => r.status === 200)).toBe(true);
     const v1Share = (100 * results.filter((r) => versionOf(r.body) === 'v1').length) / N;
-    // eslint-disable-next-line no-console
-    console.log(`70/30 split over ${N} requests: v1 ${v1Share.toFixed(1)}%, v2 ${(100 - v1Share).toFixed(1)}%`);
     expect(Math.abs(v1Share - 70)).toBeLessThanOrEqual(5);
     expect(b1.seen.length + b2.seen.length).toBe(N);
   });
@@ -157,8 +155,6 @@ d('compose gateway (real haproxy)', () => {
     }
     const back = Date.now() - ejectedAt;
     expect(bad.seen.length).toBeGreaterThan(3);
-    // eslint-disable-next-line no-console
-    console.log(`ejected host back after ${back} ms (base ejection time 3000 ms, interval 1000 ms)`);
     expect(back).toBeGreaterThanOrEqual(2_700);
     expect(back).toBeLessThanOrEqual(3_000 + 1_000 + 1_000);
   });

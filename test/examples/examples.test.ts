@@ -54,6 +54,9 @@ test('examples/hello: 3 replicas, public port 80 -> 5000', () => {
   expect(svc.spec.ports[0]).toMatchObject({ port: 80, targetPort: 'http' });
   const d = out.find('hello', 'Deployment', 'hello-v1');
   expect(d.spec.replicas).toBe(3);
+  // 3 replicas: a disruption budget of one pod at a time, and a soft spread over nodes.
+  expect(out.find('hello', 'PodDisruptionBudget', 'hello-v1').spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: { app: 'hello', version: 'v1' } }, unhealthyPodEvictionPolicy: 'AlwaysAllow' });
+  expect(d.spec.template.spec.topologySpreadConstraints).toEqual([{ maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { app: 'hello', version: 'v1' } } }]);
   expect(d.spec.template.spec.containers[0].ports[0]).toMatchObject({ name: 'http', containerPort: 5000 });
   expect(out.compose('hello').services.hello.ports).toEqual(['0.0.0.0:80:5000/tcp']);
   expect(out.compose('hello').services['hello-v1'].deploy.replicas).toBe(3);

@@ -30,9 +30,12 @@ describe('Kubernetes output', () => {
 
   test('every object is valid against the Kubernetes schemas (kubernetes-models)', () => {
     const objects = out.k8s('shop');
-    // Namespace, 2 ServiceAccounts, 2 Services, 3 Deployments, 3 NetworkPolicies (default-deny and one per service).
-    expect(objects.length).toBe(1 + 2 + 2 + 3 + 3);
+    // Namespace, ServiceAccount + Service per service, a Deployment per version, 3 NetworkPolicies
+    // (default-deny and one per service), and a PodDisruptionBudget per version with two or more
+    // replicas (user-service v1, order-service v1).
+    expect(objects.length).toBe(1 + 2 + 2 + 3 + 3 + 2);
     expect(objects.filter((o) => o.kind === 'NetworkPolicy').map((o) => o.metadata.name)).toEqual(['default-deny', 'order-service', 'user-service']);
+    expect(objects.filter((o) => o.kind === 'PodDisruptionBudget').map((o) => o.metadata.name)).toEqual(['order-service-v1', 'user-service-v1']);
     expect(objects.flatMap(validateKubernetesObject)).toEqual([]);
   });
 

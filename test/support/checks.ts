@@ -116,7 +116,9 @@ const matches = (selector: Record<string, string>, labels: Record<string, string
 /**
  * Cross-object rules a cluster would only reveal at runtime: every Service selects pods of some
  * workload; every Service targetPort and probe port is declared by the container; workload selectors
- * match their own pod labels; pods meet Pod Security "restricted".
+ * match their own pod labels; pods meet Pod Security "restricted"; an autoscaler scales an existing
+ * Deployment that sets no replicas and has the requests it scales on; a disruption budget selects the
+ * pods of exactly one Deployment and can let a drain evict one.
  */
 export function crossObjectProblems(objects: any[]): string[] {
   const problems: string[] = [];
@@ -136,6 +138,35 @@ export function crossObjectProblems(objects: any[]): string[] {
         if (port !== undefined && !declared.has(port)) problems.push(`Deployment/${d.metadata.name}: ${probe} port ${port} is not declared by container ${c.name}`);
       }
     }
+  }
+  for (const h of objects.filter((o) => o.kind === 'HorizontalPodAutoscaler')) {
+    const ref = h.spec?.scaleTargetRef ?? {};
+    const target = deployments.find((d) => d.metadata.namespace === h.metadata.namespace && d.metadata.name === ref.name);
+    if (ref.kind !== 'Deployment' || ref.apiVersion !== 'apps/v1' || !target) {
+      problems.push(`HorizontalPodAutoscaler/${h.metadata.name}: scaleTargetRef ${ref.apiVersion}/${ref.kind}/${ref.name} is not a Deployment of the namespace`);
+    } else if (target.spec.replicas !== undefined) {
+      problems.push(`HorizontalPodAutoscaler/${h.metadata.name}: Deployment/${target.metadata.name} sets replicas, which every apply would reset`);
+    }
+    if (!(h.spec?.minReplicas >= 1) || !(h.spec?.maxReplicas >= h.spec?.minReplicas)) problems.push(`HorizontalPodAutoscaler/${h.metadata.name}: replicas ${h.spec?.minReplicas}..${h.spec?.maxReplicas} are not a range from 1`);
+    for (const m of h.spec?.metrics ?? []) {
+      if (m.type !== 'Resource' || m.resource?.target?.type !== 'Utilization') continue;
+      const missing = target?.spec.template.spec.containers.filter((c: any) => c.resources?.requests?.[m.resource.name] === undefined) ?? [];
+      for (const c of missing) problems.push(`HorizontalPodAutoscaler/${h.metadata.name}: scales on ${m.resource.name} utilization but container ${c.name} has no ${m.resource.name} request`);
+    }
+  }
+  for (const p of objects.filter((o) => o.kind === 'PodDisruptionBudget')) {
+    const selector = p.spec?.selector?.matchLabels ?? {};
+    const selected = deployments.filter((d) => d.metadata.namespace === p.metadata.namespace && matches(selector, d.spec.template.metadata.labels));
+    if (selected.length !== 1) {
+      problems.push(`PodDisruptionBudget/${p.metadata.name}: selects the pods of ${selected.length} Deployments (${selected.map((d) => d.metadata.name).join(', ')}), not exactly one version's`);
+      continue;
+    }
+    // The fewest pods the version may have: its replicas, or its autoscaler's minimum.
+    const d = selected[0];
+    const hpa = objects.find((o) => o.kind === 'HorizontalPodAutoscaler' && o.metadata.namespace === d.metadata.namespace && o.spec?.scaleTargetRef?.name === d.metadata.name);
+    const floor = hpa ? hpa.spec.minReplicas : d.spec.replicas ?? 1;
+    if (p.spec.minAvailable !== undefined && !(p.spec.minAvailable < floor)) problems.push(`PodDisruptionBudget/${p.metadata.name}: minAvailable ${p.spec.minAvailable} of ${floor} pods blocks every drain`);
+    if (p.spec.maxUnavailable !== undefined && !(p.spec.maxUnavailable >= 1)) problems.push(`PodDisruptionBudget/${p.metadata.name}: maxUnavailable ${p.spec.maxUnavailable} blocks every drain`);
   }
   for (const s of objects.filter((o) => o.kind === 'Service')) {
     const selected = deployments.filter((d) => d.metadata.namespace === s.metadata.namespace && matches(s.spec.selector ?? {}, d.spec.template.metadata.labels));

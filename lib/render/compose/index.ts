@@ -336,9 +336,19 @@ export function composeProblems(models: readonly StackModel[]): PyfleetError[] {
   return errors;
 }
 
-/** Warnings of the compose target: host network mode, which cannot segment; host ports that two compose projects of the App both publish. */
+/**
+ * Warnings of the compose target: host network mode, which cannot segment; autoscaled versions, which
+ * compose runs at their minimum (it cannot autoscale); host ports that two compose projects of the App
+ * both publish.
+ */
 export function composeWarnings(models: readonly StackModel[]): PyfleetWarning[] {
   const out: PyfleetWarning[] = models.flatMap(hostModeWarnings);
+  for (const model of models) {
+    if (!model.compose.enabled) continue;
+    for (const vm of model.services.flatMap((m) => m.versions)) {
+      if (vm.autoscale) out.push({ constructPath: vm.path, message: `compose cannot autoscale: it runs autoscale.min = ${vm.replicas} container${vm.replicas === 1 ? '' : 's'} of "${vm.workloadName}" (the Kubernetes autoscaler may run up to ${vm.autoscale.max}). Size the machine for the load those handle, or scale by hand (docker compose up --scale)` });
+    }
+  }
   const seen = new Map<number, MicroService>();
   for (const model of models) {
     if (!model.compose.enabled) continue;

@@ -27,6 +27,10 @@ export class KubernetesObjectHatch {
 export interface KubernetesVersionObjects {
   /** The version's Deployment (`<service>-<version>`). */
   readonly deployment: KubernetesObjectHatch;
+  /** The version's HorizontalPodAutoscaler (`<service>-<version>`, autoscaled versions only; a patch on a version without one fails the synth). */
+  readonly hpa: KubernetesObjectHatch;
+  /** The version's PodDisruptionBudget (`<service>-<version>`, versions with one only; a patch on a version without one fails the synth). */
+  readonly pdb: KubernetesObjectHatch;
 }
 
 /** The Kubernetes objects generated for a whole service. */
@@ -37,6 +41,10 @@ export interface KubernetesServiceObjects {
   readonly serviceAccount: KubernetesObjectHatch;
   /** The Deployment of the default version. */
   readonly deployment: KubernetesObjectHatch;
+  /** The HorizontalPodAutoscaler of the default version (when it is autoscaled). */
+  readonly hpa: KubernetesObjectHatch;
+  /** The PodDisruptionBudget of the default version (when it has one). */
+  readonly pdb: KubernetesObjectHatch;
 }
 
 /**
@@ -48,12 +56,16 @@ export class Kubernetes {
   public static of(construct: ServiceVersion): KubernetesVersionObjects;
   public static of(construct: MicroService): KubernetesServiceObjects;
   public static of(construct: MicroService | ServiceVersion): KubernetesVersionObjects | KubernetesServiceObjects {
-    if (construct instanceof ServiceVersion) return { deployment: new KubernetesObjectHatch(construct, 'deployment') };
+    if (construct instanceof ServiceVersion) {
+      return { deployment: new KubernetesObjectHatch(construct, 'deployment'), hpa: new KubernetesObjectHatch(construct, 'hpa'), pdb: new KubernetesObjectHatch(construct, 'pdb') };
+    }
     if (MicroService.isMicroService(construct)) {
       return {
         service: new KubernetesObjectHatch(construct, 'service'),
         serviceAccount: new KubernetesObjectHatch(construct, 'serviceAccount'),
         deployment: new KubernetesObjectHatch(construct.defaultVersion, 'deployment'),
+        hpa: new KubernetesObjectHatch(construct.defaultVersion, 'hpa'),
+        pdb: new KubernetesObjectHatch(construct.defaultVersion, 'pdb'),
       };
     }
     throw new PyfleetError('Kubernetes.of', 'the argument is neither a service nor a service version', 'pass a MicroService (or FastApiApp, GunicornFlaskApp) or one of its versions');

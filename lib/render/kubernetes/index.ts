@@ -4,6 +4,7 @@ import { PyfleetError } from '../../core/errors';
 import { Target } from '../../model/target';
 import type { ServiceModel, StackModel, VersionModel } from '../../model/stack';
 import { KubeObject, kubeObject } from './object';
+import { autoscalerObject, checkAutoscaledDeployment, disruptionBudgetObject, scalingHatchProblems, scalingWarnings, spreadConstraints } from './scaling';
 import { dumpDocuments } from '../yaml';
 
 export { KubeObject } from './object';
@@ -16,7 +17,7 @@ export { KubeObject } from './object';
 // `metadata` first), so manifests match what a cdk8s chart would synthesize.
 
 /** Apply order for `kubectl apply -f`: namespaces and identities first, workloads last. */
-const KIND_ORDER = ['Namespace', 'ServiceAccount', 'Secret', 'ConfigMap', 'PeerAuthentication', 'NetworkPolicy', 'AuthorizationPolicy', 'Service', 'DestinationRule', 'Deployment', 'HorizontalPodAutoscaler', 'Gateway', 'VirtualService'];
+const KIND_ORDER = ['Namespace', 'ServiceAccount', 'Secret', 'ConfigMap', 'PeerAuthentication', 'NetworkPolicy', 'AuthorizationPolicy', 'Service', 'DestinationRule', 'Deployment', 'PodDisruptionBudget', 'HorizontalPodAutoscaler', 'Gateway', 'VirtualService'];
 
 /**
  * A part of the Kubernetes target that adds to what it renders (Istio is one). The Kubernetes target
@@ -110,7 +111,12 @@ function serviceObjects(model: StackModel, m: ServiceModel, extensions: readonly
       },
     }, m.hatches.kubernetes.service, m.path),
   ];
-  for (const v of m.versions) out.push(deploymentObject(model, m, v, extensions));
+  for (const v of m.versions) {
+    const deployment = deploymentObject(model, m, v, extensions);
+    checkAutoscaledDeployment(v, deployment);
+    out.push(deployment);
+    for (const o of [disruptionBudgetObject(model, v), autoscalerObject(model, v)]) if (o) out.push(o);
+  }
   return out;
 }
 
@@ -164,12 +170,13 @@ function deploymentObject(model: StackModel, m: ServiceModel, vm: VersionModel, 
   return generated(DEPLOYMENT, {
     metadata: { name: vm.workloadName, namespace: model.namespace, labels: { ...vm.labels } },
     spec: {
-      replicas: vm.replicas,
+      // An autoscaled Deployment carries no replicas: an apply would reset what the autoscaler chose.
+      replicas: vm.autoscale ? undefined : vm.replicas,
       minReadySeconds: 0,
       progressDeadlineSeconds: 600,
       revisionHistoryLimit: 5,
       selector: { matchLabels: { ...vm.selector } },
-      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: k8s.IntOrString.fromNumber(1), maxUnavailable: k8s.IntOrString.fromNumber(0) } },
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: k8s.IntOrString.fromNumber(s.rollout.maxSurge), maxUnavailable: k8s.IntOrString.fromNumber(s.rollout.maxUnavailable) } },
       template: {
         metadata: Object.keys(annotations).length ? { labels: { ...vm.labels }, annotations } : { labels: { ...vm.labels } },
         spec: {
@@ -182,6 +189,7 @@ function deploymentObject(model: StackModel, m: ServiceModel, vm: VersionModel, 
           terminationGracePeriodSeconds: seconds(s.terminationGracePeriodMs),
           securityContext: { ...nonRoot, fsGroup: s.runAsUser, fsGroupChangePolicy: 'Always', seccompProfile: seccomp, sysctls: unprivilegedPorts(s) },
           containers: [container],
+          topologySpreadConstraints: spreadConstraints(s, vm),
           volumes: [{ name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('64Mi') } }],
         },
       },
@@ -248,7 +256,8 @@ export function kubernetesTarget(options: KubernetesTargetOptions = {}): Target<
   return {
     name: 'kubernetes',
     extensions,
-    validate: (models) => extensions.flatMap((x) => x.validate?.(models) ?? []),
+    validate: (models) => [...scalingHatchProblems(models), ...extensions.flatMap((x) => x.validate?.(models) ?? [])],
+    warnings: scalingWarnings,
     render(model) {
       const objects = manifests(model, extensions);
       return { result: objects, artifacts: [{ path: `${model.name}.k8s.yaml`, content: toYaml(objects) }] };
