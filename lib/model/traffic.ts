@@ -46,13 +46,21 @@ export function httpPort(s: ServiceModel): NamedPort {
 
 /** The edges into every service of a stack, in the stack's order. */
 export function stackIngress(model: StackModel): ServiceIngress[] {
-  const gateways = stackMesh(model.construct).gateways;
+  const gateways = new Set(stackMesh(model.construct).gateways.map((g) => g.service));
+  // Callers of each service, in the stack's order: one pass over the call edges, not one per service.
+  const callersOf = new Map<string, ServiceModel[]>();
+  for (const c of model.services) {
+    for (const name of new Set(c.calls)) {
+      const list = callersOf.get(name);
+      if (list) list.push(c); else callersOf.set(name, [c]);
+    }
+  }
   return model.services.map((s) => ({
     service: s,
-    callers: model.services.filter((c) => c.calls.includes(s.name)),
+    callers: callersOf.get(s.name) ?? [],
     callerPorts: servicePorts(s),
     publicPort: s.settings.exposedPort !== undefined ? httpPort(s) : undefined,
-    meshIngressPort: model.mesh && gateways.some((g) => g.service === s.construct) ? httpPort(s) : undefined,
+    meshIngressPort: model.mesh && gateways.has(s.construct) ? httpPort(s) : undefined,
   }));
 }
 

@@ -111,10 +111,22 @@ export function edgeLabel(e: TopologyEdge): string {
 
 /** Per-rule settings of a service's route, as the pictures list them in the service node: "rule 2: timeout 10s". */
 export function ruleNotes(t: Topology, serviceId: string): string[] {
-  const out = new Map<number, string>();
-  for (const e of t.edges) if (e.from === serviceId && e.kind === 'route' && e.extras && !out.has(e.rule!)) out.set(e.rule!, `rule ${e.rule}: ${e.extras}`);
-  return [...out.entries()].sort((a, b) => a[0] - b[0]).map(([, v]) => v);
+  let index = notesIndex.get(t);
+  if (!index) {
+    // One pass over the edges for every service (a lookup per service would be quadratic in a large fleet).
+    const byService = new Map<string, Map<number, string>>();
+    for (const e of t.edges) {
+      if (e.kind !== 'route' || !e.extras) continue;
+      let notes = byService.get(e.from);
+      if (!notes) byService.set(e.from, notes = new Map());
+      if (!notes.has(e.rule!)) notes.set(e.rule!, `rule ${e.rule}: ${e.extras}`);
+    }
+    index = new Map([...byService].map(([id, notes]) => [id, [...notes.entries()].sort((a, b) => a[0] - b[0]).map(([, v]) => v)]));
+    notesIndex.set(t, index);
+  }
+  return [...(index.get(serviceId) ?? [])];
 }
+const notesIndex = new WeakMap<Topology, Map<string, string[]>>();
 
 /** Whether a value read from a file is a topology this version can print (the format marker and the shape). */
 export function isTopology(x: unknown): x is Topology {
