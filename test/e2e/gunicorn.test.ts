@@ -9,6 +9,7 @@ import { imageAsset } from '../../lib/service/asset';
 import { BUILTIN_BUILD_GENERATORS } from '../../lib/render/image';
 import { freePort, get, start, Started, stopAll, waitForHttp } from '../support/process';
 import { ensureVenv, havePython } from '../support/python';
+import { quietSynth } from '../support/synth';
 
 const ROOT = path.join(__dirname, '..', '..');
 const FLASK = path.join(ROOT, 'examples', 'flask-gunicorn', 'app');
@@ -25,16 +26,8 @@ function synth(build: (stack: Stack) => void, mode = ComposeNetworkMode.BRIDGE):
   const app = new App({ outdir });
   const stack = new Stack(app, 'e2e', { compose: { networkMode: mode } });
   build(stack);
-  // What synth prints is captured (the test log stays quiet) and is exactly app.warnings() (in host
-  // mode, the warning that it cannot segment the project).
-  const printed: string[] = [];
-  const spy = jest.spyOn(console, 'warn').mockImplementation((...args: unknown[]) => { printed.push(args.map(String).join(' ')); });
-  try {
-    app.synth();
-  } finally {
-    spy.mockRestore();
-  }
-  expect(printed).toEqual(app.warnings().map((w) => `[pyfleet] warning: ${w.constructPath}: ${w.message}`));
+  // Quiet: what synth prints is exactly app.warnings() (in host mode, that it cannot segment the project).
+  quietSynth(app);
   const compose = yaml.load(fs.readFileSync(path.join(outdir, 'e2e.compose.yml'), 'utf8'));
   return { outdir, compose };
 }

@@ -43,6 +43,15 @@ export function synth(build: (app: App) => void): Synthesized {
   const dir = path.join(tmpdir(), 'dist');
   const app = new App({ outdir: dir });
   build(app);
+  quietSynth(app);
+  return load(dir);
+}
+
+/**
+ * `app.synth()` with what it prints to stderr captured, so the test log stays quiet, and checked to be
+ * exactly `app.warnings()` (which tests assert on).
+ */
+export function quietSynth(app: App): void {
   const printed: string[] = [];
   const spy = jest.spyOn(console, 'warn').mockImplementation((...args: unknown[]) => { printed.push(args.map(String).join(' ')); });
   try {
@@ -51,7 +60,6 @@ export function synth(build: (app: App) => void): Synthesized {
     spy.mockRestore();
   }
   expect(printed).toEqual(app.warnings().map((w) => `[pyfleet] warning: ${w.constructPath || '<app>'}: ${w.message}`));
-  return load(dir);
 }
 
 export function load(dir: string): Synthesized {
