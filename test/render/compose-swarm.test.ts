@@ -46,6 +46,10 @@ describe('overlay (swarm) compose output', () => {
       expect(s.depends_on).toBeUndefined();
       expect(s.build).toBeUndefined();
       expect(s.restart).toBeUndefined();
+      // swarm ignores security_opt (no-new-privileges); the user, capability drop and read-only root stay
+      expect(s.security_opt).toBeUndefined();
+      expect(s.cap_drop).toEqual(['ALL']);
+      expect(s.read_only).toBe(true);
       expect(s.deploy.update_config.order).toBe('start-first');
       expect(s.deploy.rollback_config.order).toBe('start-first');
       expect(s.deploy.placement).toBeUndefined();

@@ -142,7 +142,8 @@ function renderVersion(model: StackModel, m: ServiceModel, vm: VersionModel, net
   service.read_only = true;
   service.tmpfs = ['/tmp'];
   service.cap_drop = ['ALL'];
-  service.security_opt = ['no-new-privileges:true'];
+  // A swarm cannot set no-new-privileges (`docker stack deploy` ignores security_opt): the README says so.
+  if (mode !== ComposeNetworkMode.OVERLAY) service.security_opt = ['no-new-privileges:true'];
   service.stop_signal = 'SIGTERM';
   service.stop_grace_period = svc.gracefulShutdown.plus(svc.preStopDelay).toGoString();
   service.labels = sortObject(versionLabels(version));
@@ -228,7 +229,7 @@ function gatewayService(model: StackModel, svc: MicroService, networks: Record<s
   service.read_only = true;
   service.tmpfs = ['/tmp'];
   service.cap_drop = ['ALL'];
-  service.security_opt = ['no-new-privileges:true'];
+  if (!swarm) service.security_opt = ['no-new-privileges:true'];
   // SIGUSR1 is HAProxy's soft stop: it finishes in-flight requests, then exits.
   service.stop_signal = 'SIGUSR1';
   service.stop_grace_period = svc.gracefulShutdown.toGoString();
