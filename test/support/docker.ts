@@ -178,3 +178,16 @@ export function swarmCli(): string | undefined {
   console.warn(`skipping the swarm loader tests: ${why}`);
   return undefined;
 }
+
+/**
+ * Runs the swarm's loader, `docker stack config -c <file>`, on a written compose file (no daemon is
+ * asked: DOCKER_HOST points nowhere) and returns what it resolved. Throws with the loader's message
+ * when it rejects the file or says anything on stderr.
+ */
+export function stackConfig(cli: string, file: string, env: NodeJS.ProcessEnv = {}): any {
+  const r = spawnSync(cli, ['stack', 'config', '-c', file], { cwd: path.dirname(file), encoding: 'utf8', timeout: 60_000,
+    env: { ...process.env, ...env, DOCKER_HOST: 'unix:///nonexistent-pyfleet.sock' } });
+  if (r.status !== 0 || r.stderr !== '') throw new Error(`docker stack config rejected ${file} (${r.status ?? r.signal}): ${r.stderr}`);
+  // js-yaml is loaded lazily: docker.ts is also imported by tests that parse no YAML.
+  return (require('js-yaml') as typeof import('js-yaml')).load(r.stdout);
+}

@@ -75,7 +75,11 @@ function renderVersion(model: StackModel, m: ServiceModel, vm: VersionModel, net
   for (const [k, v] of Object.entries(vm.env)) {
     if (v.secret) {
       const variable = secretVariable(v.secret);
-      env[k] = `\${${variable}:?set ${variable} to the value of key ${v.secret.key} of secret ${v.secret.name}}`;
+      // The swarm's loader (docker CLI 28) reads a `-` anywhere in `${VAR:?message}` as `${VAR-default}`
+      // and substitutes the rest of the message for the secret (measured), so an overlay file's
+      // message carries no `-` (secret names and keys may).
+      env[k] = mode === ComposeNetworkMode.OVERLAY ? `\${${variable}:?set ${variable} to the value of this secret key}`
+        : `\${${variable}:?set ${variable} to the value of key ${v.secret.key} of secret ${v.secret.name}}`;
     } else {
       env[k] = v.value!.replace(/\$/g, '$$$$');
     }
