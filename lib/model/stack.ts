@@ -236,7 +236,12 @@ export interface StackModel {
    * how its containers reach each other, `placement` holds the swarm placement constraints of an
    * overlay stack (empty for none).
    */
-  readonly compose: { readonly enabled: boolean; readonly networkMode: ComposeNetworkMode; readonly placement: readonly string[] };
+  readonly compose: {
+    readonly enabled: boolean;
+    readonly networkMode: ComposeNetworkMode;
+    /** Swarm placement constraints of every service of an overlay stack (`deploy.placement.constraints`). */
+    readonly placement: readonly string[];
+  };
   /** The stack's service mesh, or undefined without one. */
   readonly mesh?: Mesh;
   /** Whether targets restrict traffic to the call graph (NetworkPolicies, compose networks per call). */
