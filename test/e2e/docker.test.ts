@@ -4,7 +4,8 @@
 // injected URL, the containers carry the limits and hardening the file asks for, and they stop gracefully.
 // Then a bridge-mode project with a network per call: each container is on exactly the networks the
 // model says, and resolves exactly the names of what it shares a call with (a DNS lookup inside the
-// container; no traffic goes to another container).
+// container; no traffic goes to another container). Last, an overlay stack on a single-node swarm of the
+// same engine: `docker stack deploy` takes the file as written, and a new release rolls start-first.
 import { execFile, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -386,7 +387,9 @@ run('generated images and the compose project under a real Docker engine', () =>
     expect(now[0].Spec.ContainerSpec.Env).toContain('RELEASE=2');
     expect(now[0].Status.State).toBe('running');
     expect(old.DesiredState).toBe('shutdown');
-    // start-first: the new task was created, and was running (healthy), before the old one stopped.
+    // start-first: the new task was running (healthy) before the old one stopped. (Swarm creates the new
+    // task before the old one stops under stop-first too; the running timestamp is what tells them apart:
+    // with the order overridden to stop-first, this fails by the new task's start time, measured.)
     const shutAt = Date.parse(old.Status.Timestamp);
     expect(Date.parse(now[0].CreatedAt)).toBeLessThan(shutAt);
     expect(Date.parse(now[0].Status.Timestamp)).toBeLessThanOrEqual(shutAt);
