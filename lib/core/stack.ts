@@ -31,6 +31,13 @@ export interface ComposeOptions {
    * @default ComposeNetworkMode.BRIDGE
    */
   readonly networkMode?: ComposeNetworkMode;
+  /**
+   * Swarm placement constraints of every service and gateway of an overlay stack
+   * (`deploy.placement.constraints`), e.g. `['node.role==worker']` or `['node.labels.pool==web']`.
+   * Only for ComposeNetworkMode.OVERLAY: a single machine has nothing to place on.
+   * @default - none: the swarm places tasks on any node (spread across nodes)
+   */
+  readonly placement?: string[];
 }
 
 /** How the call graph is enforced on the network. */
@@ -122,6 +129,10 @@ export class Stack extends Chart {
   public readonly composeNetworkMode: ComposeNetworkMode;
   /** Whether the stack has a compose project. */
   public readonly composeEnabled: boolean;
+  /** Swarm placement constraints of an overlay stack's services (empty for none). */
+  public readonly composePlacement: readonly string[];
+  /** Whether `imageRegistry` is the placeholder default (`pyfleet.local/<stack id>`), which no machine can pull from. */
+  public readonly imageRegistryIsPlaceholder: boolean;
   /** User labels for every object. */
   public readonly extraLabels: Record<string, string>;
   /** Service mesh settings, if any. */
@@ -149,6 +160,7 @@ export class Stack extends Chart {
       throw new PyfleetError(this.node.path, `imageRegistry "${registry}" is not a valid image repository prefix`, 'use e.g. "ghcr.io/acme/shop" or "registry.example.com:5000/shop" (lowercase, no tag)');
     }
     this.imageRegistry = registry;
+    this.imageRegistryIsPlaceholder = props.imageRegistry === undefined || /^pyfleet\.local(\/|$)/.test(registry);
     this.mesh = props.mesh;
     this.networkPolicyEnabled = props.networkPolicy?.enabled ?? true;
     if (typeof this.networkPolicyEnabled !== 'boolean') {
@@ -159,6 +171,19 @@ export class Stack extends Chart {
     if (!Object.values(ComposeNetworkMode).includes(this.composeNetworkMode)) {
       throw new PyfleetError(this.node.path, `compose networkMode "${this.composeNetworkMode}" is unknown`, 'use ComposeNetworkMode.BRIDGE, HOST or OVERLAY');
     }
+    const placement = props.compose?.placement ?? [];
+    if (!Array.isArray(placement)) {
+      throw new PyfleetError(this.node.path, `compose placement is ${JSON.stringify(placement)}, not a list of constraints`, "use e.g. compose: { networkMode: ComposeNetworkMode.OVERLAY, placement: ['node.role==worker'] }");
+    }
+    if (placement.length > 0 && this.composeNetworkMode !== ComposeNetworkMode.OVERLAY) {
+      throw new PyfleetError(this.node.path, `compose placement constraints apply to a Docker swarm, but the stack's compose network mode is ${this.composeNetworkMode}`, 'set compose.networkMode to ComposeNetworkMode.OVERLAY, or leave placement out');
+    }
+    for (const c of placement) {
+      if (typeof c !== 'string' || !/^[A-Za-z0-9_.\-]+ *(==|!=) *[^\s=!]+$/.test(c)) {
+        throw new PyfleetError(this.node.path, `compose placement constraint ${JSON.stringify(c)} is not a swarm constraint`, 'write <attribute>==<value> or <attribute>!=<value>, e.g. "node.role==worker" or "node.labels.pool==web"');
+      }
+    }
+    this.composePlacement = [...placement];
   }
 
   /** The services of this stack, in the order they were defined. */

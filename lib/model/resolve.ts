@@ -161,7 +161,7 @@ export function resolveStack(stack: Stack, ctx: ResolveContext, errors: PyfleetE
     namespace: stack.namespaceName,
     imageRegistry: stack.imageRegistry,
     labels: { ...stack.extraLabels },
-    compose: { enabled: stack.composeEnabled, networkMode: stack.composeNetworkMode },
+    compose: { enabled: stack.composeEnabled, networkMode: stack.composeNetworkMode, placement: [...stack.composePlacement] },
     mesh: stack.mesh,
     networkPolicy: { enabled: stack.networkPolicyEnabled },
     services,

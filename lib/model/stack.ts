@@ -233,9 +233,15 @@ export interface StackModel {
   readonly labels: Readonly<Record<string, string>>;
   /**
    * Compose settings: `enabled` is false when the stack writes no compose project, `networkMode` says
-   * how its containers reach each other.
+   * how its containers reach each other, `placement` holds the swarm placement constraints of an
+   * overlay stack (empty for none).
    */
-  readonly compose: { readonly enabled: boolean; readonly networkMode: ComposeNetworkMode };
+  readonly compose: {
+    readonly enabled: boolean;
+    readonly networkMode: ComposeNetworkMode;
+    /** Swarm placement constraints of every service of an overlay stack (`deploy.placement.constraints`). */
+    readonly placement: readonly string[];
+  };
   /** The stack's service mesh, or undefined without one. */
   readonly mesh?: Mesh;
   /** Whether targets restrict traffic to the call graph (NetworkPolicies, compose networks per call). */

@@ -144,6 +144,8 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
     if (stack.composeNetworkMode === ComposeNetworkMode.OVERLAY) {
       throw new PyfleetError(stack.node.path, 'the stack uses an overlay network (Docker swarm), which a single Docker host deployment cannot express', 'use ComposeNetworkMode.BRIDGE (or HOST) for DockerHostDeployment, or deploy the compose file with `docker stack deploy`');
     }
+    // Set on every non-overlay compose document (the stack's name).
+    const projectName = doc.name ?? stack.stackName;
 
     let hostName: string | undefined;
     if (args.host !== undefined) {
@@ -201,10 +203,10 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
     const networkIds: Record<string, docker.Network> = {};
     for (const [net, def] of Object.entries<any>(doc.networks ?? {})) {
       networkIds[net] = new docker.Network(`${name}-network-${net}`, {
-        name: `${doc.name}_${net}`,
+        name: `${projectName}_${net}`,
         driver: def?.driver ?? 'bridge',
         internal: def?.internal === true ? true : undefined,
-        labels: [{ label: 'com.docker.compose.project', value: doc.name }, { label: 'com.docker.compose.network', value: net }],
+        labels: [{ label: 'com.docker.compose.project', value: projectName }, { label: 'com.docker.compose.network', value: net }],
       }, { ...child, deleteBeforeReplace: true }); // its name is fixed, so a replacement must go first
     }
     this.networks = networkIds;
@@ -249,7 +251,7 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
       const waitFor = Object.keys(def.depends_on ?? {}).flatMap((d) => this.containers[d] ?? []);
       const list: docker.Container[] = [];
       for (let i = 1; i <= replicas; i++) {
-        list.push(new docker.Container(`${name}-${svcName}-${i}`, containerArgs(doc.name, svcName, def, i, {
+        list.push(new docker.Container(`${name}-${svcName}-${i}`, containerArgs(projectName, svcName, def, i, {
           image: imageRefs.get(composeImage(def))!,
           networks: networkIds,
           files,

@@ -4,8 +4,9 @@
 // injected URL, the containers carry the limits and hardening the file asks for, and they stop gracefully.
 // Then a bridge-mode project with a network per call: each container is on exactly the networks the
 // model says, and resolves exactly the names of what it shares a call with (a DNS lookup inside the
-// container; no traffic goes to another container).
-import { execFile } from 'child_process';
+// container; no traffic goes to another container). Last, an overlay stack on a single-node swarm of the
+// same engine: `docker stack deploy` takes the file as written, and a new release rolls start-first.
+import { execFile, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { promisify } from 'util';
@@ -13,7 +14,7 @@ import * as yaml from 'js-yaml';
 import { App, ComposeNetworkMode, ContainerImage, Cpu, Duration, FastApiApp, HealthCheck, MicroService, Size, Stack } from '../../lib';
 import { expectedCompose } from '../support/expected-reachability';
 import { composeReachability } from '../support/reachability';
-import { containerLogs, Engine, forDockerCompose129, haveDocker, importBase, localIndexDir, serveIndex, startEngine } from '../support/docker';
+import { containerLogs, Engine, forDockerCompose129, haveDocker, importBase, localIndexDir, serveIndex, startEngine, swarmCli } from '../support/docker';
 import { freePort, get, Started, stopAll } from '../support/process';
 import { havePython } from '../support/python';
 import { Synthesized, synth, tmpdir } from '../support/synth';
@@ -60,6 +61,8 @@ run('generated images and the compose project under a real Docker engine', () =>
   const project = `pfe2e${process.pid}`;
   let composeFile = '';
   let up = false;
+  let swarmActive = false;
+  const swarmOuts: Synthesized[] = [];
 
   beforeAll(async () => {
     ports.user = await freePort();
@@ -93,6 +96,13 @@ run('generated images and the compose project under a real Docker engine', () =>
   }, 600_000);
 
   afterAll(async () => {
+    if (swarmActive) {
+      // Leave the swarm (its stack first), bounded, before the engine stops.
+      for (const args of [['stack', 'rm', 'pfswarm'], ['swarm', 'leave', '--force']]) {
+        spawnSync('docker', args, { env: engine.env, stdio: 'ignore', timeout: 60_000 });
+      }
+    }
+    swarmOuts.forEach((o) => o.cleanup());
     if (up) {
       try { engine.compose(['-p', project, '-f', composeFile, 'down', '-t', '20'], out.dir, 120_000); } catch { /* engine stops next */ }
     }
@@ -294,4 +304,97 @@ run('generated images and the compose project under a real Docker engine', () =>
       seg.cleanup();
     }
   }, 600_000);
+  test('swarm: an overlay stack deploys with docker stack deploy as written, and a new release rolls start-first', async () => {
+    // A single-node swarm on the private engine. No registry: the stand-in is the user-service image the
+    // first test built (built here if that test did not run), deployed with --resolve-image never.
+    // Nothing is sent to a container or overlay address: the test reads what swarm reports.
+    const cli = swarmCli();
+    if (!cli) return;
+    const tag = compose.services['user-service'].build.tags[0];
+    try { engine.docker(['image', 'inspect', tag]); } catch { build(path.join(out.dir, compose.services['user-service'].build.context), tag); }
+    const docker = (args: string[], timeout = 60_000): { stdout: string; stderr: string } => {
+      const r = spawnSync(cli, args, { env: engine.env, encoding: 'utf8', timeout });
+      if (r.status !== 0) throw new Error(`docker ${args.join(' ')} failed (${r.status ?? r.signal}): ${r.stderr}`);
+      return { stdout: r.stdout, stderr: r.stderr };
+    };
+    const release = (n: string): { dir: string; file: string; doc: any } => {
+      const o = synth((app: App) => {
+        const stack = new Stack(app, 'pfswarm', { compose: { networkMode: ComposeNetworkMode.OVERLAY } });
+        const health = HealthCheck.http('/healthz', { interval: Duration.seconds(2), timeout: Duration.seconds(2), failureThreshold: 3, startPeriod: Duration.seconds(4) });
+        const api = new MicroService(stack, 'api', { image: ContainerImage.fromRegistry(tag), port: ports.user, replicas: 1, env: { RELEASE: n }, healthCheck: health, memory: Size.mebibytes(256) });
+        new MicroService(stack, 'client', { image: ContainerImage.fromRegistry(tag), port: ports.user, replicas: 1, calls: [api], healthCheck: health, memory: Size.mebibytes(256) });
+      });
+      swarmOuts.push(o);
+      return { dir: o.dir, file: path.join(o.dir, 'pfswarm.compose.yml'), doc: o.compose('pfswarm') };
+    };
+    const services = ['pfswarm_api', 'pfswarm_client'];
+    const deploy = (r: { dir: string; file: string }): string =>
+      docker(['stack', 'deploy', '--detach=true', '--resolve-image', 'never', '-c', r.file, 'pfswarm'], 120_000).stderr;
+    const tasks = (svc: string): any[] => {
+      const ids = docker(['service', 'ps', '-q', '--no-trunc', svc]).stdout.split('\n').filter(Boolean);
+      return ids.length === 0 ? [] : JSON.parse(docker(['inspect', ...ids]).stdout);
+    };
+    const until = async (what: string, ok: () => boolean, ms: number): Promise<void> => {
+      const deadline = Date.now() + ms;
+      while (!ok()) {
+        if (Date.now() > deadline) throw new Error(`${what} within ${ms / 1000} s; tasks: ${JSON.stringify(services.map((s) => tasks(s).map((t) => [t.Status.State, t.Status.Err])))}`);
+        await sleep(1000);
+      }
+    };
+
+    docker(['swarm', 'init', '--advertise-addr', '127.0.0.1'], 60_000);
+    swarmActive = true;
+    const first = release('1');
+    // Everything in the file is something swarm takes: it ignores nothing.
+    expect(deploy(first)).not.toMatch(/Ignoring|unsupported/i);
+    const running = (svc: string): any[] => tasks(svc).filter((t) => t.DesiredState === 'running' && t.Status.State === 'running');
+    await until('every service running its replica', () => services.every((s) => running(s).length === 1), 60_000);
+    for (const s of services) {
+      // A task is running once its health check passed; its container says healthy.
+      const c = JSON.parse(docker(['inspect', running(s)[0].Status.ContainerStatus.ContainerID]).stdout)[0];
+      expect(c.State.Health.Status).toBe('healthy');
+      expect(c.Config.User).toBe('10001:10001');
+      expect(c.HostConfig.ReadonlyRootfs).toBe(true);
+    }
+    const spec = (svc: string): any => JSON.parse(docker(['service', 'inspect', svc]).stdout)[0];
+    const api = spec('pfswarm_api');
+    // monitor = start period + interval × failure threshold = 4 s + 2 s × 3
+    expect(api.Spec.UpdateConfig).toMatchObject({ Parallelism: 1, Order: 'start-first', FailureAction: 'rollback', Monitor: 10e9 });
+    expect(api.Spec.RollbackConfig).toMatchObject({ Parallelism: 1, Order: 'start-first', FailureAction: 'pause', Monitor: 10e9 });
+    expect(api.Spec.TaskTemplate.RestartPolicy.Condition).toBe('any');
+    expect(api.Spec.TaskTemplate.Resources.Limits.MemoryBytes).toBe(256 * 2 ** 20);
+    expect(api.Spec.TaskTemplate.ContainerSpec.Env).toContain('RELEASE=1');
+    expect(api.Spec.TaskTemplate.ContainerSpec.Healthcheck.Interval).toBe(2e9);
+    // The caller and the callee share their call's overlay network, and only that one.
+    const networkNames = (svc: any): string[] => svc.Spec.TaskTemplate.Networks.map((n: any) => JSON.parse(docker(['network', 'inspect', n.Target]).stdout)[0].Name).sort();
+    expect(networkNames(spec('pfswarm_client'))).toEqual(['pfswarm_client_to_api']);
+    expect(networkNames(api)).toEqual(['pfswarm_client_to_api']);
+
+    // A new release: the same file with another environment.
+    const before = running('pfswarm_api')[0];
+    const second = release('2');
+    expect(second.doc.services.api.environment.RELEASE).toBe('2');
+    expect(deploy(second)).not.toMatch(/Ignoring|unsupported/i);
+    await until('the update of pfswarm_api completed', () => {
+      const st = spec('pfswarm_api').UpdateStatus?.State;
+      if (st && /rollback|paused/.test(st)) throw new Error(`the update did not complete: ${JSON.stringify(spec('pfswarm_api').UpdateStatus)}`);
+      return st === 'completed';
+    }, 90_000);
+    const all = tasks('pfswarm_api');
+    const old = all.find((t) => t.ID === before.ID);
+    const now = all.filter((t) => t.DesiredState === 'running');
+    expect(now).toHaveLength(1);
+    expect(now[0].Spec.ContainerSpec.Env).toContain('RELEASE=2');
+    expect(now[0].Status.State).toBe('running');
+    expect(old.DesiredState).toBe('shutdown');
+    // start-first: the new task was running (healthy) before the old one stopped. (Swarm creates the new
+    // task before the old one stops under stop-first too; the running timestamp is what tells them apart:
+    // with the order overridden to stop-first, this fails by the new task's start time, measured.)
+    const shutAt = Date.parse(old.Status.Timestamp);
+    expect(Date.parse(now[0].CreatedAt)).toBeLessThan(shutAt);
+    expect(Date.parse(now[0].Status.Timestamp)).toBeLessThanOrEqual(shutAt);
+    // The client's spec did not change, so swarm left its task alone.
+    expect(running('pfswarm_client')).toHaveLength(1);
+    expect(tasks('pfswarm_client')).toHaveLength(1);
+  }, 300_000);
 });

@@ -2,6 +2,7 @@
 // with each kind of edge: what the synthesized NetworkPolicies, AuthorizationPolicies and compose
 // networks allow is exactly the call graph plus the exposure, mesh-ingress and DNS edges. Also the
 // evaluator's own semantics on hand-written policies, and policies broken on purpose.
+import * as path from 'path';
 import * as yaml from 'js-yaml';
 import { App, CircuitBreaker, ComposeNetworkMode, ContainerImage, HealthCheck, Match, Mesh, MeshGateway, MeshRoute, MicroService, Stack } from '../../lib';
 import { buildCanary } from '../../examples/canary/main';
@@ -11,6 +12,7 @@ import { buildShop } from '../../examples/shop/main';
 import { buildVps } from '../../examples/vps/main';
 import { expectedCompose, expectedIstioFlows, expectedKubernetesFlows } from '../support/expected-reachability';
 import { compare, composeReachability, inCidr, istioFlows, networkPolicyFlows, selects } from '../support/reachability';
+import { stackConfig, swarmCli } from '../support/docker';
 import { synth, Synthesized } from '../support/synth';
 
 const image = (name: string): ContainerImage => ContainerImage.fromRegistry(`registry.example.com/${name}:1.0.0`);
@@ -208,6 +210,9 @@ describe('a program with every kind of edge', () => {
     // a swarm ignores network_mode: the service on no call gets an internal network of its own
     expect(c.networks.batch).toEqual(['batch_alone']);
     expect(o.compose.networks.batch_alone).toEqual({ driver: 'overlay', attachable: true, internal: true });
+    // and the swarm's own loader takes it
+    const cli = swarmCli();
+    if (cli) expect(Object.keys(stackConfig(cli, path.join(o.out.dir, 'edges.compose.yml')).services).sort()).toEqual(Object.keys(o.compose.services).sort());
     o.out.cleanup();
   });
 

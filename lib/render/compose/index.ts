@@ -1,3 +1,4 @@
+import { createHash } from 'crypto';
 import { dumpDocument } from '../yaml';
 import { PyfleetError } from '../../core/errors';
 import type { PyfleetWarning } from '../../core/warnings';
@@ -8,7 +9,7 @@ import type { Hatches, ServiceModel, StackModel, VersionModel } from '../../mode
 import { versionLabels } from '../../service/labels';
 import { MicroService, ServiceVersion } from '../../service/microservice';
 import { GATEWAY_RUNTIME } from './runtime';
-import { ComposeProject, ComposeService } from './types';
+import { ComposeDeploy, ComposeProject, ComposeService } from './types';
 import { hostModeWarnings, NetworkAttachment, networkNameProblems, networkPlan } from './networks';
 import { GATEWAY_HEALTH_PORT, GATEWAY_IMAGE, GATEWAY_LUA, GATEWAY_LUA_PATH, gatewayConfig, needsGatewayLua, gatewayProblems, needsGateway, PUBLIC_CONTAINER_PORT_BASE, PUBLIC_TLS_CONTAINER_PORT_BASE, gatewayCertificatePath, publicGateways } from './gateway';
 
@@ -74,7 +75,11 @@ function renderVersion(model: StackModel, m: ServiceModel, vm: VersionModel, net
   for (const [k, v] of Object.entries(vm.env)) {
     if (v.secret) {
       const variable = secretVariable(v.secret);
-      env[k] = `\${${variable}:?set ${variable} to the value of key ${v.secret.key} of secret ${v.secret.name}}`;
+      // The swarm's loader (docker CLI 28) reads a `-` anywhere in `${VAR:?message}` as `${VAR-default}`
+      // and substitutes the rest of the message for the secret (measured), so an overlay file's
+      // message carries no `-` (secret names and keys may).
+      env[k] = mode === ComposeNetworkMode.OVERLAY ? `\${${variable}:?set ${variable} to the value of this secret key}`
+        : `\${${variable}:?set ${variable} to the value of key ${v.secret.key} of secret ${v.secret.name}}`;
     } else {
       env[k] = v.value!.replace(/\$/g, '$$$$');
     }
@@ -94,13 +99,15 @@ function renderVersion(model: StackModel, m: ServiceModel, vm: VersionModel, net
   if (svc.args) service.command = svc.args;
   if (Object.keys(env).length > 0) service.environment = sortObject(env);
 
+  // A swarm ignores start order (and its loader rejects the long form): on an overlay stack services
+  // must retry their connections at start, as the README says.
   const dependsOn: Record<string, { condition: string; restart: boolean }> = {};
   for (const callee of svc.calls) {
     for (const name of composeServiceNames(callee)) {
       dependsOn[name] = { condition: callee.healthCheck.enabled ? 'service_healthy' : 'service_started', restart: true };
     }
   }
-  if (Object.keys(dependsOn).length > 0) service.depends_on = sortObject(dependsOn);
+  if (Object.keys(dependsOn).length > 0 && mode !== ComposeNetworkMode.OVERLAY) service.depends_on = sortObject(dependsOn);
 
   if (mode === ComposeNetworkMode.HOST) {
     service.network_mode = 'host';
@@ -131,21 +138,46 @@ function renderVersion(model: StackModel, m: ServiceModel, vm: VersionModel, net
       reservations: { cpus: svc.cpuRequest.toCompose(), memory: svc.memoryRequest.toCompose() },
     },
   };
-  if (mode === ComposeNetworkMode.OVERLAY) {
-    deploy.restart_policy = { condition: svc.restartPolicy === 'on-failure' ? 'on-failure' : 'any' };
-    deploy.update_config = { order: 'start-first', parallelism: 1, failure_action: 'rollback' };
-  }
+  if (mode === ComposeNetworkMode.OVERLAY) Object.assign(deploy, swarmDeploy(model, m.settings.health.enabled ? m.settings.health : undefined, svc.restartPolicy));
   service.deploy = deploy;
-  service.restart = svc.restartPolicy;
+  // A swarm restarts by deploy.restart_policy and ignores `restart`.
+  if (mode !== ComposeNetworkMode.OVERLAY) service.restart = svc.restartPolicy;
   service.user = `${svc.runAsUser}:${svc.runAsUser}`;
   service.read_only = true;
   service.tmpfs = ['/tmp'];
   service.cap_drop = ['ALL'];
-  service.security_opt = ['no-new-privileges:true'];
+  // A swarm cannot set no-new-privileges (`docker stack deploy` ignores security_opt): the README says so.
+  if (mode !== ComposeNetworkMode.OVERLAY) service.security_opt = ['no-new-privileges:true'];
   service.stop_signal = 'SIGTERM';
   service.stop_grace_period = svc.gracefulShutdown.plus(svc.preStopDelay).toGoString();
   service.labels = sortObject(versionLabels(version));
   return [composeName(version), applyOverrides(orderServiceKeys(service), vm.hatches, vm.path)];
+}
+
+/** Swarm's default monitor window, for a service without a health check. */
+const SWARM_MONITOR_MS = 5_000;
+
+/**
+ * The swarm part of `deploy` (overlay stacks): rolling updates start the new task before the old one
+ * stops and roll back when a new task fails within the monitor window, which is as long as a new task's
+ * health check can take to declare it unhealthy (start period + interval × failure threshold); restart
+ * policy from the model; placement constraints from the stack.
+ */
+function swarmDeploy(model: StackModel, health: { intervalMs: number; startPeriodMs: number; failureThreshold: number } | undefined, restartPolicy: string): Partial<ComposeDeploy> {
+  const monitor = Duration.millis(health ? health.startPeriodMs + health.intervalMs * health.failureThreshold : SWARM_MONITOR_MS).toGoString();
+  const out: Partial<ComposeDeploy> = {
+    restart_policy: { condition: restartPolicy === 'on-failure' ? 'on-failure' : 'any' },
+    update_config: { order: 'start-first', parallelism: 1, failure_action: 'rollback', monitor },
+    rollback_config: { order: 'start-first', parallelism: 1, failure_action: 'pause', monitor },
+  };
+  if (model.compose.placement.length > 0) return { ...out, placement: { constraints: [...model.compose.placement] } };
+  return out;
+}
+
+/** Name of the swarm config that carries a generated file: its content hash keeps configs immutable across releases. */
+function swarmConfigName(file: Artifact): string {
+  const base = file.path.split('/').pop()!.replace(/[^A-Za-z0-9_-]/g, '-');
+  return `${base}-${createHash('sha256').update(file.content ?? '').digest('hex').slice(0, 10)}`;
 }
 
 function luaFile(stack: Stack, svc: MicroService): string {
@@ -153,13 +185,13 @@ function luaFile(stack: Stack, svc: MicroService): string {
 }
 
 /** The gateway proxy container: carries the service's name and port, enforces its routes and breaker. */
-function gatewayService(svc: MicroService, networks: Record<string, NetworkAttachment>, confPath: string): any {
+function gatewayService(model: StackModel, svc: MicroService, networks: Record<string, NetworkAttachment>, conf: Artifact, lua: Artifact | undefined): any {
+  const swarm = model.compose.networkMode === ComposeNetworkMode.OVERLAY;
   const dependsOn: Record<string, any> = {};
   for (const v of svc.versions) dependsOn[v.workloadName] = { condition: svc.healthCheck.enabled ? 'service_healthy' : 'service_started', restart: true };
-  const service: any = {
-    image: GATEWAY_IMAGE,
-    depends_on: sortObject(dependsOn),
-  };
+  const service: any = { image: GATEWAY_IMAGE };
+  // A swarm ignores start order; HAProxy starts without its servers (init-addr none) and finds them by DNS.
+  if (!swarm) service.depends_on = sortObject(dependsOn);
   attach(service, networks);
   const ports: string[] = [];
   if (svc.expose) ports.push(publishedPort(svc));
@@ -168,11 +200,19 @@ function gatewayService(svc: MicroService, networks: Record<string, NetworkAttac
     if (g.tls) ports.push(`0.0.0.0:${g.httpsPort}:${PUBLIC_TLS_CONTAINER_PORT_BASE + i}/tcp`);
   });
   if (ports.length > 0) service.ports = ports;
-  service.volumes = [{ type: 'bind', source: `./${confPath}`, target: '/usr/local/etc/haproxy/haproxy.cfg', read_only: true }];
+  // On a swarm the generated files travel as configs (a bind mount would need the file on every node).
+  const generated: Array<[Artifact, string]> = [[conf, '/usr/local/etc/haproxy/haproxy.cfg'], ...(lua ? [[lua, GATEWAY_LUA_PATH] as [Artifact, string]] : [])];
+  service.volumes = [];
+  if (swarm) {
+    service.configs = generated.map(([file, target]) => ({ source: swarmConfigName(file), target, mode: 0o444 }));
+  } else {
+    for (const [file, target] of generated.slice(0, 1)) service.volumes.push({ type: 'bind', source: `./${file.path}`, target, read_only: true });
+  }
   for (const g of publicGateways(svc)) {
     if (g.tls?.composeCertificateFile) service.volumes.push({ type: 'bind', source: g.tls.composeCertificateFile, target: gatewayCertificatePath(g), read_only: true });
   }
-  if (needsGatewayLua(svc)) service.volumes.push({ type: 'bind', source: `./${luaFile(svc.stack, svc)}`, target: GATEWAY_LUA_PATH, read_only: true });
+  if (!swarm) for (const [file, target] of generated.slice(1)) service.volumes.push({ type: 'bind', source: `./${file.path}`, target, read_only: true });
+  if (service.volumes.length === 0) delete service.volumes;
   const g = GATEWAY_RUNTIME;
   service.healthcheck = {
     test: ['CMD', 'wget', '-q', '-O', '/dev/null', `http://127.0.0.1:${GATEWAY_HEALTH_PORT}/healthz`],
@@ -185,11 +225,15 @@ function gatewayService(svc: MicroService, networks: Record<string, NetworkAttac
       reservations: { cpus: Cpu.millis(g.cpuRequestMillis).toCompose(), memory: Size.mebibytes(g.memoryReservationMiB).toCompose() },
     },
   };
-  service.restart = svc.restartPolicy;
+  if (swarm) {
+    Object.assign(service.deploy, swarmDeploy(model, { intervalMs: g.health.intervalMs, startPeriodMs: g.health.startPeriodMs, failureThreshold: g.health.retries }, svc.restartPolicy));
+  } else {
+    service.restart = svc.restartPolicy;
+  }
   service.read_only = true;
   service.tmpfs = ['/tmp'];
   service.cap_drop = ['ALL'];
-  service.security_opt = ['no-new-privileges:true'];
+  if (!swarm) service.security_opt = ['no-new-privileges:true'];
   // SIGUSR1 is HAProxy's soft stop: it finishes in-flight requests, then exits.
   service.stop_signal = 'SIGUSR1';
   service.stop_grace_period = svc.gracefulShutdown.toGoString();
@@ -241,14 +285,22 @@ export function composeDocument(model: StackModel): { document: ComposeProject; 
       services[name] = def;
     }
     if (needsGateway(svc)) {
-      const confPath = `${stack.stackName}.compose/${svc.serviceName}-gateway.cfg`;
-      services[svc.serviceName] = applyOverrides(gatewayService(svc, plan.attachments(svc.serviceName)!, confPath), m.hatches, m.path);
-      files.push({ path: confPath, content: gatewayConfig(svc) });
-      if (needsGatewayLua(svc)) files.push({ path: luaFile(stack, svc), content: GATEWAY_LUA });
+      const conf: Artifact = { path: `${stack.stackName}.compose/${svc.serviceName}-gateway.cfg`, content: gatewayConfig(svc) };
+      const lua: Artifact | undefined = needsGatewayLua(svc) ? { path: luaFile(stack, svc), content: GATEWAY_LUA } : undefined;
+      services[svc.serviceName] = applyOverrides(gatewayService(model, svc, plan.attachments(svc.serviceName)!, conf, lua), m.hatches, m.path);
+      files.push(conf);
+      if (lua) files.push(lua);
     }
   }
-  const document: ComposeProject = { name: model.name, services: sortObject(services) };
+  const swarm = model.compose.networkMode === ComposeNetworkMode.OVERLAY;
+  // The swarm's loader (`docker stack config/deploy`) has no top-level `name`: the stack is named on its command line.
+  const document: ComposeProject = swarm ? { services: sortObject(services) } : { name: model.name, services: sortObject(services) };
   if (Object.keys(plan.networks).length > 0) document.networks = plan.networks;
+  if (swarm) {
+    const configs: Record<string, { file: string }> = {};
+    for (const f of files) configs[swarmConfigName(f)] = { file: `./${f.path}` };
+    if (files.length > 0) document.configs = sortObject(configs);
+  }
   return { document, files };
 }
 
@@ -286,6 +338,38 @@ function publishedHostPorts(svc: MicroService): number[] {
 }
 
 /**
+ * An overlay stack runs on a swarm, whose nodes pull every image: an image built here must be named
+ * under a registry they can pull from, not the `pyfleet.local/<stack>` placeholder.
+ */
+function swarmImageProblems(model: StackModel): PyfleetError[] {
+  if (model.compose.networkMode !== ComposeNetworkMode.OVERLAY || !model.construct.imageRegistryIsPlaceholder) return [];
+  const errors: PyfleetError[] = [];
+  for (const m of model.services) {
+    for (const vm of m.versions) {
+      if (vm.image.kind !== 'build') continue;
+      errors.push(new PyfleetError(vm.path, `the stack deploys to a Docker swarm (ComposeNetworkMode.OVERLAY), whose nodes pull every image, but this version's image is built from source and named "${vm.image.reference}" under the placeholder registry "${model.imageRegistry}", which no swarm node can pull from`,
+        `set imageRegistry on the stack to a registry the nodes can pull from (new Stack(app, '${model.name}', { imageRegistry: 'ghcr.io/acme/${model.name}', ... })), then build and push the images before \`docker stack deploy\`: the header of ${model.name}.compose.yml lists the docker build and docker push commands`));
+    }
+  }
+  return errors;
+}
+
+/** Header lines of an overlay stack's compose file: build and push each built image, then deploy. */
+function swarmHeader(model: StackModel): string {
+  const L: string[] = [];
+  const seen = new Set<string>();
+  for (const vm of model.services.flatMap((m) => m.versions)) {
+    if (vm.image.kind !== 'build' || !vm.image.asset || seen.has(vm.image.reference)) continue;
+    seen.add(vm.image.reference);
+    const ctx = `./${vm.image.asset.contextPath}`;
+    const args = Object.keys(vm.image.buildArgs).sort().map((k) => ` --build-arg ${k}=${vm.image.buildArgs[k]}`).join('');
+    L.push(`#   docker build -t ${vm.image.reference} -f ${ctx}/${vm.image.dockerfile ?? 'Dockerfile'}${args} ${ctx} && docker push ${vm.image.reference}`);
+  }
+  const head = `# Generated by pyfleet for stack "${model.name}", for a Docker swarm. Deploy: docker stack deploy -c ${model.name}.compose.yml ${model.name}\n`;
+  return L.length === 0 ? head : `${head}# A swarm pulls every image: build and push the built ones first:\n${L.join('\n')}\n`;
+}
+
+/**
  * Rules of the compose target. They apply to stacks with compose enabled, each compose project on
  * its own: a project runs on one machine, so its host ports must not clash, and host network mode runs
  * one container per service. Two projects may run on different machines; when two of one App publish
@@ -299,6 +383,7 @@ export function composeProblems(models: readonly StackModel[]): PyfleetError[] {
     errors.push(...gatewayProblems(stack));
     errors.push(...secretVariableClashes(model));
     errors.push(...networkNameProblems(model));
+    errors.push(...swarmImageProblems(model));
     const hostPorts = new Map<number, MicroService>();
     for (const m of model.services) {
       const svc = m.construct;
@@ -376,7 +461,8 @@ export function composeTarget(): Target<ComposeProject> {
     render(model) {
       if (!model.compose.enabled) return {};
       const { document, files } = composeDocument(model);
-      const header = `# Generated by pyfleet for stack "${model.name}". Run: docker compose -f ${model.name}.compose.yml up -d --wait\n`;
+      const header = model.compose.networkMode === ComposeNetworkMode.OVERLAY ? swarmHeader(model)
+        : `# Generated by pyfleet for stack "${model.name}". Run: docker compose -f ${model.name}.compose.yml up -d --wait\n`;
       // Every string quoted: compose would read `yes`, `80:80` or `0.5` as other types.
       const content = header + dumpDocument(document, { forceQuotes: true });
       return { result: document, artifacts: [{ path: `${model.name}.compose.yml`, content }, ...files] };

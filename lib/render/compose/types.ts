@@ -58,7 +58,35 @@ export interface ComposeDeploy {
     readonly parallelism?: number;
     /** What a failed update does: `continue`, `rollback` or `pause`. */
     readonly failure_action?: string;
+    /** How long after each task's update a failure still counts, a compose duration. */
+    readonly monitor?: string;
   };
+  /** How a swarm rolls a failed update back (same fields as `update_config`). */
+  readonly rollback_config?: {
+    /** `start-first` or `stop-first`. */
+    readonly order?: string;
+    /** Tasks rolled back at a time. */
+    readonly parallelism?: number;
+    /** What a failed rollback does: `continue` or `pause`. */
+    readonly failure_action?: string;
+    /** How long after each task's rollback a failure still counts, a compose duration. */
+    readonly monitor?: string;
+  };
+  /** Where a swarm may run the service's tasks. */
+  readonly placement?: {
+    /** Constraints such as `node.role==worker` (the stack's `compose.placement`). */
+    readonly constraints?: readonly string[];
+  };
+}
+
+/** A swarm config mounted into a service (overlay stacks: the gateway's generated files). */
+export interface ComposeConfigMount {
+  /** Key of the config in the project's top-level `configs`. */
+  readonly source: string;
+  /** Path of the file inside the container. */
+  readonly target: string;
+  /** File mode (0444: readable by every user). */
+  readonly mode?: number;
 }
 
 /** A volume mount (long syntax). */
@@ -92,6 +120,8 @@ export interface ComposeService {
   depends_on?: Record<string, ComposeDependency>;
   /** Mounts (pyfleet writes bind mounts of generated files, read-only). */
   volumes?: ComposeVolumeMount[];
+  /** Swarm configs mounted as files (overlay stacks: the gateway's configuration). */
+  configs?: ComposeConfigMount[];
   /** Environment variables; `$` in literal values is escaped as `$$`, secrets read `${VARIABLE:?...}`. */
   environment?: Record<string, string>;
   /** Published ports, short syntax (`0.0.0.0:80:8080/tcp`). */
@@ -145,10 +175,18 @@ export interface ComposeNetwork {
 
 /** The compose project of a stack: the compose target's typed result. */
 export interface ComposeProject {
-  /** Project name (the stack's). */
-  name: string;
+  /**
+   * Project name (the stack's); absent on an overlay stack, whose swarm loader has no such key (the
+   * stack is named by `docker stack deploy ... <stack>`).
+   */
+  name?: string;
   /** Services by name, sorted. */
   services: Record<string, ComposeService>;
   /** Networks (none in host network mode): one per call, see lib/render/compose/networks.ts. */
   networks?: Record<string, ComposeNetwork>;
+  /** Swarm configs by key, each read from a generated file beside the compose file (overlay stacks). */
+  configs?: Record<string, {
+    /** Path of the file, relative to the compose file. */
+    file: string;
+  }>;
 }
