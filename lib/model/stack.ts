@@ -1,4 +1,4 @@
-import type { ComposeNetworkMode, Stack } from '../core/stack';
+import type { ComposeLogging, ComposeNetworkMode, Stack } from '../core/stack';
 import type { Mesh } from '../mesh/mesh';
 import type { ImageAsset } from '../service/asset';
 import type { EnvValue } from '../service/env';
@@ -110,6 +110,8 @@ export interface WorkloadModel {
   readonly exposedPort?: number;
   /** Further named container ports, sorted by name. */
   readonly additionalPorts: readonly PortModel[];
+  /** The container port of pyfleet's generated metrics endpoint (one of `additionalPorts`, named `metrics`), if any. */
+  readonly metricsPort?: number;
   /** Container command (entrypoint) override. */
   readonly command?: readonly string[];
   /** Container arguments override. */
@@ -235,7 +237,7 @@ export interface StackModel {
    * Compose settings: `enabled` is false when the stack writes no compose project, `networkMode` says
    * how its containers reach each other.
    */
-  readonly compose: { readonly enabled: boolean; readonly networkMode: ComposeNetworkMode };
+  readonly compose: { readonly enabled: boolean; readonly networkMode: ComposeNetworkMode; readonly logging: ComposeLogging };
   /** The stack's service mesh, or undefined without one. */
   readonly mesh?: Mesh;
   /** Whether targets restrict traffic to the call graph (NetworkPolicies, compose networks per call). */

@@ -8,7 +8,7 @@ import type { Hatches, ServiceModel, StackModel, VersionModel } from '../../mode
 import { versionLabels } from '../../service/labels';
 import { MicroService, ServiceVersion } from '../../service/microservice';
 import { GATEWAY_RUNTIME } from './runtime';
-import { ComposeProject, ComposeService } from './types';
+import { ComposeProject, ComposeService, ComposeServiceLogging } from './types';
 import { hostModeWarnings, NetworkAttachment, networkNameProblems, networkPlan } from './networks';
 import { GATEWAY_HEALTH_PORT, GATEWAY_IMAGE, GATEWAY_LUA, GATEWAY_LUA_PATH, gatewayConfig, needsGatewayLua, gatewayProblems, needsGateway, PUBLIC_CONTAINER_PORT_BASE, PUBLIC_TLS_CONTAINER_PORT_BASE, gatewayCertificatePath, publicGateways } from './gateway';
 
@@ -67,6 +67,8 @@ function renderVersion(model: StackModel, m: ServiceModel, vm: VersionModel, net
   const env: Record<string, string> = {};
   // Host mode shares the host's interfaces: a service nobody outside calls listens on loopback only.
   if (mode === ComposeNetworkMode.HOST && !svc.expose) Object.assign(env, svc._loopbackListenEnv());
+  // ... and its metrics endpoint always on loopback: metrics are never public.
+  if (mode === ComposeNetworkMode.HOST) Object.assign(env, svc._loopbackMetricsEnv());
   for (const callee of m.calls) {
     const c = model.service(callee);
     env[c.urlVariable] = c.addresses.compose;
@@ -145,6 +147,7 @@ function renderVersion(model: StackModel, m: ServiceModel, vm: VersionModel, net
   service.stop_signal = 'SIGTERM';
   service.stop_grace_period = svc.gracefulShutdown.plus(svc.preStopDelay).toGoString();
   service.labels = sortObject(versionLabels(version));
+  service.logging = composeLogging(model);
   return [composeName(version), applyOverrides(orderServiceKeys(service), vm.hatches, vm.path)];
 }
 
@@ -228,6 +231,14 @@ function applyOverrides(service: Record<string, unknown>, hatches: Hatches, owne
   return out as ComposeService;
 }
 
+/** The `logging` key of every compose service: json-file with rotation, so logs never fill the disk. */
+function composeLogging(model: StackModel): ComposeServiceLogging {
+  const l = model.compose.logging;
+  const kib = l.maxSizeBytes / 1024;
+  const size = kib % 1024 === 0 ? `${kib / 1024}m` : `${kib}k`;
+  return { driver: l.driver, options: { 'max-file': String(l.maxFiles), 'max-size': size } };
+}
+
 /** The stack's compose document. */
 export function composeDocument(model: StackModel): { document: ComposeProject; files: Artifact[] } {
   const stack = model.construct;
@@ -242,7 +253,8 @@ export function composeDocument(model: StackModel): { document: ComposeProject; 
     }
     if (needsGateway(svc)) {
       const confPath = `${stack.stackName}.compose/${svc.serviceName}-gateway.cfg`;
-      services[svc.serviceName] = applyOverrides(gatewayService(svc, plan.attachments(svc.serviceName)!, confPath), m.hatches, m.path);
+      const gateway = { ...gatewayService(svc, plan.attachments(svc.serviceName)!, confPath), logging: composeLogging(model) };
+      services[svc.serviceName] = applyOverrides(orderServiceKeys(gateway), m.hatches, m.path);
       files.push({ path: confPath, content: gatewayConfig(svc) });
       if (needsGatewayLua(svc)) files.push({ path: luaFile(stack, svc), content: GATEWAY_LUA });
     }
