@@ -320,7 +320,11 @@ export function composeProblems(models: readonly StackModel[]): PyfleetError[] {
       for (const port of publishedHostPorts(svc)) {
         const other = hostPorts.get(port);
         if (other && other !== svc) {
-          errors.push(new PyfleetError(svc.node.path, `host port ${port} is already taken by "${other.node.path}" in the compose project of stack "${model.name}"`, 'give each service its own public port (expose.port) or, in host network mode, its own container port; or turn compose off for a Kubernetes-only stack (compose: { enabled: false })'));
+          const metrics = port === svc._metricsPort() || port === other._metricsPort();
+          errors.push(new PyfleetError(svc.node.path, `host port ${port} is already taken by "${other.node.path}" in the compose project of stack "${model.name}"${metrics ? ' (in host network mode a metrics port is a host port too)' : ''}`,
+            metrics
+              ? 'give each Python service of a host-mode project its own metrics port (metrics: { port: 9101 }, 9102, ...), or metrics: false'
+              : 'give each service its own public port (expose.port) or, in host network mode, its own container port; or turn compose off for a Kubernetes-only stack (compose: { enabled: false })'));
         } else {
           hostPorts.set(port, svc);
         }
