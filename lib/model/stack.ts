@@ -237,7 +237,14 @@ export interface StackModel {
    * Compose settings: `enabled` is false when the stack writes no compose project, `networkMode` says
    * how its containers reach each other.
    */
-  readonly compose: { readonly enabled: boolean; readonly networkMode: ComposeNetworkMode; readonly logging: ComposeLogging };
+  readonly compose: {
+    /** Whether the stack writes a compose project. */
+    readonly enabled: boolean;
+    /** How its containers reach each other. */
+    readonly networkMode: ComposeNetworkMode;
+    /** Log rotation of every compose service. */
+    readonly logging: ComposeLogging;
+  };
   /** The stack's service mesh, or undefined without one. */
   readonly mesh?: Mesh;
   /** Whether targets restrict traffic to the call graph (NetworkPolicies, compose networks per call). */

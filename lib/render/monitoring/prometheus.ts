@@ -18,7 +18,12 @@ export interface PrometheusScrapeJob {
   /** `metrics_path`: always `/metrics`. */
   readonly metrics_path: string;
   /** One static target group per version, labelled with the stack, service and version. */
-  readonly static_configs: ReadonlyArray<{ readonly targets: readonly string[]; readonly labels: Readonly<Record<string, string>> }>;
+  readonly static_configs: ReadonlyArray<{
+    /** `host:port` of the version's metrics endpoint. */
+    readonly targets: readonly string[];
+    /** `stack`, `service` and `version` labels added to every series scraped from it. */
+    readonly labels: Readonly<Record<string, string>>;
+  }>;
 }
 
 /** Options of {@link prometheusScrapeJobs}. */
