@@ -4,6 +4,7 @@ import type { Mesh } from '../mesh/mesh';
 import type { MicroService } from '../service/microservice';
 import { PyfleetError } from './errors';
 import { checkDnsLabel } from './names';
+import { Size } from './units';
 
 /** How the containers of a compose project reach each other. */
 export enum ComposeNetworkMode {
@@ -38,6 +39,36 @@ export interface ComposeOptions {
    * @default - none: the swarm places tasks on any node (spread across nodes)
    */
   readonly placement?: string[];
+  /**
+   * Log rotation of every compose service (versions and gateways): Docker's `json-file` driver keeps
+   * at most `maxFiles` files of `maxSize` per container, so logs never fill a VPS's disk.
+   * @default - json-file, 10 MiB x 3 files per container
+   */
+  readonly logging?: ComposeLoggingOptions;
+}
+
+/** Log rotation of compose services (Docker's `json-file` logging driver). */
+export interface ComposeLoggingOptions {
+  /**
+   * Size at which a container's log file is rotated (`max-size`), a whole number of kibibytes.
+   * @default Size.mebibytes(10)
+   */
+  readonly maxSize?: Size;
+  /**
+   * Log files kept per container, the current one included (`max-file`), 1 to 100.
+   * @default 3
+   */
+  readonly maxFiles?: number;
+}
+
+/** Compose log rotation, resolved. */
+export interface ComposeLogging {
+  /** Logging driver (always `json-file`). */
+  readonly driver: 'json-file';
+  /** Rotation size in bytes (a whole number of KiB). */
+  readonly maxSizeBytes: number;
+  /** Files kept per container. */
+  readonly maxFiles: number;
 }
 
 /** How the call graph is enforced on the network. */
@@ -133,6 +164,8 @@ export class Stack extends Chart {
   public readonly composePlacement: readonly string[];
   /** Whether `imageRegistry` is the placeholder default (`pyfleet.local/<stack id>`), which no machine can pull from. */
   public readonly imageRegistryIsPlaceholder: boolean;
+  /** Log rotation of every compose service. */
+  public readonly composeLogging: ComposeLogging;
   /** User labels for every object. */
   public readonly extraLabels: Record<string, string>;
   /** Service mesh settings, if any. */
@@ -184,6 +217,7 @@ export class Stack extends Chart {
       }
     }
     this.composePlacement = [...placement];
+    this.composeLogging = checkLogging(this.node.path, props.compose?.logging);
   }
 
   /** The services of this stack, in the order they were defined. */
@@ -207,4 +241,19 @@ export class Stack extends Chart {
   public _registerService(service: MicroService): void {
     this._services.push(service);
   }
+}
+
+function checkLogging(where: string, o: ComposeLoggingOptions | undefined): ComposeLogging {
+  const size = o?.maxSize ?? Size.mebibytes(10);
+  if (!(size instanceof Size)) {
+    throw new PyfleetError(where, 'compose.logging.maxSize must be a Size', 'use e.g. Size.mebibytes(10)');
+  }
+  if (size.bytes < 1024 || size.bytes % 1024 !== 0) {
+    throw new PyfleetError(where, `compose.logging.maxSize ${size.bytes} bytes is not a whole number of kibibytes (Docker's max-size counts k, m or g)`, 'use e.g. Size.mebibytes(10) or Size.kibibytes(512)');
+  }
+  const files = o?.maxFiles ?? 3;
+  if (!Number.isInteger(files) || files < 1 || files > 100) {
+    throw new PyfleetError(where, `compose.logging.maxFiles ${files} is not valid`, 'give a whole number from 1 to 100 (3 keeps the current log and two rotated ones)');
+  }
+  return { driver: 'json-file', maxSizeBytes: size.bytes, maxFiles: files };
 }

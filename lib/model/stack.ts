@@ -1,4 +1,4 @@
-import type { ComposeNetworkMode, Stack } from '../core/stack';
+import type { ComposeLogging, ComposeNetworkMode, Stack } from '../core/stack';
 import type { Mesh } from '../mesh/mesh';
 import type { ImageAsset } from '../service/asset';
 import type { EnvValue } from '../service/env';
@@ -110,6 +110,8 @@ export interface WorkloadModel {
   readonly exposedPort?: number;
   /** Further named container ports, sorted by name. */
   readonly additionalPorts: readonly PortModel[];
+  /** The container port of pyfleet's generated metrics endpoint (one of `additionalPorts`, named `metrics`), if any. */
+  readonly metricsPort?: number;
   /** Container command (entrypoint) override. */
   readonly command?: readonly string[];
   /** Container arguments override. */
@@ -237,10 +239,14 @@ export interface StackModel {
    * overlay stack (empty for none).
    */
   readonly compose: {
+    /** Whether the stack writes a compose project. */
     readonly enabled: boolean;
+    /** How its containers reach each other. */
     readonly networkMode: ComposeNetworkMode;
     /** Swarm placement constraints of every service of an overlay stack (`deploy.placement.constraints`). */
     readonly placement: readonly string[];
+    /** Log rotation of every compose service. */
+    readonly logging: ComposeLogging;
   };
   /** The stack's service mesh, or undefined without one. */
   readonly mesh?: Mesh;

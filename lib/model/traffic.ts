@@ -6,7 +6,8 @@ import type { ServiceModel, StackModel } from './stack';
 // compose networks) reads this one view, so they agree on what is allowed.
 //
 // Kinds of sources that plug in later: a monitoring scraper on a service's metrics port (the model
-// has no metrics port and no scraper yet, so there is no such edge), and backing services
+// has metrics ports, which callers never reach, but no scraper yet, so nobody is admitted on them),
+// and backing services
 // (databases, caches) that admit only their callers: they are services with named ports and callers,
 // which is all this view needs.
 
@@ -24,8 +25,9 @@ export interface ServiceIngress {
   /** Services of the stack that call it, in the stack's order. */
   readonly callers: readonly ServiceModel[];
   /**
-   * Ports its callers may open: every port its Service names (`calls` names a service, not a port;
-   * the injected URL addresses `http`).
+   * Ports its callers may open: every port its Service names but the metrics port (`calls` names a
+   * service, not a port; the injected URL addresses `http`). Only a monitoring scraper may reach the
+   * metrics port.
    */
   readonly callerPorts: readonly NamedPort[];
   /** Its HTTP port, which anyone may reach, when it is exposed (`expose`): the load balancer's or host's sources are not known. */
@@ -37,6 +39,16 @@ export interface ServiceIngress {
 /** The named ports of a service: `http` first, then the additional ports by name. */
 export function servicePorts(s: ServiceModel): NamedPort[] {
   return [{ name: 'http', port: s.settings.port }, ...s.settings.additionalPorts.map((p) => ({ name: p.name, port: p.port }))];
+}
+
+/** The ports a caller of the service may open: its named ports without the metrics port. */
+export function callerPorts(s: ServiceModel): NamedPort[] {
+  return servicePorts(s).filter((p) => !(p.name === 'metrics' && p.port === s.settings.metricsPort));
+}
+
+/** The metrics port of a service, if pyfleet generates one. */
+export function metricsPort(s: ServiceModel): NamedPort | undefined {
+  return s.settings.metricsPort !== undefined ? { name: 'metrics', port: s.settings.metricsPort } : undefined;
 }
 
 /** The HTTP port of a service. */
@@ -58,7 +70,7 @@ export function stackIngress(model: StackModel): ServiceIngress[] {
   return model.services.map((s) => ({
     service: s,
     callers: callersOf.get(s.name) ?? [],
-    callerPorts: servicePorts(s),
+    callerPorts: callerPorts(s),
     publicPort: s.settings.exposedPort !== undefined ? httpPort(s) : undefined,
     meshIngressPort: model.mesh && gateways.has(s.construct) ? httpPort(s) : undefined,
   }));

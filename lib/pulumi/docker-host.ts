@@ -81,7 +81,7 @@ function composeImage(def: any): string {
 }
 
 const KNOWN_KEYS = new Set(['image', 'build', 'entrypoint', 'command', 'environment', 'depends_on', 'network_mode', 'networks', 'ports', 'healthcheck',
-  'deploy', 'restart', 'user', 'read_only', 'tmpfs', 'cap_drop', 'cap_add', 'security_opt', 'stop_signal', 'stop_grace_period', 'labels', 'volumes']);
+  'deploy', 'restart', 'user', 'read_only', 'tmpfs', 'cap_drop', 'cap_add', 'security_opt', 'stop_signal', 'stop_grace_period', 'labels', 'volumes', 'logging']);
 
 /**
  * Parses a compose size (`256m`, `1g`, `512k`, `100b`) to whole mebibytes, rounded up (Docker's provider
@@ -316,6 +316,9 @@ export function containerArgs(project: string, svcName: string, def: any, index:
     capabilities: def.cap_drop || def.cap_add ? { drops: def.cap_drop, adds: def.cap_add } : undefined,
     securityOpts: def.security_opt,
     stopSignal: def.stop_signal,
+    // Log rotation, as compose's `logging` (json-file with max-size and max-file).
+    logDriver: def.logging?.driver,
+    logOpts: def.logging?.options ? { ...def.logging.options } : undefined,
     labels: Object.entries<string>({ ...(def.labels ?? {}), 'com.docker.compose.project': project, 'com.docker.compose.service': svcName, 'com.docker.compose.container-number': String(index) })
       .sort(([a], [b]) => a.localeCompare(b)).map(([label, value]) => ({ label, value })),
   };

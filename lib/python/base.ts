@@ -7,10 +7,11 @@ import { IWarningSource } from '../core/warnings';
 import { listSourceFiles } from '../service/asset';
 import { EnvInput, EnvValue, toEnvValue } from '../service/env';
 import { HealthCheck } from '../service/health';
+import { checkPort } from '../core/names';
 import { ContainerImage } from '../service/image';
 import { MicroService, MicroServiceProps, ServiceVersion, VersionOptions } from '../service/microservice';
 import { appInterface, findModuleAttribute } from './module';
-import { GunicornSettingValue, LISTEN_HOST_ENV, PythonServiceRecipe } from './recipe';
+import { EXTRA_REQUIREMENTS_FILE, GunicornSettingValue, LISTEN_HOST_ENV, METRICS_HOST_ENV, PythonServiceRecipe, VERSION_ENV, WRAPPER_FILE } from './recipe';
 import { readRequirements, RequirementsInfo } from './requirements';
 import { ARBITER_MEMORY, AsgiWorkerClass, WorkerProfile, workerProfile, workersFor, WsgiWorkerClass } from './workers';
 
@@ -52,6 +53,8 @@ const MANAGED_SETTINGS: Record<string, string> = {
   worker_tmp_dir: '(always /dev/shm: the root filesystem is read-only)',
   control_socket_disable: '(always disabled: the control socket fails on a read-only root)',
   config: '(the generated gunicorn.conf.py is the config)',
+  accesslog: '(the generated app wrapper writes JSON access logs to stdout)',
+  access_log_format: '(the generated app wrapper writes JSON access logs to stdout)',
 };
 
 /** Properties shared by the Python web service constructs. */
@@ -149,7 +152,32 @@ export interface PythonAppOptions extends Omit<MicroServiceProps, 'image'> {
    * @default - per worker class: 40 MiB sync, 45 MiB gthread, 50 MiB gevent, 75 MiB uvicorn
    */
   readonly workerMemory?: Size;
+  /**
+   * Prometheus metrics of the app (requests by method, route template and status, a latency histogram,
+   * in-flight requests, worker count and restarts), aggregated over every gunicorn worker and served by
+   * the gunicorn master on a separate container port named `metrics`. The port is not published on
+   * compose, and NetworkPolicies/AuthorizationPolicies do not open it to the service's callers (only a
+   * monitoring scraper may reach it). `false` turns metrics off; `{ port }` moves the port.
+   * @default - on, port 9100
+   */
+  readonly metrics?: boolean | PythonMetricsOptions;
 }
+
+/** Where a Python app serves its Prometheus metrics. */
+export interface PythonMetricsOptions {
+  /**
+   * Container port of the metrics endpoint (`/metrics`). It must differ from every other port of the service.
+   * @default 9100
+   */
+  readonly port?: number;
+}
+
+/** Container port of the metrics endpoint unless `metrics: { port }` moves it. */
+export const DEFAULT_METRICS_PORT = 9100;
+/** Name of the metrics container port (Kubernetes Service and container port name). */
+export const METRICS_PORT_NAME = 'metrics';
+/** Package the generated image adds for metrics, pinned, unless the requirements list it. */
+export const PROMETHEUS_CLIENT_REQUIREMENT = 'prometheus-client==0.26.0';
 
 /** Options of an extra version of a Python service. */
 export interface PythonVersionOptions extends VersionOptions {
@@ -211,6 +239,8 @@ export abstract class PythonWebApp extends MicroService implements IWarningSourc
   public readonly gunicornSettings: Readonly<Record<string, GunicornSettingValue>>;
   /** Typical memory of one worker (for the memory-fit warning). */
   public readonly workerMemory: Size;
+  /** Container port of the metrics endpoint, or undefined when metrics are off. */
+  public readonly metricsPort?: number;
   private readonly requirementsByDir: Map<string, RequirementsInfo>;
 
   protected constructor(scope: Construct, id: string, props: PythonAppOptions, kind: PythonAppKind) {
@@ -243,14 +273,17 @@ export abstract class PythonWebApp extends MicroService implements IWarningSourc
     // `this` does not exist before super().
     const holder: { app?: PythonWebApp } = {};
     const image = generatedImage(source, () => holder.app!, props.packageIndexUrl);
+    const metricsPort = checkMetrics(where, props);
     super(scope, id, {
       ...props,
+      additionalPorts: metricsPort !== undefined ? { ...props.additionalPorts, [METRICS_PORT_NAME]: metricsPort } : props.additionalPorts,
       image,
       gracefulShutdown: props.gracefulTimeout ?? props.gracefulShutdown,
       keepAlive: props.keepAlive ?? Duration.seconds(75),
       healthCheck: withPythonCommand(userCheck, props.port ?? 8080),
     });
     holder.app = this;
+    this.metricsPort = metricsPort;
 
     this.framework = kind.framework;
     this.source = source;
@@ -330,6 +363,8 @@ export abstract class PythonWebApp extends MicroService implements IWarningSourc
   public addVersion(name: string, options: PythonVersionOptions = {}): ServiceVersion {
     const where = `${this.node.path}/${name}`;
     checkEnv(where, options.env);
+    // The JSON access log names the version that served each request.
+    options = { ...options, env: { [VERSION_ENV]: name, ...options.env } };
     if (options.source === undefined) return super.addVersion(name, options);
     if (options.image !== undefined) {
       throw new PyfleetError(where, 'both source and image were given for the version', 'give one of them');
@@ -381,12 +416,24 @@ export abstract class PythonWebApp extends MicroService implements IWarningSourc
       maxRequestsJitter: this.maxRequestsJitter,
       preload: this.preload,
       extraSettings: this.gunicornSettings,
+      metrics: this.metricsPort !== undefined ? { port: this.metricsPort } : undefined,
+      extraRequirements: this.metricsPort !== undefined && !requirements.packages.has('prometheus-client') ? [PROMETHEUS_CLIENT_REQUIREMENT] : [],
     };
   }
 
   /** @internal The generated gunicorn.conf.py binds the host this variable names (default 0.0.0.0). */
   public _loopbackListenEnv(): Record<string, string> | undefined {
     return { [LISTEN_HOST_ENV]: '127.0.0.1' };
+  }
+
+  /** @internal The metrics port, which callers and the public never reach (NetworkPolicies, compose). */
+  public _metricsPort(): number | undefined {
+    return this.metricsPort;
+  }
+
+  /** @internal Compose host mode binds the metrics server on loopback: it is never public. */
+  public _loopbackMetricsEnv(): Record<string, string> | undefined {
+    return this.metricsPort !== undefined ? { [METRICS_HOST_ENV]: '127.0.0.1' } : undefined;
   }
 
   /**
@@ -429,7 +476,7 @@ export abstract class PythonWebApp extends MicroService implements IWarningSourc
     }
     const sources = new Set<string>([this.source, ...[...this.requirementsByDir.keys()]]);
     for (const dir of sources) {
-      const replaced = ['Dockerfile', 'gunicorn.conf.py', '.dockerignore'].filter((f) => fs.existsSync(path.join(dir, f)));
+      const replaced = ['Dockerfile', 'gunicorn.conf.py', '.dockerignore', WRAPPER_FILE, EXTRA_REQUIREMENTS_FILE].filter((f) => fs.existsSync(path.join(dir, f)));
       if (replaced.length > 0) {
         warnings.push(`${dir} has its own ${replaced.join(', ')}, which the generated one${replaced.length > 1 ? 's' : ''} replace${replaced.length > 1 ? '' : 's'} in the build context. Delete ${replaced.length > 1 ? 'them' : 'it'}, and pass extra gunicorn settings through gunicornSettings`);
       }
@@ -542,6 +589,30 @@ function atConstruct<T>(where: string, prop: string, make: () => T): T {
     if (e instanceof PyfleetError && e.constructPath !== where) throw new PyfleetError(where, `${prop}: ${e.problem}`, e.fix);
     throw e;
   }
+}
+
+/** The metrics port from the `metrics` prop (undefined when off), checked against every other port of the service. */
+function checkMetrics(where: string, props: PythonAppOptions): number | undefined {
+  const m = props.metrics;
+  if (m === false) return undefined;
+  if (m !== undefined && m !== true && (typeof m !== 'object' || m === null)) {
+    throw new PyfleetError(where, 'metrics must be true, false or { port }', 'give metrics: false to turn metrics off, or metrics: { port: 9100 }');
+  }
+  const port = (typeof m === 'object' ? m.port : undefined) ?? DEFAULT_METRICS_PORT;
+  checkPort(where, 'metrics.port', port);
+  const httpPort = props.port ?? 8080;
+  if (port === httpPort) {
+    throw new PyfleetError(where, `the metrics port ${port} clashes with the service's HTTP port ${httpPort}`, `give metrics: { port: <another port> } (e.g. ${httpPort === DEFAULT_METRICS_PORT ? 9101 : DEFAULT_METRICS_PORT}), or change port`);
+  }
+  for (const [name, p] of Object.entries(props.additionalPorts ?? {})) {
+    if (name === METRICS_PORT_NAME) {
+      throw new PyfleetError(where, 'additionalPorts names a port "metrics", which pyfleet declares for the generated metrics endpoint', 'choose the port with metrics: { port } instead, or set metrics: false to serve metrics yourself');
+    }
+    if (p === port) {
+      throw new PyfleetError(where, `the metrics port ${port} clashes with additional port "${name}" (${p})`, `give metrics: { port: <another port> }, or move "${name}"`);
+    }
+  }
+  return port;
 }
 
 /** Refuses env values that are not strings or EnvValues, naming the construct path and the variable. */

@@ -1,5 +1,5 @@
 export * from './workers';
 export { GunicornSettingValue, PythonServiceRecipe } from './recipe';
-export { PythonAppOptions, PythonVersionOptions, PythonWebApp, DEFAULT_PYTHON_VERSION, DEFAULT_THREADS, WORKERS_ENV } from './base';
+export { PythonAppOptions, PythonMetricsOptions, PythonVersionOptions, PythonWebApp, DEFAULT_METRICS_PORT, DEFAULT_PYTHON_VERSION, DEFAULT_THREADS, METRICS_PORT_NAME, WORKERS_ENV } from './base';
 export * from './flask';
 export * from './fastapi';

@@ -4,6 +4,15 @@ import type { WorkerSizing } from './workers';
 /** The address gunicorn listens on: 0.0.0.0 unless set (compose host mode sets 127.0.0.1 for services that are not exposed). */
 export const LISTEN_HOST_ENV = 'PYFLEET_LISTEN_HOST';
 
+/** The address the metrics server listens on: 0.0.0.0 unless set (compose host mode sets 127.0.0.1: metrics are never public). */
+export const METRICS_HOST_ENV = 'PYFLEET_METRICS_HOST';
+/** The version name a container runs (pyfleet sets it on every version); the JSON access log carries it. */
+export const VERSION_ENV = 'PYFLEET_VERSION';
+/** The generated module that wraps the user's app with request metrics and the JSON access log (gunicorn runs `pyfleet_app:app`). */
+export const WRAPPER_FILE = 'pyfleet_app.py';
+/** The generated requirements file of the packages the generated files need beside the user's (e.g. prometheus-client). */
+export const EXTRA_REQUIREMENTS_FILE = 'pyfleet-requirements.txt';
+
 /** A value of a gunicorn setting, written as a Python literal. */
 export type GunicornSettingValue = string | number | boolean | null | readonly (string | number | boolean)[];
 
@@ -69,4 +78,11 @@ export interface PythonServiceRecipe extends BuildRecipe {
   readonly preload: boolean;
   /** Further gunicorn settings, verbatim. */
   readonly extraSettings: Readonly<Record<string, GunicornSettingValue>>;
+  /** The Prometheus metrics endpoint the gunicorn master serves, if metrics are on. */
+  readonly metrics?: {
+    /** Container port of `/metrics`. */
+    readonly port: number;
+  };
+  /** Pinned requirements the generated files need that the user's requirements do not list (written to pyfleet-requirements.txt). */
+  readonly extraRequirements: readonly string[];
 }

@@ -13,3 +13,4 @@ export {
   toMermaid, topologyMarkdown, toDot, toText,
 } from './topology';
 export { networkPolicyExtension } from './network-policy';
+export { prometheusScrapeJobs, PrometheusScrapeJob, PrometheusScrapeOptions } from './monitoring/prometheus';

@@ -458,6 +458,23 @@ export class MicroService extends Construct {
     return undefined;
   }
 
+  /**
+   * The container port pyfleet's generated metrics endpoint listens on, or undefined. It is one of
+   * `additionalPorts` (named `metrics`) that callers and the public never reach.
+   * @internal
+   */
+  public _metricsPort(): number | undefined {
+    return undefined;
+  }
+
+  /**
+   * Environment that makes the generated metrics server listen on 127.0.0.1 (compose host network mode).
+   * @internal
+   */
+  public _loopbackMetricsEnv(): Record<string, string> | undefined {
+    return undefined;
+  }
+
   /** @internal */
   public _synthWarnings(): string[] {
     if (this.stack.composeNetworkMode !== ComposeNetworkMode.HOST || this.expose || this._loopbackListenEnv()) return [];

@@ -57,7 +57,7 @@ run('generated images and the compose project under a real Docker engine', () =>
   let out: Synthesized;
   let compose: any;
   let base = '';
-  const ports = { user: 0, order: 0 };
+  const ports = { user: 0, order: 0, userMetrics: 0, orderMetrics: 0 };
   const project = `pfe2e${process.pid}`;
   let composeFile = '';
   let up = false;
@@ -67,15 +67,18 @@ run('generated images and the compose project under a real Docker engine', () =>
   beforeAll(async () => {
     ports.user = await freePort();
     ports.order = await freePort();
+    // Host network mode: each metrics port is a host port, so each service gets its own.
+    ports.userMetrics = await freePort();
+    ports.orderMetrics = await freePort();
     out = synth((app: App) => {
       const stack = new Stack(app, 'shop', { compose: { networkMode: ComposeNetworkMode.HOST } });
       const users = new FastApiApp(stack, 'user-service', {
-        source: path.join(SHOP, 'user'), port: ports.user, replicas: 1,
+        source: path.join(SHOP, 'user'), port: ports.user, replicas: 1, metrics: { port: ports.userMetrics },
         cpu: Cpu.millis(500), memory: Size.mebibytes(256),
         healthCheck: HealthCheck.http('/healthz', { interval: Duration.seconds(2) }),
       });
       new FastApiApp(stack, 'order-service', {
-        source: path.join(SHOP, 'order'), port: ports.order, replicas: 1,
+        source: path.join(SHOP, 'order'), port: ports.order, replicas: 1, metrics: { port: ports.orderMetrics },
         cpu: Cpu.cores(1), memory: Size.mebibytes(512),
         healthCheck: HealthCheck.http('/healthz', { interval: Duration.seconds(2) }),
         calls: [users], expose: { port: ports.order },
@@ -126,7 +129,8 @@ run('generated images and the compose project under a real Docker engine', () =>
       expect(image.Config.User).toBe('10001:10001');
       expect(image.Config.Cmd).toEqual(['gunicorn', '--config', '/app/gunicorn.conf.py']);
       expect(image.Config.Entrypoint ?? null).toBeNull();
-      expect(Object.keys(image.Config.ExposedPorts)).toEqual([`${port}/tcp`]);
+      const metricsPort = name === 'user-service' ? ports.userMetrics : ports.orderMetrics;
+      expect(Object.keys(image.Config.ExposedPorts).sort()).toEqual([`${port}/tcp`, `${metricsPort}/tcp`].sort());
       expect(image.Config.Healthcheck.Test[0]).toBe('CMD');
       expect(image.Config.Env).toEqual(expect.arrayContaining(['PYTHONDONTWRITEBYTECODE=1', 'PYTHONUNBUFFERED=1']));
       expect(image.Config.Labels['org.opencontainers.image.title']).toBe(name);
@@ -208,6 +212,15 @@ run('generated images and the compose project under a real Docker engine', () =>
       expect(c.HostConfig.SecurityOpt).toEqual(['no-new-privileges:true']);
       expect(c.HostConfig.NanoCpus).toBe(want.nanoCpus);
       expect(c.HostConfig.Memory).toBe(want.memory);
+      // Logs rotate (json-file, 10m x 3), as the compose file says.
+      expect(c.HostConfig.LogConfig).toEqual({ Type: 'json-file', Config: { 'max-file': '3', 'max-size': '10m' } });
+      // Metrics work on the read-only root (multiprocess files on the /tmp tmpfs), on loopback only
+      // (PYFLEET_METRICS_HOST): the health checks the engine ran are counted.
+      const metricsPort = name === 'user-service' ? ports.userMetrics : ports.orderMetrics;
+      const m = await get(`http://127.0.0.1:${metricsPort}/metrics`);
+      expect(m.status).toBe(200);
+      expect(m.body).toMatch(/^http_requests_total\{method="GET",route="\/healthz",status="200"\} [1-9]/m);
+      expect(m.body).toMatch(/^gunicorn_workers [1-9]/m);
       expect(Object.keys(c.HostConfig.Tmpfs ?? {})).toEqual(['/tmp']);
       // gunicorn is PID 1 (it gets SIGTERM itself), as uid 10001, with the worker count pyfleet derived
       // from the CPU limit (WEB_CONCURRENCY), and it says so at start.

@@ -48,6 +48,9 @@ function startGunicorn(bin: string, s: Synthesized, svc: PythonWebApp, home: str
       PYTHONUNBUFFERED: '1',
       // Same port as the generated bind, but loopback only on this machine.
       GUNICORN_CMD_ARGS: `--bind=127.0.0.1:${svc.port}`,
+      // The metrics endpoint on loopback, its files in a directory of this run (in the container: /tmp/prometheus).
+      PYFLEET_METRICS_HOST: '127.0.0.1',
+      PROMETHEUS_MULTIPROC_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'pyfleet-mp-')),
     },
   });
 }
@@ -103,8 +106,12 @@ run('gunicorn with the generated config (real processes on loopback)', () => {
     await until(`${opts.expectedWorkers} workers`, () => workerPids(proc).length >= opts.expectedWorkers);
     expect(proc.output()).toContain(`pyfleet: ${opts.expectedWorkers} ${opts.workerLog} worker(s), WEB_CONCURRENCY=${opts.expectedWorkers}`);
     expect(workerPids(proc)).toHaveLength(opts.expectedWorkers);
-    // Access log on stdout/stderr of the process (the container log).
-    expect(proc.output()).toMatch(new RegExp(`GET ${opts.path.replace(/\//g, '\\/')}`));
+    // Access log on stdout of the process (the container log): one JSON object per request.
+    // (A worker writes the line once the response is sent, so the last one may trail the response.)
+    const served = () => proc.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l))
+      .filter((a) => a.method === 'GET' && a.path === opts.path && a.status === 200);
+    await until('20 access log lines', () => served().length >= 20, 5_000);
+    expect(served()).toHaveLength(20);
 
     // An in-flight request survives SIGTERM; the arbiter exits 0 within the graceful timeout.
     const slow = get(`${base}/slow`, {}, 15_000);
@@ -155,12 +162,12 @@ run('gunicorn with the generated config (real processes on loopback)', () => {
   });
 
   test('user-service and order-service together in host network mode: order-service reaches user-service through the injected URL', async () => {
-    const [userPort, orderPort] = [await freePort(), await freePort()];
+    const [userPort, orderPort, userMetrics, orderMetrics] = [await freePort(), await freePort(), await freePort(), await freePort()];
     let users!: PythonWebApp;
     let orders!: PythonWebApp;
     const s = synth((stack) => {
-      users = new FastApiApp(stack, 'user-service', { source: path.join(SHOP, 'user'), port: userPort, replicas: 1 });
-      orders = new FastApiApp(stack, 'order-service', { source: path.join(SHOP, 'order'), port: orderPort, replicas: 1, cpu: Cpu.cores(1), memory: Size.mebibytes(512), calls: [users] });
+      users = new FastApiApp(stack, 'user-service', { source: path.join(SHOP, 'user'), port: userPort, replicas: 1, metrics: { port: userMetrics } });
+      orders = new FastApiApp(stack, 'order-service', { source: path.join(SHOP, 'order'), port: orderPort, replicas: 1, metrics: { port: orderMetrics }, cpu: Cpu.cores(1), memory: Size.mebibytes(512), calls: [users] });
     }, ComposeNetworkMode.HOST);
     const orderEnv = s.compose.services['order-service'].environment;
     // The URL comes from the synthesized compose file, not from this test.
@@ -178,7 +185,7 @@ run('gunicorn with the generated config (real processes on loopback)', () => {
     expect(r.status).toBe(200);
     expect(JSON.parse(r.body)).toEqual({ id: 10, user_id: 1, item: 'analytical engine', user: { id: 1, name: 'Ada Lovelace' } });
     // user-service's access log shows the call order-service made.
-    await until('the call in user-service\'s access log', () => /GET \/users\/1 HTTP\/1.1" 200/.test(u.output()));
+    await until('the call in user-service\'s access log', () => /"method": "GET", "path": "\/users\/1", "request_id": "[0-9a-f]{32}", "service": "user-service", "status": 200/.test(u.output()));
 
     // Without user-service, order-service fails visibly (502), so the 200 above came through the URL.
     const us = await u.stop('SIGTERM', users.gracefulTimeout.millis + 5_000);

@@ -118,6 +118,9 @@ describe('DockerHostDeployment', () => {
         expect(inp.capabilities?.drops).toEqual(svc.cap_drop);
         expect(inp.securityOpts).toEqual(svc.security_opt);
         expect(inp.stopSignal).toBe(svc.stop_signal);
+        // Log rotation as compose has it: json-file, max-size and max-file (a VPS disk never fills with logs).
+        expect(inp.logDriver).toBe('json-file');
+        expect([inp.logDriver, inp.logOpts]).toEqual([svc.logging.driver, svc.logging.options]);
         if (svc.stop_grace_period) expect(inp.stopTimeout).toBe(Math.ceil(goDurationMillis(svc.stop_grace_period) / 1000));
         expect(inp.entrypoints).toEqual(svc.entrypoint);
         expect(inp.command).toEqual(svc.command);

@@ -120,18 +120,19 @@ run('generated gunicorn.conf.py, executed by python3', () => {
     }
   });
 
-  test('production settings: bind, /dev/shm heartbeat, stdout access log, no control socket, timeouts', () => {
+  test('production settings: bind, /dev/shm heartbeat, access log by the wrapper, no control socket, timeouts', () => {
     const c = load(gthread, {});
     expect(c).toMatchObject({
       bind: ['0.0.0.0:8080'],
       worker_class: 'gthread',
       threads: 32,
-      accesslog: '-',
+      // gunicorn's own access log is off: pyfleet_app.py writes one JSON object per request to stdout.
+      accesslog: null,
       control_socket_disable: true,
       keepalive: 75,
       graceful_timeout: 30,
       timeout: 30,
-      wsgi_app: 'app:app',
+      wsgi_app: 'pyfleet_app:app',
     });
     expect(c.worker_tmp_dir).toBe(fs.existsSync('/dev/shm') ? '/dev/shm' : null);
   });

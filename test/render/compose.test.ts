@@ -104,15 +104,20 @@ describe('compose output', () => {
     const out = synth((a) => {
       app = a;
       const stack = new Stack(a, 'shop', { compose: { networkMode: ComposeNetworkMode.HOST } });
-      const users = new FastApiApp(stack, 'user-service', { source: path.join(SHOP, 'user'), port: 8001, replicas: 1 });
+      // On the host network every metrics port is a host port too: each service gets its own.
+      const users = new FastApiApp(stack, 'user-service', { source: path.join(SHOP, 'user'), port: 8001, replicas: 1, metrics: { port: 9101 } });
       const audit = new MicroService(stack, 'audit', { image: ContainerImage.fromRegistry('ghcr.io/acme/audit:2.0.1'), port: 8003, replicas: 1 });
-      new FastApiApp(stack, 'order-service', { source: path.join(SHOP, 'order'), port: 8002, replicas: 1, calls: [users, audit], expose: { port: 8002 } });
+      new FastApiApp(stack, 'order-service', { source: path.join(SHOP, 'order'), port: 8002, replicas: 1, calls: [users, audit], expose: { port: 8002 }, metrics: { port: 9102 } });
     });
     outs.push(out);
     const doc = composeOf(out);
     expect(doc.services['user-service'].environment.PYFLEET_LISTEN_HOST).toBe('127.0.0.1');
     expect(doc.services['order-service'].environment.PYFLEET_LISTEN_HOST).toBeUndefined(); // exposed: every interface
     expect(doc.services.audit.environment?.PYFLEET_LISTEN_HOST).toBeUndefined(); // pyfleet does not control its server
+    // Metrics are never public: loopback even for the exposed service; and never a published port.
+    expect(doc.services['user-service'].environment.PYFLEET_METRICS_HOST).toBe('127.0.0.1');
+    expect(doc.services['order-service'].environment.PYFLEET_METRICS_HOST).toBe('127.0.0.1');
+    expect(doc.services.audit.environment?.PYFLEET_METRICS_HOST).toBeUndefined();
     const warnings = app.warnings().filter((w) => /host network mode/.test(w.message));
     expect(warnings.map((w) => w.constructPath)).toEqual(['shop/audit', 'shop']);
     expect(warnings[0].message).toMatch(/unless its server binds 127\.0\.0\.1:8003, port 8003 is open on every interface of the host/);

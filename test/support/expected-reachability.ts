@@ -1,7 +1,7 @@
 // What the program says may connect to what: the call graph plus the exposure, mesh-ingress and DNS
 // edges, read from the constructs (the user's program), to compare with what test/support/reachability
 // finds in the synthesized output. Flow notation as there.
-import { MeshGateway, MicroService, Stack } from '../../lib';
+import { MeshGateway, MicroService, PythonWebApp, Stack } from '../../lib';
 import { INTERNET, WORLD } from './reachability';
 
 const DNS = 'kube-system/kube-dns';
@@ -16,8 +16,10 @@ function pods(stack: Stack, s: MicroService): string[] {
   return s.versions.map((v) => `${stack.namespaceName}/${s.serviceName}-${v.versionName}`);
 }
 
+/** The ports a caller may open: every declared port but the metrics port of a Python app (only a monitoring scraper may reach it, and the model has none yet). */
 function ports(s: MicroService): number[] {
-  return [s.port, ...Object.values(s.additionalPorts)];
+  const metrics = s instanceof PythonWebApp ? s.metricsPort : undefined;
+  return [s.port, ...Object.values(s.additionalPorts)].filter((p) => p !== metrics);
 }
 
 const sorted = (xs: Iterable<string>): string[] => [...new Set(xs)].sort();

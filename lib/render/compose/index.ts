@@ -9,7 +9,7 @@ import type { Hatches, ServiceModel, StackModel, VersionModel } from '../../mode
 import { versionLabels } from '../../service/labels';
 import { MicroService, ServiceVersion } from '../../service/microservice';
 import { GATEWAY_RUNTIME } from './runtime';
-import { ComposeDeploy, ComposeProject, ComposeService } from './types';
+import { ComposeDeploy, ComposeProject, ComposeService, ComposeServiceLogging } from './types';
 import { hostModeWarnings, NetworkAttachment, networkNameProblems, networkPlan } from './networks';
 import { GATEWAY_HEALTH_PORT, GATEWAY_IMAGE, GATEWAY_LUA, GATEWAY_LUA_PATH, gatewayConfig, needsGatewayLua, gatewayProblems, needsGateway, PUBLIC_CONTAINER_PORT_BASE, PUBLIC_TLS_CONTAINER_PORT_BASE, gatewayCertificatePath, publicGateways } from './gateway';
 
@@ -68,6 +68,8 @@ function renderVersion(model: StackModel, m: ServiceModel, vm: VersionModel, net
   const env: Record<string, string> = {};
   // Host mode shares the host's interfaces: a service nobody outside calls listens on loopback only.
   if (mode === ComposeNetworkMode.HOST && !svc.expose) Object.assign(env, svc._loopbackListenEnv());
+  // ... and its metrics endpoint always on loopback: metrics are never public.
+  if (mode === ComposeNetworkMode.HOST) Object.assign(env, svc._loopbackMetricsEnv());
   for (const callee of m.calls) {
     const c = model.service(callee);
     env[c.urlVariable] = c.addresses.compose;
@@ -151,6 +153,7 @@ function renderVersion(model: StackModel, m: ServiceModel, vm: VersionModel, net
   service.stop_signal = 'SIGTERM';
   service.stop_grace_period = svc.gracefulShutdown.plus(svc.preStopDelay).toGoString();
   service.labels = sortObject(versionLabels(version));
+  service.logging = composeLogging(model);
   return [composeName(version), applyOverrides(orderServiceKeys(service), vm.hatches, vm.path)];
 }
 
@@ -272,6 +275,14 @@ function applyOverrides(service: Record<string, unknown>, hatches: Hatches, owne
   return out as ComposeService;
 }
 
+/** The `logging` key of every compose service: json-file with rotation, so logs never fill the disk. */
+function composeLogging(model: StackModel): ComposeServiceLogging {
+  const l = model.compose.logging;
+  const kib = l.maxSizeBytes / 1024;
+  const size = kib % 1024 === 0 ? `${kib / 1024}m` : `${kib}k`;
+  return { driver: l.driver, options: { 'max-file': String(l.maxFiles), 'max-size': size } };
+}
+
 /** The stack's compose document. */
 export function composeDocument(model: StackModel): { document: ComposeProject; files: Artifact[] } {
   const stack = model.construct;
@@ -287,7 +298,8 @@ export function composeDocument(model: StackModel): { document: ComposeProject; 
     if (needsGateway(svc)) {
       const conf: Artifact = { path: `${stack.stackName}.compose/${svc.serviceName}-gateway.cfg`, content: gatewayConfig(svc) };
       const lua: Artifact | undefined = needsGatewayLua(svc) ? { path: luaFile(stack, svc), content: GATEWAY_LUA } : undefined;
-      services[svc.serviceName] = applyOverrides(gatewayService(model, svc, plan.attachments(svc.serviceName)!, conf, lua), m.hatches, m.path);
+      const gateway = { ...gatewayService(model, svc, plan.attachments(svc.serviceName)!, conf, lua), logging: composeLogging(model) };
+      services[svc.serviceName] = applyOverrides(orderServiceKeys(gateway), m.hatches, m.path);
       files.push(conf);
       if (lua) files.push(lua);
     }
@@ -393,7 +405,11 @@ export function composeProblems(models: readonly StackModel[]): PyfleetError[] {
       for (const port of publishedHostPorts(svc)) {
         const other = hostPorts.get(port);
         if (other && other !== svc) {
-          errors.push(new PyfleetError(svc.node.path, `host port ${port} is already taken by "${other.node.path}" in the compose project of stack "${model.name}"`, 'give each service its own public port (expose.port) or, in host network mode, its own container port; or turn compose off for a Kubernetes-only stack (compose: { enabled: false })'));
+          const metrics = port === svc._metricsPort() || port === other._metricsPort();
+          errors.push(new PyfleetError(svc.node.path, `host port ${port} is already taken by "${other.node.path}" in the compose project of stack "${model.name}"${metrics ? ' (in host network mode a metrics port is a host port too)' : ''}`,
+            metrics
+              ? 'give each Python service of a host-mode project its own metrics port (metrics: { port: 9101 }, 9102, ...), or metrics: false'
+              : 'give each service its own public port (expose.port) or, in host network mode, its own container port; or turn compose off for a Kubernetes-only stack (compose: { enabled: false })'));
         } else {
           hostPorts.set(port, svc);
         }

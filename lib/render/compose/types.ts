@@ -101,6 +101,14 @@ export interface ComposeVolumeMount {
   readonly read_only?: boolean;
 }
 
+/** A compose service's `logging` key. */
+export interface ComposeServiceLogging {
+  /** Logging driver. */
+  driver: string;
+  /** Driver options (`max-size`, `max-file`). */
+  options: Record<string, string>;
+}
+
 /** One compose service as pyfleet writes it. Further keys may come from `Compose.of(...).addOverride`. */
 export interface ComposeService {
   /** Image reference to run (registry images, and built images on a swarm, which cannot build). */
@@ -122,6 +130,8 @@ export interface ComposeService {
   volumes?: ComposeVolumeMount[];
   /** Swarm configs mounted as files (overlay stacks: the gateway's configuration). */
   configs?: ComposeConfigMount[];
+  /** Log driver and rotation. */
+  logging?: ComposeServiceLogging;
   /** Environment variables; `$` in literal values is escaped as `$$`, secrets read `${VARIABLE:?...}`. */
   environment?: Record<string, string>;
   /** Published ports, short syntax (`0.0.0.0:80:8080/tcp`). */

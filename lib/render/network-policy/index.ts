@@ -1,7 +1,7 @@
 import { k8s } from 'cdk8s-plus-27';
 import { PyfleetError } from '../../core/errors';
 import type { ServiceModel, StackModel } from '../../model/stack';
-import { callees, NamedPort, servicePorts, ServiceIngress, stackIngress } from '../../model/traffic';
+import { callees, callerPorts, NamedPort, ServiceIngress, stackIngress } from '../../model/traffic';
 import type { KubernetesExtension } from '../kubernetes';
 import { KubeObject, kubeObject } from '../kubernetes/object';
 
@@ -58,7 +58,7 @@ function ingressRules(model: StackModel, edge: ServiceIngress): k8s.NetworkPolic
 function egressRules(model: StackModel, s: ServiceModel): k8s.NetworkPolicyEgressRule[] {
   const rules: k8s.NetworkPolicyEgressRule[] = callees(model, s).map((c) => ({
     to: [{ podSelector: { matchLabels: { ...c.selector } } }],
-    ports: servicePorts(c).map(named),
+    ports: callerPorts(c).map(named),
   }));
   rules.push({
     to: [inNamespace(CLUSTER_DNS.namespace, CLUSTER_DNS.labels)],

@@ -73,11 +73,15 @@ describe.each(ALL.map((g) => [g.name, g] as const))('generated image of %s', (_n
     const [builder, runtime] = stages(dockerfile);
     const copies = builder.filter((i) => i.getKeyword() === 'COPY').map(args);
     expect(copies.length).toBeGreaterThan(0);
-    expect(copies.every((c) => /^requirements[\w./-]*\.txt requirements[\w./-]*\.txt$/.test(c))).toBe(true);
+    expect(copies.every((c) => /^(pyfleet-)?requirements[\w./-]*\.txt (pyfleet-)?requirements[\w./-]*\.txt$/.test(c))).toBe(true);
     const pip = builder.filter((i) => i.getKeyword() === 'RUN' && args(i).includes('pip install'));
     expect(pip).toHaveLength(1);
     expect(args(pip[0])).toContain('--no-cache-dir');
     expect(args(pip[0])).toContain('-r requirements.txt');
+    // Metrics are on by default: prometheus-client, pinned, from the generated requirements file, in the same install.
+    expect(copies).toContain('pyfleet-requirements.txt pyfleet-requirements.txt');
+    expect(args(pip[0])).toMatch(/-r requirements\.txt -r pyfleet-requirements\.txt$/);
+    expect(g.files['pyfleet-requirements.txt'].split('\n').filter((l) => l && !l.startsWith('#'))).toEqual(['prometheus-client==0.26.0']);
     expect(builder.indexOf(pip[0])).toBeGreaterThan(builder.findIndex((i) => i.getKeyword() === 'COPY'));
     // The source comes in after the dependencies, in the runtime stage.
     const kw = runtime.map((i) => `${i.getKeyword()} ${args(i)}`);
@@ -106,7 +110,7 @@ describe.each(ALL.map((g) => [g.name, g] as const))('generated image of %s', (_n
     // USER comes before CMD and after every RUN: nothing at run time is root.
     const kws = runtime.map((i) => i.getKeyword());
     expect(kws.lastIndexOf('RUN')).toBeLessThan(kws.indexOf('USER'));
-    expect(get('EXPOSE')).toEqual([String(g.port)]);
+    expect(get('EXPOSE')).toEqual([`${g.port} 9100`]); // the HTTP port and the metrics port
     const labels = get('LABEL').join(' ');
     for (const l of ['org.opencontainers.image.title', 'org.opencontainers.image.description', 'org.opencontainers.image.base.name']) expect(labels).toContain(l);
     const hc = get('HEALTHCHECK');
