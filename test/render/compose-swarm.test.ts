@@ -49,6 +49,9 @@ describe('overlay (swarm) compose output', () => {
       expect(s.security_opt).toBeUndefined();
       expect(s.cap_drop).toEqual(['ALL']);
       expect(s.read_only).toBe(true);
+      // The writable /tmp of the read-only root is a tmpfs mount: the stack loader drops the `tmpfs` key.
+      expect(s.tmpfs).toBeUndefined();
+      expect(s.volumes).toContainEqual({ type: 'tmpfs', target: '/tmp' });
       expect(s.deploy.update_config.order).toBe('start-first');
       expect(s.deploy.rollback_config.order).toBe('start-first');
       expect(s.deploy.placement).toBeUndefined();
@@ -64,7 +67,7 @@ describe('overlay (swarm) compose output', () => {
     expect(doc.services.web.deploy.update_config.monitor).toBe('5s'); // no health check: swarm's default
     // The gateway reads its generated config from a swarm config named by content, not a bind mount.
     const gw = doc.services['order-service'];
-    expect(gw.volumes).toBeUndefined();
+    expect(gw.volumes).toEqual([{ type: 'tmpfs', target: '/tmp' }]); // no bind mount, only the writable /tmp
     expect(gw.configs).toEqual([{ source: expect.stringMatching(/^order-service-gateway-cfg-[0-9a-f]{10}$/), target: '/usr/local/etc/haproxy/haproxy.cfg', mode: 0o444 }]);
     expect(doc.configs).toEqual({ [gw.configs[0].source]: { file: './shop.compose/order-service-gateway.cfg' } });
     expect(out.files.has('shop.compose/order-service-gateway.cfg')).toBe(true);

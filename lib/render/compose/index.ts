@@ -9,7 +9,7 @@ import type { Hatches, ServiceModel, StackModel, VersionModel } from '../../mode
 import { versionLabels } from '../../service/labels';
 import { MicroService, ServiceVersion } from '../../service/microservice';
 import { GATEWAY_RUNTIME } from './runtime';
-import { ComposeDeploy, ComposeProject, ComposeService, ComposeServiceLogging } from './types';
+import { ComposeDeploy, ComposeProject, ComposeService, ComposeServiceLogging, ComposeVolumeMount } from './types';
 import { hostModeWarnings, NetworkAttachment, networkNameProblems, networkPlan } from './networks';
 import { GATEWAY_HEALTH_PORT, GATEWAY_IMAGE, GATEWAY_LUA, GATEWAY_LUA_PATH, gatewayConfig, needsGatewayLua, gatewayProblems, needsGateway, PUBLIC_CONTAINER_PORT_BASE, PUBLIC_TLS_CONTAINER_PORT_BASE, gatewayCertificatePath, publicGateways } from './gateway';
 
@@ -146,7 +146,7 @@ function renderVersion(model: StackModel, m: ServiceModel, vm: VersionModel, net
   if (mode !== ComposeNetworkMode.OVERLAY) service.restart = svc.restartPolicy;
   service.user = `${svc.runAsUser}:${svc.runAsUser}`;
   service.read_only = true;
-  service.tmpfs = ['/tmp'];
+  writableTmp(service, mode === ComposeNetworkMode.OVERLAY);
   service.cap_drop = ['ALL'];
   // A swarm cannot set no-new-privileges (`docker stack deploy` ignores security_opt): the README says so.
   if (mode !== ComposeNetworkMode.OVERLAY) service.security_opt = ['no-new-privileges:true'];
@@ -181,6 +181,20 @@ function swarmDeploy(model: StackModel, health: { intervalMs: number; startPerio
 function swarmConfigName(file: Artifact): string {
   const base = file.path.split('/').pop()!.replace(/[^A-Za-z0-9_-]/g, '-');
   return `${base}-${createHash('sha256').update(file.content ?? '').digest('hex').slice(0, 10)}`;
+}
+
+/**
+ * The writable /tmp of a read-only container: the `tmpfs` key for docker compose, and a tmpfs mount
+ * in `volumes` on a swarm, whose stack loader does not apply the `tmpfs` key (measured: the container's
+ * /tmp stayed read-only, and gunicorn could not create its metrics directory there).
+ */
+function writableTmp(service: Record<string, unknown>, swarm: boolean): void {
+  if (!swarm) {
+    service.tmpfs = ['/tmp'];
+    return;
+  }
+  const volumes = (service.volumes as ComposeVolumeMount[] | undefined) ?? [];
+  service.volumes = [...volumes, { type: 'tmpfs', target: '/tmp' }];
 }
 
 function luaFile(stack: Stack, svc: MicroService): string {
@@ -234,7 +248,7 @@ function gatewayService(model: StackModel, svc: MicroService, networks: Record<s
     service.restart = svc.restartPolicy;
   }
   service.read_only = true;
-  service.tmpfs = ['/tmp'];
+  writableTmp(service, swarm);
   service.cap_drop = ['ALL'];
   if (!swarm) service.security_opt = ['no-new-privileges:true'];
   // SIGUSR1 is HAProxy's soft stop: it finishes in-flight requests, then exits.
