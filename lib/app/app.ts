@@ -158,7 +158,7 @@ export class App extends Cdk8sApp {
    */
   public synth(): void {
     const outputs = this.render(false);
-    const plain = this.plainCharts().map((c) => ({ path: `${c.node.id}.k8s.yaml`, content: dumpAll(c.toJson()) }));
+    const plain = this.plainCharts().map((c) => ({ path: `${c.node.id}.k8s.yaml`, content: dumpDocuments(c.toJson()) }));
     const artifacts = [...outputs.flatMap((o) => o.artifacts), ...plain];
     const clashes = artifactClashes(artifacts);
     if (clashes.length > 0) throw new PyfleetValidationError(clashes);
@@ -175,7 +175,7 @@ export class App extends Cdk8sApp {
       const out = outputs.find((o) => o.stack === (chart as unknown));
       docs.push(...(out ? out.kubernetes : chart.toJson()));
     }
-    return dumpAll(docs);
+    return dumpDocuments(docs);
   }
 
   /**
@@ -212,10 +212,6 @@ export class App extends Cdk8sApp {
   private plainCharts(): Chart[] {
     return this.charts.filter((c) => !(c instanceof Stack));
   }
-}
-
-function dumpAll(docs: readonly object[]): string {
-  return dumpDocuments(docs);
 }
 
 function sameArtifact(a: Artifact, b: Artifact): boolean {

@@ -78,6 +78,14 @@ export function needsGateway(svc: MicroService): boolean {
     || stackMesh(svc.stack).gateways.some((g) => g.service === svc) || publicMultiContainer;
 }
 
+/**
+ * The compose service name of a version: the service's own name when it is the only version and has no
+ * gateway proxy, else `<service>-<version>` (the gateway, or the versions' common name, is the service's).
+ */
+export function composeName(version: ServiceVersion): string {
+  return version.service.versions.length === 1 && !needsGateway(version.service) ? version.service.serviceName : version.workloadName;
+}
+
 /** Backend name of a version. */
 function backend(v: ServiceVersion): string {
   return `be_${v.versionName}`;

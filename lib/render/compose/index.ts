@@ -7,11 +7,11 @@ import { Artifact, Target } from '../../model/target';
 import { Cpu, Duration, Size } from '../../core/units';
 import type { Hatches, ServiceModel, StackModel, VersionModel } from '../../model/stack';
 import { versionLabels } from '../../service/labels';
-import { MicroService, ServiceVersion } from '../../service/microservice';
+import { MicroService } from '../../service/microservice';
 import { GATEWAY_RUNTIME } from './runtime';
 import { ComposeDeploy, ComposeProject, ComposeService, ComposeServiceLogging, ComposeVolumeMount } from './types';
 import { hostModeWarnings, NetworkAttachment, networkNameProblems, networkPlan } from './networks';
-import { GATEWAY_HEALTH_PORT, GATEWAY_IMAGE, GATEWAY_LUA, GATEWAY_LUA_PATH, gatewayConfig, needsGatewayLua, gatewayProblems, needsGateway, PUBLIC_CONTAINER_PORT_BASE, PUBLIC_TLS_CONTAINER_PORT_BASE, gatewayCertificatePath, publicGateways } from './gateway';
+import { composeName, GATEWAY_HEALTH_PORT, GATEWAY_IMAGE, GATEWAY_LUA, GATEWAY_LUA_PATH, gatewayConfig, needsGatewayLua, gatewayProblems, needsGateway, PUBLIC_CONTAINER_PORT_BASE, PUBLIC_TLS_CONTAINER_PORT_BASE, gatewayCertificatePath, publicGateways } from './gateway';
 
 /**
  * Compose service names callers wait for: its own name when it has one version or a gateway proxy
@@ -19,10 +19,6 @@ import { GATEWAY_HEALTH_PORT, GATEWAY_IMAGE, GATEWAY_LUA, GATEWAY_LUA_PATH, gate
  */
 export function composeServiceNames(svc: MicroService): string[] {
   return svc.versions.length === 1 || needsGateway(svc) ? [svc.serviceName] : svc.versions.map((v) => v.workloadName);
-}
-
-function composeName(version: ServiceVersion): string {
-  return version.service.versions.length === 1 && !needsGateway(version.service) ? version.service.serviceName : version.workloadName;
 }
 
 /** Public port, bound on every interface explicitly (short syntax: valid for Compose v2 and docker-compose 1.29). */

@@ -1,5 +1,5 @@
 import type { Hatches, StackModel } from '../../model/stack';
-import { needsGateway } from './gateway';
+import { composeName, needsGateway } from './gateway';
 
 // The numbers behind each compose service pyfleet generates, for consumers that drive Docker
 // directly (the Pulumi Docker host component): CPU, memory and timings as numbers taken from the
@@ -69,8 +69,7 @@ export function composeRuntime(model: StackModel): Record<string, ComposeRuntime
       ? { intervalMs: s.health.intervalMs, timeoutMs: s.health.timeoutMs, startPeriodMs: s.health.startPeriodMs, retries: s.health.failureThreshold }
       : undefined;
     for (const vm of m.versions) {
-      const name = m.versions.length === 1 && !gateway ? m.name : vm.workloadName;
-      out[name] = withOverrides({
+      out[composeName(vm.construct)] = withOverrides({
         cpuLimitMillis: s.resources.cpuLimitMillis,
         memoryLimitMiB: s.resources.memoryLimitMiB,
         memoryReservationMiB: s.resources.memoryRequestMiB,
