@@ -72,7 +72,7 @@ const project = new typescript.TypeScriptProject({
   // Construct libraries are peers (one copy in the user's tree), and dev deps for our own tests.
   peerDeps: ['constructs@^10.3.0', 'cdk8s@^2.68.11', 'cdk8s-plus-27@^2.9.0', ...Object.entries(pulumiLibs).map(([n, v]) => `${n}@${v}`)],
   peerDependencyOptions: { pinnedDevDependency: false },
-  deps: ['js-yaml@^4.1.0'],
+  deps: ['js-yaml@^4.1.0', 'cron-parser@^5.4.0'],
   devDeps: [
     ...Object.entries(constructLibs).map(([n, v]) => `${n}@${v}`),
     '@types/js-yaml@^4',
