@@ -9,6 +9,7 @@ import type { MicroService, ServiceVersion } from '../service/microservice';
 import { DisruptionBudget } from '../service/scaling';
 import { serviceLabels, serviceSelector, versionLabels, versionSelector } from '../service/labels';
 import { hatchesOf } from './hatches';
+import { resolveBackground } from './jobs';
 import type { ImageModel, RolloutModel, ServiceModel, StackModel, VersionModel, WorkloadModel } from './stack';
 
 /** What resolving needs besides the constructs. */
@@ -86,26 +87,29 @@ function scaling(v: ServiceVersion): Pick<VersionModel, 'autoscale' | 'disruptio
 const DEFAULT_BUDGET = DisruptionBudget.maxUnavailable(1);
 
 function resolveImage(version: ServiceVersion, ctx: ResolveContext, errors: PyfleetError[]): ImageModel {
-  const image = version.image;
-  const svc = version.service;
+  return resolveImageOf(version.image, version.node.path, version.service.stack, version.service.serviceName, ctx, errors);
+}
+
+/** The image model of `image`, run by the construct at `where`, named `<registry>/<name>:<hash>` when built. */
+function resolveImageOf(image: ContainerImage, where: string, stack: Stack, name: string, ctx: ResolveContext, errors: PyfleetError[]): ImageModel {
   if (image.kind === 'registry') return { kind: 'registry', reference: image.reference!, buildArgs: {} };
   let asset: ImageAsset | undefined;
   if (ctx.outdir && image.directory) {
     const rel = path.relative(path.resolve(image.directory), ctx.outdir);
     if (!rel.startsWith('..') && !path.isAbsolute(rel) && !isSkippedSourcePath(rel === '' ? '.' : rel)) {
-      errors.push(new PyfleetError(version.node.path, `the source directory ${image.directory} contains the App's outdir ${ctx.outdir}: its build context would include the previous synth's output, and its content hash would change at every synth`,
+      errors.push(new PyfleetError(where, `the source directory ${image.directory} contains the App's outdir ${ctx.outdir}: its build context would include the previous synth's output, and its content hash would change at every synth`,
         'write the output outside the source directory (new App({ outdir })), name the outdir "dist", or build from a folder that does not contain it'));
-      return { kind: 'build', reference: `${svc.stack.imageRegistry}/${svc.serviceName}:unresolved`, dockerfile: image.dockerfile ?? 'Dockerfile', buildArgs: { ...image.buildArgs } };
+      return { kind: 'build', reference: `${stack.imageRegistry}/${name}:unresolved`, dockerfile: image.dockerfile ?? 'Dockerfile', buildArgs: { ...image.buildArgs } };
     }
   }
   try {
-    asset = imageAsset(image, ctx.buildGenerators, version.node.path, ctx.assets);
+    asset = imageAsset(image, ctx.buildGenerators, where, ctx.assets);
   } catch (e) {
-    errors.push(e instanceof PyfleetError ? e : new PyfleetError(version.node.path, (e as Error).message, 'see the message'));
+    errors.push(e instanceof PyfleetError ? e : new PyfleetError(where, (e as Error).message, 'see the message'));
   }
   return {
     kind: 'build',
-    reference: `${svc.stack.imageRegistry}/${svc.serviceName}:${asset?.tag ?? 'unresolved'}`,
+    reference: `${stack.imageRegistry}/${name}:${asset?.tag ?? 'unresolved'}`,
     asset,
     dockerfile: image.dockerfile ?? 'Dockerfile',
     buildArgs: { ...image.buildArgs },
@@ -155,6 +159,7 @@ export function resolveStack(stack: Stack, ctx: ResolveContext, errors: PyfleetE
     };
   });
   const byName = new Map(services.map((s) => [s.name, s]));
+  const background = resolveBackground(stack, services, (image, where, name) => resolveImageOf(image, where, stack, name, ctx, errors));
   const model: StackModel = {
     construct: stack,
     path: stack.node.path,
@@ -166,6 +171,7 @@ export function resolveStack(stack: Stack, ctx: ResolveContext, errors: PyfleetE
     mesh: stack.mesh,
     networkPolicy: { enabled: stack.networkPolicyEnabled },
     services,
+    ...background,
     service(name: string): ServiceModel {
       const s = byName.get(name);
       if (!s) throw new PyfleetError(stack.node.path, `stack "${stack.stackName}" has no service "${name}"`, 'call a service of the same stack');

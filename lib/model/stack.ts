@@ -3,6 +3,7 @@ import type { Mesh } from '../mesh/mesh';
 import type { ImageAsset } from '../service/asset';
 import type { EnvValue } from '../service/env';
 import type { MicroService, ServiceVersion } from '../service/microservice';
+import type { MigrationModel, ScheduleModel, WorkerModel } from './jobs';
 
 // The resolved model: one immutable value per stack, made by `App.synthesize()` before any target
 // renders. Targets read it and never the construct tree's mutable state; `construct` references are
@@ -257,6 +258,12 @@ export interface StackModel {
   };
   /** Every service of the stack, in the order they were added. */
   readonly services: readonly ServiceModel[];
+  /** Every worker of the stack (no port; it calls, nobody calls it), in the order they were added. */
+  readonly workers: readonly WorkerModel[];
+  /** Every migration run: one per version (release) of the migrated service, in definition order. */
+  readonly migrations: readonly MigrationModel[];
+  /** Every schedule (cron job) of the stack, in definition order. */
+  readonly schedules: readonly ScheduleModel[];
   /** Looks a service up by name. */
   service(name: string): ServiceModel;
 }

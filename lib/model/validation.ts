@@ -1,6 +1,7 @@
 import { PyfleetError } from '../core/errors';
 import type { Stack } from '../core/stack';
 import { resolveVersion, stackMesh } from '../mesh/model';
+import { validateBackground } from './jobs';
 import { ROLLOUT } from './resolve';
 import type { MicroService, ServiceVersion } from '../service/microservice';
 
@@ -35,6 +36,7 @@ export function validateModel(stacks: readonly Stack[]): PyfleetError[] {
   }
 
   errors.push(...sharedNamespaceClashes(stacks));
+  errors.push(...validateBackground(stacks));
   return errors;
 }
 

@@ -1,10 +1,11 @@
 import { Artifact, Target } from '../../model/target';
 import { BuildGenerators } from '../../service/build';
 import type { StackModel } from '../../model/stack';
+import { pythonCeleryGenerator } from './celery';
 import { pythonGunicornGenerator } from './python';
 
 /** pyfleet's own build generators, by recipe kind. */
-export const BUILTIN_BUILD_GENERATORS: BuildGenerators = Object.freeze({ 'python-gunicorn': pythonGunicornGenerator });
+export const BUILTIN_BUILD_GENERATORS: BuildGenerators = Object.freeze({ 'python-gunicorn': pythonGunicornGenerator, 'python-celery': pythonCeleryGenerator });
 
 /** Options of the image target. */
 export interface ImageTargetOptions {
