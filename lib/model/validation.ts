@@ -1,5 +1,6 @@
 import { PyfleetError } from '../core/errors';
 import type { Stack } from '../core/stack';
+import { dataStoreProblems } from '../data/validation';
 import { resolveVersion, stackMesh } from '../mesh/model';
 import { ROLLOUT } from './resolve';
 import type { MicroService, ServiceVersion } from '../service/microservice';
@@ -35,6 +36,7 @@ export function validateModel(stacks: readonly Stack[]): PyfleetError[] {
   }
 
   errors.push(...sharedNamespaceClashes(stacks));
+  errors.push(...dataStoreProblems(stacks));
   return errors;
 }
 
