@@ -8,6 +8,7 @@ import type { ContainerImage } from '../service/image';
 import type { MicroService, ServiceVersion } from '../service/microservice';
 import { DisruptionBudget } from '../service/scaling';
 import { serviceLabels, serviceSelector, versionLabels, versionSelector } from '../service/labels';
+import { resolveDataStore, stackDataStores } from '../data/resolve';
 import { hatchesOf } from './hatches';
 import { resolveBackground } from './jobs';
 import type { ImageModel, RolloutModel, ServiceModel, StackModel, VersionModel, WorkloadModel } from './stack';
@@ -147,6 +148,7 @@ export function resolveStack(stack: Stack, ctx: ResolveContext, errors: PyfleetE
       name: svc.serviceName,
       versions,
       calls: svc.calls.map((c) => c.serviceName),
+      stores: svc.storeCalls.map((d) => d.storeName),
       urlVariable: svc.urlVariable,
       addresses: {
         kubernetes: `http://${svc.serviceName}.${stack.namespaceName}.svc.cluster.local:${servicePort(svc)}`,
@@ -159,6 +161,8 @@ export function resolveStack(stack: Stack, ctx: ResolveContext, errors: PyfleetE
     };
   });
   const byName = new Map(services.map((s) => [s.name, s]));
+  const dataStores = stackDataStores(stack).map((d) => resolveDataStore(d, services.filter((s) => s.stores.includes(d.storeName)).map((s) => s.name)));
+  const storesByName = new Map(dataStores.map((d) => [d.name, d]));
   const background = resolveBackground(stack, services, (image, where, name) => resolveImageOf(image, where, stack, name, ctx, errors));
   const model: StackModel = {
     construct: stack,
@@ -176,6 +180,12 @@ export function resolveStack(stack: Stack, ctx: ResolveContext, errors: PyfleetE
       const s = byName.get(name);
       if (!s) throw new PyfleetError(stack.node.path, `stack "${stack.stackName}" has no service "${name}"`, 'call a service of the same stack');
       return s;
+    },
+    dataStores,
+    dataStore(name: string) {
+      const d = storesByName.get(name);
+      if (!d) throw new PyfleetError(stack.node.path, `stack "${stack.stackName}" has no backing service "${name}"`, 'call a backing service of the same stack');
+      return d;
     },
   };
   return deepFreeze(model);

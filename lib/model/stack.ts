@@ -1,4 +1,5 @@
 import type { ComposeLogging, ComposeNetworkMode, Stack } from '../core/stack';
+import type { DataStore } from '../data/base';
 import type { Mesh } from '../mesh/mesh';
 import type { ImageAsset } from '../service/asset';
 import type { EnvValue } from '../service/env';
@@ -204,8 +205,14 @@ export interface ServiceModel {
   readonly name: string;
   /** Versions, the default first. */
   readonly versions: readonly VersionModel[];
-  /** Names of the services this one calls, in declaration order. */
+  /** Names of the services this one calls, in declaration order (services only; see `stores`). */
   readonly calls: readonly string[];
+  /**
+   * Names of the backing services (Postgres, Redis: `StackModel.dataStores`) this one calls, in
+   * declaration order. Each injects the store's connection variables (`DataStoreModel.connection`)
+   * and makes compose start this service only once the store is healthy.
+   */
+  readonly stores: readonly string[];
   /** Where callers reach it. */
   readonly addresses: ServiceAddresses;
   /** Settings every version's workload runs with. */
@@ -266,4 +273,127 @@ export interface StackModel {
   readonly schedules: readonly ScheduleModel[];
   /** Looks a service up by name. */
   service(name: string): ServiceModel;
+  /** Every backing service (Postgres, Redis) of the stack, in the order they were added. */
+  readonly dataStores: readonly DataStoreModel[];
+  /** Looks a backing service up by name. */
+  dataStore(name: string): DataStoreModel;
+}
+
+/**
+ * One environment variable a backing service injects into each caller: a literal (`value`), the
+ * password (`password: true`, from the store's Secret on Kubernetes and the deploying shell's variable
+ * on compose), or a URL with the password inside (`url`: the text before and after the password).
+ * Exactly one of the three is set. A URL depends on the password variable, which comes before it.
+ */
+export interface ConnectionVariable {
+  /** Variable name, e.g. `ORDERS_DB_HOST`. */
+  readonly name: string;
+  /** The literal value. */
+  readonly value?: string;
+  /** True for the password itself. */
+  readonly password?: true;
+  /** A value built around the password: `before` + password + `after`. */
+  readonly url?: { readonly before: string; readonly after: string };
+}
+
+/** The health check of a backing service: the engine's own tool, run in its container. */
+export interface DataStoreHealthModel {
+  /** The check in exec form (Kubernetes exec probe; compose `CMD`), exit code 0 when healthy. */
+  readonly command: readonly string[];
+  /** Time between checks, in milliseconds (whole seconds). */
+  readonly intervalMs: number;
+  /** How long one check may take, in milliseconds (whole seconds). */
+  readonly timeoutMs: number;
+  /** Grace period after start (initdb, AOF replay) during which failures do not count, in milliseconds. */
+  readonly startPeriodMs: number;
+  /** Consecutive failures before the container counts as unhealthy. */
+  readonly failureThreshold: number;
+}
+
+/** An environment variable of a backing service's own container: a literal, or the password. */
+export interface DataStoreEnv {
+  /** Variable name, e.g. `POSTGRES_USER`. */
+  readonly name: string;
+  /** The literal value (absent for the password). */
+  readonly value?: string;
+  /** True when the variable carries the password from the store's Secret. */
+  readonly password?: true;
+}
+
+/** Where callers reach a backing service on one target. */
+export interface DataStoreAddress {
+  /** Host name (or 127.0.0.1 in compose host network mode). */
+  readonly host: string;
+  /** TCP port. */
+  readonly port: number;
+}
+
+/** One backing service (Postgres, Redis), resolved. */
+export interface DataStoreModel {
+  /** The construct (messages). */
+  readonly construct: DataStore;
+  /** `postgres` or `redis`. */
+  readonly kind: 'postgres' | 'redis';
+  /** Construct path, e.g. `shop/orders-db`. */
+  readonly path: string;
+  /** Name: DNS name, compose service name, `app` label, StatefulSet and Service name. */
+  readonly name: string;
+  /** The pinned official image, e.g. `postgres:17.2-bookworm`. */
+  readonly image: string;
+  /** TCP port the engine listens on (named `postgres` or `redis`). */
+  readonly port: number;
+  /** Name of the port (`postgres`, `redis`). */
+  readonly portName: string;
+  /** Size of the data volume in bytes; undefined for a store without one (Redis as a cache). */
+  readonly storageBytes?: number;
+  /** Where the data volume is mounted in the container. */
+  readonly dataPath: string;
+  /** Further writable directories of the read-only container (emptyDir / tmpfs), e.g. `/var/run/postgresql`, `/tmp`. */
+  readonly scratchPaths: readonly string[];
+  /** The image's own non-root user and group id (999 for both official images). */
+  readonly runAsUser: number;
+  /** Database user (Postgres), or undefined (Redis uses its default user). */
+  readonly user?: string;
+  /** Database name (Postgres) or number (Redis: `0`). */
+  readonly database: string;
+  /**
+   * The password's Secret: `name` (Kubernetes Secret), `key` inside it (`password`), and
+   * `shellVariable`, the deploying shell's variable compose reads it from (`ORDERS_DB_CREDENTIALS_PASSWORD`).
+   */
+  readonly secret: { readonly name: string; readonly key: string; readonly shellVariable: string };
+  /** CPU and memory of the container. */
+  readonly resources: ResourcesModel;
+  /** The engine's health check. */
+  readonly health: DataStoreHealthModel;
+  /** Environment of the store's own container, in order. */
+  readonly env: readonly DataStoreEnv[];
+  /**
+   * The container arguments (the image's command): the engine and its settings. `$(<VAR>)` (Kubernetes'
+   * dependent-variable syntax) names a variable of `env`; compose renders it as the shell variable.
+   */
+  readonly args: readonly string[];
+  /** Arguments added in compose host network mode so that the engine listens on loopback only. */
+  readonly loopbackArgs: readonly string[];
+  /** Engine settings as given (Postgres `-c` parameters, Redis config directives), sorted by name. */
+  readonly settings: Readonly<Record<string, string>>;
+  /** Redis only: `cache` (maxmemory + eviction, no persistence) or `store` (append-only file). */
+  readonly redisMode?: 'cache' | 'store';
+  /** Redis only: maxmemory in bytes, if set. */
+  readonly maxMemoryBytes?: number;
+  /** Redis only: the eviction policy. */
+  readonly maxMemoryPolicy?: string;
+  /** Where callers reach it on each target. */
+  readonly addresses: { readonly kubernetes: DataStoreAddress; readonly compose: DataStoreAddress };
+  /** Prefix of the variables injected into callers (`ORDERS_DB`). */
+  readonly envPrefix: string;
+  /** `<NAME>_URL`, the connection URL injected into callers. */
+  readonly urlVariable: string;
+  /** The variables a caller gets on each target, in definition order (the URL after the password). */
+  readonly connection: { readonly kubernetes: readonly ConnectionVariable[]; readonly compose: readonly ConnectionVariable[] };
+  /** Labels of its objects and pods (stack labels, `app`, `app.kubernetes.io/*` with component `database` or `cache`). */
+  readonly labels: Readonly<Record<string, string>>;
+  /** Labels that select its pods: `app`. */
+  readonly selector: Readonly<Record<string, string>>;
+  /** Names of the services of the stack that call it, in the stack's order. */
+  readonly callers: readonly string[];
 }

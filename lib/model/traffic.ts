@@ -1,5 +1,5 @@
 import { stackMesh } from '../mesh/model';
-import type { ServiceModel, StackModel } from './stack';
+import type { DataStoreModel, ServiceModel, StackModel } from './stack';
 
 // Who may open a connection to whom, from the program: the call graph plus the edges that exposure
 // adds. Every target that enforces it (Kubernetes NetworkPolicies, Istio AuthorizationPolicies,
@@ -79,4 +79,32 @@ export function stackIngress(model: StackModel): ServiceIngress[] {
 /** The services a service calls, as models, in declaration order. */
 export function callees(model: StackModel, s: ServiceModel): ServiceModel[] {
   return s.calls.map((name) => model.service(name));
+}
+
+/**
+ * The edges into one backing service: only its callers, only on its one port. Nothing else reaches
+ * a database or a cache (no exposure, no mesh ingress, no metrics).
+ */
+export interface DataStoreIngress {
+  /** The backing service. */
+  readonly store: DataStoreModel;
+  /** Services of the stack that call it, in the stack's order. */
+  readonly callers: readonly ServiceModel[];
+  /** The one port its callers may open (`postgres` 5432, `redis` 6379). */
+  readonly port: NamedPort;
+}
+
+/** The edges into every backing service of a stack, in the stack's order. */
+export function stackDataIngress(model: StackModel): DataStoreIngress[] {
+  return model.dataStores.map((d) => ({ store: d, callers: d.callers.map((name) => model.service(name)), port: dataStorePort(d) }));
+}
+
+/** The named port of a backing service. */
+export function dataStorePort(d: DataStoreModel): NamedPort {
+  return { name: d.portName, port: d.port };
+}
+
+/** The backing services a service calls, as models, in declaration order. */
+export function storeCallees(model: StackModel, s: ServiceModel): DataStoreModel[] {
+  return s.stores.map((name) => model.dataStore(name));
 }

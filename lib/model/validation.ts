@@ -1,5 +1,6 @@
 import { PyfleetError } from '../core/errors';
 import type { Stack } from '../core/stack';
+import { dataStoreProblems } from '../data/validation';
 import { resolveVersion, stackMesh } from '../mesh/model';
 import { validateBackground } from './jobs';
 import { ROLLOUT } from './resolve';
@@ -36,6 +37,7 @@ export function validateModel(stacks: readonly Stack[]): PyfleetError[] {
   }
 
   errors.push(...sharedNamespaceClashes(stacks));
+  errors.push(...dataStoreProblems(stacks));
   errors.push(...validateBackground(stacks));
   return errors;
 }

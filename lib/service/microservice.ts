@@ -1,4 +1,5 @@
 import { Construct } from 'constructs';
+import { DataStore } from '../data/base';
 import { PyfleetError } from '../core/errors';
 import { checkDns1035Label, checkDnsLabel, checkEnvName, checkPort, checkPortName, envPrefix } from '../core/names';
 import { ComposeNetworkMode, Stack } from '../core/stack';
@@ -128,11 +129,13 @@ export interface MicroServiceProps {
    */
   readonly restartPolicy?: RestartPolicy;
   /**
-   * Services this one calls. Each injects `<OTHER>_URL` (e.g. `USER_SERVICE_URL`) with the address of
-   * the callee for the target at hand, and makes compose start this service only once the callee is healthy.
+   * Services and backing services this one calls. A service injects `<OTHER>_URL` (e.g.
+   * `USER_SERVICE_URL`) with the address of the callee for the target at hand; a backing service
+   * (Postgres, Redis) injects `<NAME>_URL` with its credentials (e.g. `ORDERS_DB_URL`) and the parts
+   * (`_HOST`, `_PORT`, `_USER`, `_PASSWORD`, `_DB`). Compose starts this service only once each callee is healthy.
    * @default - none
    */
-  readonly calls?: MicroService[];
+  readonly calls?: Array<MicroService | DataStore>;
   /**
    * Make the service reachable from outside: a public port mapped to the HTTP port.
    * @default - internal only
@@ -296,6 +299,7 @@ export class MicroService extends Construct {
   public readonly defaultVersion: ServiceVersion;
   private readonly _versions: ServiceVersion[] = [];
   private readonly _calls: MicroService[] = [];
+  private readonly _storeCalls: DataStore[] = [];
   private readonly _env: Record<string, EnvValue> = {};
 
   constructor(scope: Construct, id: string, props: MicroServiceProps) {
@@ -414,17 +418,26 @@ export class MicroService extends Construct {
     return this._env;
   }
 
-  /** Declares that this service calls `other`: injects `<OTHER>_URL` and orders startup. */
-  public addCall(other: MicroService): void {
+  /** Declares that this service calls `other` (a service or a backing service): injects `<OTHER>_URL` and orders startup. */
+  public addCall(other: MicroService | DataStore): void {
+    if (DataStore.isDataStore(other)) {
+      if (!this._storeCalls.includes(other)) this._storeCalls.push(other);
+      return;
+    }
     if (!MicroService.isMicroService(other)) {
-      throw new PyfleetError(this.node.path, '`calls` contains something that is not a MicroService', 'list service constructs, e.g. calls: [users]');
+      throw new PyfleetError(this.node.path, '`calls` contains something that is neither a MicroService nor a backing service', 'list service or backing service constructs, e.g. calls: [users, db]');
     }
     if (!this._calls.includes(other)) this._calls.push(other);
   }
 
-  /** The services this one calls. */
+  /** The services this one calls (without backing services: see {@link MicroService.storeCalls}). */
   public get calls(): readonly MicroService[] {
     return this._calls;
+  }
+
+  /** The backing services (Postgres, Redis) this one calls, in declaration order. */
+  public get storeCalls(): readonly DataStore[] {
+    return this._storeCalls;
   }
 
   /** Name of the variable that carries this service's URL into its callers: `ORDER_SERVICE_URL`. */

@@ -1,0 +1,3 @@
+export { DataStore, DataStoreKind, DataStoreProps, MAX_STORAGE_BYTES } from './base';
+export * from './postgres';
+export * from './redis';
