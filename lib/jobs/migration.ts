@@ -4,6 +4,7 @@ import { checkDnsLabel, checkEnvName } from '../core/names';
 import { Stack } from '../core/stack';
 import { Duration } from '../core/units';
 import { EnvInput, EnvValue, toEnvValue } from '../service/env';
+import { DataStore } from '../data/base';
 import { MicroService } from '../service/microservice';
 import { recordMigration } from '../workers/registry';
 
@@ -18,7 +19,7 @@ export interface MigrationProps {
    * service, and the connection is allowed).
    * @default - none (the service's own calls are always injected)
    */
-  readonly calls?: MicroService[];
+  readonly calls?: Array<MicroService | DataStore>;
   /**
    * Extra environment of the migration, on top of the release's.
    * @default - none
@@ -52,8 +53,10 @@ export class Migration extends Construct {
   public readonly of: MicroService;
   /** The command. */
   public readonly command: readonly string[];
-  /** Its own calls. */
+  /** Its own calls (services). */
   public readonly calls: readonly MicroService[];
+  /** Its own calls (backing services). */
+  public readonly storeCalls: readonly DataStore[];
   /** Its own environment. */
   public readonly env: Readonly<Record<string, EnvValue>>;
   /** Timeout. */
@@ -63,7 +66,7 @@ export class Migration extends Construct {
 
   constructor(scope: Construct, id: string, props: MigrationProps) {
     const where = scope.node.path ? `${scope.node.path}/${id}` : id;
-    checkDnsLabel(where, 'migration name', id, 20);
+    checkDnsLabel(where, 'migration name', id, 12);
     if (!props || !MicroService.isMicroService(props.of)) {
       throw new PyfleetError(where, '`of` is not a service', 'pass the service whose releases it migrates, e.g. of: orders');
     }
@@ -79,14 +82,15 @@ export class Migration extends Construct {
       throw new PyfleetError(where, `retries ${retries} is not valid`, 'give a whole number from 0 to 10');
     }
     for (const c of props.calls ?? []) {
-      if (!MicroService.isMicroService(c)) throw new PyfleetError(where, '`calls` contains something that is not a service', 'list service constructs');
+      if (!MicroService.isMicroService(c) && !DataStore.isDataStore(c)) throw new PyfleetError(where, '`calls` contains something that is not a service', 'list service constructs');
     }
     super(scope, id);
     this.stack = Stack.of(scope);
     this.migrationName = id;
     this.of = props.of;
     this.command = Object.freeze([...props.command]);
-    this.calls = Object.freeze([...(props.calls ?? [])]);
+    this.calls = Object.freeze((props.calls ?? []).filter((c): c is MicroService => MicroService.isMicroService(c)));
+    this.storeCalls = Object.freeze((props.calls ?? []).filter((c): c is DataStore => DataStore.isDataStore(c)));
     const env: Record<string, EnvValue> = {};
     for (const [k, v] of Object.entries(props.env ?? {})) {
       checkEnvName(where, k);

@@ -5,7 +5,8 @@ import type { Migration } from '../jobs/migration';
 import type { Schedule } from '../jobs/schedule';
 import type { EnvValue } from '../service/env';
 import { MicroService } from '../service/microservice';
-import { CeleryWorker } from '../workers/celery';
+import { DataStoreKind } from '../data/base';
+import { CELERY_BROKER_ENV, CeleryWorker } from '../workers/celery';
 import { stackMigrations, stackSchedules, stackWorkers } from '../workers/registry';
 import type { Worker } from '../workers/worker';
 import type { ImageModel, ResourcesModel, ServiceModel } from './stack';
@@ -49,6 +50,10 @@ export interface WorkerModel {
   readonly env: Readonly<Record<string, EnvValue>>;
   /** Names of the services it calls, in declaration order. */
   readonly calls: readonly string[];
+  /** Names of the backing services (Postgres, Redis) it calls, in declaration order. */
+  readonly stores: readonly string[];
+  /** The Redis whose URL is the Celery broker (`CELERY_BROKER_URL`), for a Celery worker calling one. */
+  readonly broker?: string;
   /** Non-root UID and GID. */
   readonly runAsUser: number;
   /** Limits and requests. */
@@ -95,6 +100,8 @@ export interface MigrationModel {
   readonly env: Readonly<Record<string, EnvValue>>;
   /** Services whose URLs are injected: the service's calls, then the migration's own. */
   readonly calls: readonly string[];
+  /** Backing services whose variables are injected: the service's, then the migration's own. */
+  readonly stores: readonly string[];
   /** The longest a run may take, in seconds. */
   readonly timeoutSeconds: number;
   /** Retries (Job backoffLimit). */
@@ -103,8 +110,10 @@ export interface MigrationModel {
   readonly resources: ResourcesModel;
   /** The service's UID. */
   readonly runAsUser: number;
-  /** Labels of the Job and its pod. */
+  /** Labels of the Job and its pod (`app` is `<service>-<migration>`: the Service never selects them). */
   readonly labels: Readonly<Record<string, string>>;
+  /** Labels selecting the pods of every run of this migration: `app`. */
+  readonly selector: Readonly<Record<string, string>>;
 }
 
 /** One schedule, resolved. */
@@ -129,6 +138,8 @@ export interface ScheduleModel {
   readonly env: Readonly<Record<string, EnvValue>>;
   /** Services whose URLs are injected (those of what it runs as). */
   readonly calls: readonly string[];
+  /** Backing services whose variables are injected (those of what it runs as). */
+  readonly stores: readonly string[];
   /** Timeout of one run, in seconds (activeDeadlineSeconds). */
   readonly timeoutSeconds: number;
   /** Retries (backoffLimit). */
@@ -174,6 +185,11 @@ function envKey(env: Readonly<Record<string, EnvValue>>): string {
   }).join('\0');
 }
 
+/** The `app` label of a migration's pods: `<service>-<migration>` (at most 63 characters: 50 + 1 + 12). */
+export function migrationApp(service: string, migration: string): string {
+  return `${service}-${migration}`;
+}
+
 /** A Job name of at most 63 characters: `<base>-<hash>`, the base cut (and trimmed of `-`) to fit. */
 function jobName(base: string, hash: string): string {
   const room = 63 - hash.length - 1;
@@ -198,6 +214,8 @@ export function resolveBackground(stack: Stack, services: readonly ServiceModel[
       args: w.args ? [...w.args] : undefined,
       env: sorted(w.env),
       calls: w.calls.map((c) => c.serviceName),
+      stores: w.storeCalls.map((d) => d.storeName),
+      broker: celery && !(CELERY_BROKER_ENV in w.env) ? w.storeCalls.find((d) => d.kind === DataStoreKind.REDIS)?.storeName : undefined,
       runAsUser: w.runAsUser,
       resources: resources(w),
       health: hc.command ? { command: [...hc.command], intervalMs: hc.interval.millis, timeoutMs: hc.timeout.millis, startPeriodMs: hc.startPeriod.millis, failureThreshold: hc.failureThreshold } : undefined,
@@ -215,9 +233,10 @@ export function resolveBackground(stack: Stack, services: readonly ServiceModel[
     const svc = byName.get(m.of.serviceName);
     if (!svc || svc.construct !== m.of) continue; // another stack's service: reported by validation
     const calls = [...new Set([...svc.calls, ...m.calls.map((c) => c.serviceName)])];
+    const stores = [...new Set([...svc.stores, ...m.storeCalls.map((d) => d.storeName)])];
     for (const v of svc.versions) {
       const env = sorted({ ...v.env, ...m.env });
-      const hash = createHash('sha256').update([v.image.reference, m.command.join('\0'), envKey(env), calls.join(',')].join('\n')).digest('hex').slice(0, 10);
+      const hash = createHash('sha256').update([v.image.reference, m.command.join('\0'), envKey(env), calls.join(','), stores.join(',')].join('\n')).digest('hex').slice(0, 10);
       const base = `${v.workloadName}-${m.migrationName}`;
       migrations.push({
         construct: m,
@@ -233,11 +252,13 @@ export function resolveBackground(stack: Stack, services: readonly ServiceModel[
         command: [...m.command],
         env,
         calls,
+        stores,
         timeoutSeconds: m.timeout.wholeSeconds,
         retries: m.retries,
         resources: svc.settings.resources,
         runAsUser: svc.settings.runAsUser,
-        labels: { ...baseLabels(stack, svc.name, 'migration'), 'version': v.name, 'pyfleet.dev/migration': m.migrationName, 'pyfleet.dev/release': hash },
+        selector: { app: migrationApp(svc.name, m.migrationName) },
+        labels: { ...baseLabels(stack, migrationApp(svc.name, m.migrationName), 'migration'), 'pyfleet.dev/service': svc.name, 'version': v.name, 'pyfleet.dev/migration': m.migrationName, 'pyfleet.dev/release': hash },
       });
     }
   }
@@ -249,17 +270,18 @@ export function resolveBackground(stack: Stack, services: readonly ServiceModel[
     let img: ImageModel;
     let env: Record<string, EnvValue>;
     let calls: readonly string[];
+    let stores: readonly string[];
     let res: ResourcesModel;
     let uid: number;
     if (MicroService.isMicroService(s.of)) {
       const svc = byName.get(s.of.serviceName)!;
       const v = svc.versions[0];
       runsAs = { kind: 'service', name: svc.name };
-      img = v.image; env = { ...v.env }; calls = svc.calls; res = svc.settings.resources; uid = svc.settings.runAsUser;
+      img = v.image; env = { ...v.env }; calls = svc.calls; stores = svc.stores; res = svc.settings.resources; uid = svc.settings.runAsUser;
     } else {
       const w = workers.find((x) => x.construct === s.of)!;
       runsAs = { kind: 'worker', name: w.name };
-      img = w.image; env = { ...w.env }; calls = w.calls; res = w.resources; uid = w.runAsUser;
+      img = w.image; env = { ...w.env }; calls = w.calls; stores = w.stores; res = w.resources; uid = w.runAsUser;
     }
     schedules.push({
       construct: s,
@@ -272,6 +294,7 @@ export function resolveBackground(stack: Stack, services: readonly ServiceModel[
       image: img,
       env: sorted(env),
       calls: [...calls],
+      stores: [...stores],
       timeoutSeconds: s.timeout.wholeSeconds,
       retries: s.retries,
       startingDeadlineSeconds: s.startingDeadline.wholeSeconds,
@@ -301,7 +324,7 @@ export function validateBackground(stacks: readonly Stack[]): PyfleetError[] {
         errors.push(new PyfleetError(w.node.path, `worker "${w.workerName}" has the name of "${other}": their Deployments and compose services would collide`, 'give the worker its own name, e.g. "<service>-worker"'));
       }
       names.set(w.workerName, w.node.path);
-      for (const c of w.calls) {
+      for (const c of [...w.calls, ...w.storeCalls]) {
         if (c.stack !== stack) {
           errors.push(new PyfleetError(w.node.path, `calls "${c.node.path}" in stack "${c.stack.stackName}"; each stack is its own compose project and namespace`, `move the worker into stack "${c.stack.stackName}", or set the URL through env yourself`));
         }
@@ -311,7 +334,7 @@ export function validateBackground(stacks: readonly Stack[]): PyfleetError[] {
     const composeNames = new Map<string, string>();
     for (const m of stackMigrations(stack)) {
       errors.push(...m._problems());
-      for (const c of m.calls) {
+      for (const c of [...m.calls, ...m.storeCalls]) {
         if (c.stack !== stack) errors.push(new PyfleetError(m.node.path, `calls "${c.node.path}" of stack "${c.stack.stackName}"`, 'call services of the same stack'));
       }
       for (const v of m.of.versions) {
@@ -320,8 +343,16 @@ export function validateBackground(stacks: readonly Stack[]): PyfleetError[] {
         if (other) errors.push(new PyfleetError(m.node.path, `the migration's compose service "${n}" has the name of "${other}"`, 'rename the migration'));
         composeNames.set(n, m.node.path);
       }
+      const app = migrationApp(m.of.serviceName, m.migrationName);
+      const clash = names.get(app);
+      if (clash) errors.push(new PyfleetError(m.node.path, `the migration's pods are labelled app=${app}, the name of "${clash}"`, 'rename the migration'));
     }
-    for (const s of stackSchedules(stack)) errors.push(...s._problems());
+    for (const s of stackSchedules(stack)) {
+      errors.push(...s._problems());
+      const clash = names.get(s.scheduleName);
+      if (clash) errors.push(new PyfleetError(s.node.path, `schedule "${s.scheduleName}" has the name of "${clash}": their objects would collide`, 'give the schedule its own name'));
+      names.set(s.scheduleName, s.node.path);
+    }
   }
   return errors;
 }

@@ -108,3 +108,44 @@ export function dataStorePort(d: DataStoreModel): NamedPort {
 export function storeCallees(model: StackModel, s: ServiceModel): DataStoreModel[] {
   return s.stores.map((name) => model.dataStore(name));
 }
+
+/**
+ * Something that only opens connections: a worker, the pods of a migration, the pods of a schedule.
+ * Nobody calls it; it calls services and backing services.
+ */
+export interface BackgroundSource {
+  /** `worker`, `migration` or `schedule`. */
+  readonly kind: 'worker' | 'migration' | 'schedule';
+  /** Its name: the worker's, `<service>-<migration>`, or the schedule's (also its policy's name). */
+  readonly name: string;
+  /** Construct path. */
+  readonly path: string;
+  /** Labels selecting its pods. */
+  readonly selector: Readonly<Record<string, string>>;
+  /** Labels of its objects. */
+  readonly labels: Readonly<Record<string, string>>;
+  /** Services it calls. */
+  readonly calls: readonly string[];
+  /** Backing services it calls. */
+  readonly stores: readonly string[];
+}
+
+/** The background sources of a stack: workers, then migrations (one per Migration), then schedules. */
+export function backgroundSources(model: StackModel): BackgroundSource[] {
+  const out: BackgroundSource[] = model.workers.map((w) => ({ kind: 'worker', name: w.name, path: w.path, selector: w.selector, labels: w.labels, calls: w.calls, stores: w.stores }));
+  const seen = new Set<string>();
+  for (const r of model.migrations) {
+    const name = r.selector.app;
+    if (seen.has(name)) continue;
+    seen.add(name);
+    const { version: _v, 'pyfleet.dev/release': _r, ...labels } = r.labels as Record<string, string>;
+    out.push({ kind: 'migration', name, path: r.path, selector: r.selector, labels, calls: r.calls, stores: r.stores });
+  }
+  for (const s of model.schedules) out.push({ kind: 'schedule', name: s.name, path: s.path, selector: { app: s.name }, labels: s.labels, calls: s.calls, stores: s.stores });
+  return out;
+}
+
+/** The background sources that call the service or backing service `name`. */
+export function backgroundCallersOf(model: StackModel, name: string, kind: 'service' | 'store'): BackgroundSource[] {
+  return backgroundSources(model).filter((b) => (kind === 'service' ? b.calls : b.stores).includes(name));
+}

@@ -9,6 +9,7 @@ import { WorkerSizing, workersFor } from '../python/workers';
 import { listSourceFiles } from '../service/asset';
 import type { BuildRecipe } from '../service/build';
 import { ContainerImage } from '../service/image';
+import { DataStoreKind } from '../data/base';
 import { Worker, WorkerHealthCheck, WorkerProps } from './worker';
 
 /** The environment variable Celery reads its broker URL from (Celery's own `CELERY_BROKER_URL`). */
@@ -105,8 +106,8 @@ const APP_RE = /^([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*):([A-Za-z_
  * A Celery worker with a generated image (the same recipe, Dockerfile stages and non-root defaults as
  * the web apps): `celery -A <app> worker` as PID 1, concurrency sized from the CPU limit, a hard task
  * time limit, `celery inspect ping` against its own node as health check, and a warm shutdown on
- * SIGTERM that lets a running task finish within the grace period. The broker comes from
- * `CELERY_BROKER_URL` in `env`.
+ * SIGTERM that lets a running task finish within the grace period. The broker (`CELERY_BROKER_URL`)
+ * is the Redis in `calls`, or `CELERY_BROKER_URL` in `env`.
  */
 export class CeleryWorker extends Worker {
   /** Absolute source directory. */
@@ -209,7 +210,16 @@ export class CeleryWorker extends Worker {
   /** @internal */
   public _problems(): PyfleetError[] {
     const errors: PyfleetError[] = [];
-    if (!(CELERY_BROKER_ENV in this.env)) {
+    const redis = this.storeCalls.filter((d) => d.kind === DataStoreKind.REDIS);
+    if (redis.length > 1 && !(CELERY_BROKER_ENV in this.env)) {
+      errors.push(new PyfleetError(this.node.path, `the Celery worker calls ${redis.length} Redis (${redis.map((d) => d.storeName).join(', ')}), so which one is the broker is ambiguous`,
+        `set env: { ${CELERY_BROKER_ENV}: ... } yourself, or call only the broker's Redis`));
+    }
+    if (redis.length > 0 && CELERY_BROKER_ENV in this.env) {
+      errors.push(new PyfleetError(this.node.path, `sets ${CELERY_BROKER_ENV} itself, but calling the Redis "${redis[0].storeName}" injects it with the right address for each target`,
+        `remove ${CELERY_BROKER_ENV} from env (or drop the Redis from calls)`));
+    }
+    if (redis.length === 0 && !(CELERY_BROKER_ENV in this.env)) {
       errors.push(new PyfleetError(this.node.path, `the Celery worker has no broker: neither a Redis in \`calls\` nor ${CELERY_BROKER_ENV} in \`env\``,
         `add the Redis it consumes from to calls (calls: [cache]), or set env: { ${CELERY_BROKER_ENV}: "redis://host:6379/0" }`));
     }

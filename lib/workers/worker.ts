@@ -6,6 +6,7 @@ import { checkResources, Cpu, Duration, Size } from '../core/units';
 import { EnvInput, EnvValue, toEnvValue } from '../service/env';
 import { HealthCheck } from '../service/health';
 import { ContainerImage } from '../service/image';
+import { DataStore } from '../data/base';
 import { MicroService, RestartPolicy } from '../service/microservice';
 import { recordWorker } from './registry';
 
@@ -131,11 +132,12 @@ export interface WorkerProps {
    */
   readonly replicas?: number;
   /**
-   * Services the worker calls: each injects `<OTHER>_URL` as on a service, and the worker may open
+   * Services and backing services (Postgres, Redis) the worker calls: each injects the same variables
+   * as on a service (`<OTHER>_URL`, a store's connection variables), and the worker may open
    * connections to it (NetworkPolicies, compose networks). Nobody calls a worker.
    * @default - none
    */
-  readonly calls?: MicroService[];
+  readonly calls?: Array<MicroService | DataStore>;
   /**
    * The health check: a command run in the container (workers serve no HTTP, so `HealthCheck.http` is refused).
    * @default WorkerHealthCheck.none() (CeleryWorker: `celery inspect ping` against its own node)
@@ -202,6 +204,7 @@ export class Worker extends Construct {
   public readonly restartPolicy: RestartPolicy;
   private readonly _env: Record<string, EnvValue> = {};
   private readonly _calls: MicroService[] = [];
+  private readonly _storeCalls: DataStore[] = [];
 
   constructor(scope: Construct, id: string, props: WorkerProps) {
     const path = scope.node.path ? `${scope.node.path}/${id}` : id;
@@ -267,17 +270,26 @@ export class Worker extends Construct {
     return this._env;
   }
 
-  /** Declares that the worker calls `other` (injects `<OTHER>_URL`, allows the connection). */
-  public addCall(other: MicroService): void {
+  /** Declares that the worker calls `other`, a service or a backing service (injects its variables, allows the connection). */
+  public addCall(other: MicroService | DataStore): void {
+    if (DataStore.isDataStore(other)) {
+      if (!this._storeCalls.includes(other)) this._storeCalls.push(other);
+      return;
+    }
     if (!MicroService.isMicroService(other)) {
       throw new PyfleetError(this.node.path, '`calls` contains something that is not a service', 'list service constructs, e.g. calls: [users]');
     }
     if (!this._calls.includes(other)) this._calls.push(other);
   }
 
-  /** The services this worker calls. */
+  /** The services this worker calls (backing services: {@link Worker.storeCalls}). */
   public get calls(): readonly MicroService[] {
     return this._calls;
+  }
+
+  /** The backing services this worker calls. */
+  public get storeCalls(): readonly DataStore[] {
+    return this._storeCalls;
   }
 
   /** Termination grace period: graceful shutdown + 5 s. */

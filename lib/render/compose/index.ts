@@ -8,6 +8,7 @@ import { Cpu, Duration, Size } from '../../core/units';
 import type { Hatches, ServiceModel, StackModel, VersionModel } from '../../model/stack';
 import { versionLabels } from '../../service/labels';
 import { MicroService } from '../../service/microservice';
+import { backgroundComposeProblems, backgroundServices, migrationDependencies } from './background';
 import { GATEWAY_RUNTIME } from './runtime';
 import { ComposeDeploy, ComposeProject, ComposeService, ComposeServiceLogging, ComposeVolumeMount } from './types';
 import { hostModeWarnings, NetworkAttachment, networkNameProblems, networkPlan } from './networks';
@@ -38,21 +39,21 @@ function healthTest(svc: MicroService): string[] {
 /** Service key order of the Compose best-practice linters (dclint's service-keys-order); unknown keys go last. */
 const SERVICE_KEY_ORDER = ['image', 'build', 'container_name', 'depends_on', 'volumes', 'volumes_from', 'configs', 'secrets', 'environment', 'env_file', 'ports', 'networks', 'network_mode', 'extra_hosts', 'command', 'entrypoint', 'working_dir', 'restart', 'healthcheck', 'logging', 'labels', 'user', 'isolation', 'cap_drop', 'deploy', 'read_only', 'security_opt', 'stop_grace_period', 'stop_signal', 'tmpfs'];
 
-function orderServiceKeys(service: Record<string, unknown>): Record<string, unknown> {
+export function orderServiceKeys(service: Record<string, unknown>): Record<string, unknown> {
   const rank = (k: string): number => { const i = SERVICE_KEY_ORDER.indexOf(k); return i < 0 ? SERVICE_KEY_ORDER.length : i; };
   const out: Record<string, unknown> = {};
   for (const k of Object.keys(service).sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))) out[k] = service[k];
   return out;
 }
 
-function sortObject<T>(o: Record<string, T>): Record<string, T> {
+export function sortObject<T>(o: Record<string, T>): Record<string, T> {
   const out: Record<string, T> = {};
   for (const k of Object.keys(o).sort()) out[k] = o[k];
   return out;
 }
 
 /** `networks` of a compose service, or `network_mode: none` for one on no network. */
-function attach(service: any, networks: Record<string, NetworkAttachment>): void {
+export function attach(service: any, networks: Record<string, NetworkAttachment>): void {
   if (Object.keys(networks).length > 0) service.networks = networks;
   else service.network_mode = 'none';
 }
@@ -105,6 +106,8 @@ function renderVersion(model: StackModel, m: ServiceModel, vm: VersionModel, net
       dependsOn[name] = { condition: callee.healthCheck.enabled ? 'service_healthy' : 'service_started', restart: true };
     }
   }
+  // A Migration of the release: its one-shot must exit 0 before any of the release's containers starts.
+  Object.assign(dependsOn, migrationDependencies(model, vm.workloadName));
   if (Object.keys(dependsOn).length > 0 && mode !== ComposeNetworkMode.OVERLAY) service.depends_on = sortObject(dependsOn);
 
   if (mode === ComposeNetworkMode.HOST) {
@@ -184,7 +187,7 @@ function swarmConfigName(file: Artifact): string {
  * in `volumes` on a swarm, whose stack loader does not apply the `tmpfs` key (measured: the container's
  * /tmp stayed read-only, and gunicorn could not create its metrics directory there).
  */
-function writableTmp(service: Record<string, unknown>, swarm: boolean): void {
+export function writableTmp(service: Record<string, unknown>, swarm: boolean): void {
   if (!swarm) {
     service.tmpfs = ['/tmp'];
     return;
@@ -286,7 +289,7 @@ function applyOverrides(service: Record<string, unknown>, hatches: Hatches, owne
 }
 
 /** The `logging` key of every compose service: json-file with rotation, so logs never fill the disk. */
-function composeLogging(model: StackModel): ComposeServiceLogging {
+export function composeLogging(model: StackModel): ComposeServiceLogging {
   const l = model.compose.logging;
   const kib = l.maxSizeBytes / 1024;
   const size = kib % 1024 === 0 ? `${kib / 1024}m` : `${kib}k`;
@@ -314,6 +317,7 @@ export function composeDocument(model: StackModel): { document: ComposeProject; 
       if (lua) files.push(lua);
     }
   }
+  Object.assign(services, backgroundServices(model, plan));
   const swarm = model.compose.networkMode === ComposeNetworkMode.OVERLAY;
   // The swarm's loader (`docker stack config/deploy`) has no top-level `name`: the stack is named on its command line.
   const document: ComposeProject = swarm ? { services: sortObject(services) } : { name: model.name, services: sortObject(services) };
@@ -327,7 +331,7 @@ export function composeDocument(model: StackModel): { document: ComposeProject; 
 }
 
 /** The deploying shell's variable that carries a secret key into the compose project. */
-function secretVariable(secret: { readonly name: string; readonly key: string }): string {
+export function secretVariable(secret: { readonly name: string; readonly key: string }): string {
   return `${secret.name}_${secret.key}`.toUpperCase().replace(/[^A-Z0-9]/g, '_');
 }
 
@@ -406,6 +410,7 @@ export function composeProblems(models: readonly StackModel[]): PyfleetError[] {
     errors.push(...secretVariableClashes(model));
     errors.push(...networkNameProblems(model));
     errors.push(...swarmImageProblems(model));
+    errors.push(...backgroundComposeProblems(model));
     const hostPorts = new Map<number, MicroService>();
     for (const m of model.services) {
       const svc = m.construct;

@@ -93,6 +93,15 @@ export function networkPlan(model: StackModel): NetworkPlan {
       alias.set(s.name, [s.name]);
     }
   }
+  // Workers and migration one-shots only call: each answers to its own name, on the networks of its calls.
+  const background: Array<{ container: string; calls: readonly string[]; stores: readonly string[] }> = [
+    ...model.workers.map((w) => ({ container: w.name, calls: w.calls, stores: w.stores })),
+    ...model.migrations.map((r) => ({ container: r.composeName, calls: r.calls, stores: r.stores })),
+  ];
+  for (const b of background) {
+    alias.set(b.container, [b.container]);
+    for (const d of b.stores) if (!alias.has(d)) alias.set(d, [d]);
+  }
   const joined = new Map<string, Record<string, NetworkAttachment>>([...alias.keys()].map((c) => [c, {}]));
   const networks: Record<string, ComposeNetwork> = {};
   const join = (key: string, members: string[], net: ComposeNetwork): void => {
@@ -114,6 +123,10 @@ export function networkPlan(model: StackModel): NetworkPlan {
         for (const v of s.versions) join(networkKey(model.name, `${s.name}_to_${v.workloadName}`), [s.name, v.workloadName], internal);
       }
       if (publishes(s)) join(networkKey(model.name, `${s.name}_public`), [s.name], driver);
+    }
+    for (const b of background) {
+      for (const t of b.calls) join(networkKey(model.name, `${b.container}_to_${t}`), [b.container, t], internal);
+      for (const d of b.stores) join(networkKey(model.name, `${b.container}_to_${d}`), [b.container, d], internal);
     }
     if (mode === ComposeNetworkMode.OVERLAY) {
       for (const [c, nets] of joined) if (Object.keys(nets).length === 0) join(networkKey(model.name, `${c}_alone`), [c], internal);

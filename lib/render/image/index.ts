@@ -30,9 +30,10 @@ export function imageTarget(options: ImageTargetOptions = {}): ImageTarget {
     render(model: StackModel) {
       const artifacts: Artifact[] = [];
       const seen = new Set<string>();
-      for (const svc of model.services) {
-        for (const version of svc.versions) {
-          const asset = version.image.asset;
+      // Workers build their own images (a CeleryWorker's); migrations and schedules run their service's.
+      for (const image of [...model.services.flatMap((svc) => svc.versions.map((v) => v.image)), ...model.workers.map((w) => w.image)]) {
+        {
+          const asset = image.asset;
           if (!asset || seen.has(asset.contextPath)) continue;
           seen.add(asset.contextPath);
           artifacts.push({ path: asset.contextPath, copyFrom: { directory: asset.directory, files: asset.files } });

@@ -3,6 +3,7 @@ import { k8s } from 'cdk8s-plus-27';
 import { PyfleetError } from '../../core/errors';
 import { Target } from '../../model/target';
 import type { ServiceModel, StackModel, VersionModel } from '../../model/stack';
+import { backgroundObjects, migrationGate } from './background';
 import { KubeObject, kubeObject } from './object';
 import { autoscalerObject, checkAutoscaledDeployment, disruptionBudgetObject, scalingHatchProblems, scalingWarnings, spreadConstraints } from './scaling';
 import { dumpDocuments } from '../yaml';
@@ -17,7 +18,7 @@ export { KubeObject } from './object';
 // `metadata` first), so manifests match what a cdk8s chart would synthesize.
 
 /** Apply order for `kubectl apply -f`: namespaces and identities first, workloads last. */
-const KIND_ORDER = ['Namespace', 'ServiceAccount', 'Secret', 'ConfigMap', 'PeerAuthentication', 'NetworkPolicy', 'AuthorizationPolicy', 'Service', 'DestinationRule', 'Deployment', 'PodDisruptionBudget', 'HorizontalPodAutoscaler', 'Gateway', 'VirtualService'];
+const KIND_ORDER = ['Namespace', 'ServiceAccount', 'Role', 'RoleBinding', 'Secret', 'ConfigMap', 'PeerAuthentication', 'NetworkPolicy', 'AuthorizationPolicy', 'Service', 'DestinationRule', 'Job', 'Deployment', 'CronJob', 'PodDisruptionBudget', 'HorizontalPodAutoscaler', 'Gateway', 'VirtualService'];
 
 /**
  * A part of the Kubernetes target that adds to what it renders (Istio is one). The Kubernetes target
@@ -137,6 +138,10 @@ function deploymentObject(model: StackModel, m: ServiceModel, vm: VersionModel, 
   const hc = s.health;
   const annotations: Record<string, string> = {};
   for (const x of extensions) Object.assign(annotations, x.podAnnotations?.(model, m, vm) ?? {});
+  // A Migration holds the version's pods in an init container until its Job succeeded (background.ts);
+  // in a mesh the init container runs before the sidecar, so its call to the API server bypasses it.
+  const gate = migrationGate(model, vm, s.runAsUser);
+  if (gate && model.mesh) annotations['traffic.sidecar.istio.io/excludeOutboundPorts'] = '443,6443';
   const probe = (failureThreshold: number, periodSeconds: number): k8s.Probe => ({
     httpGet: { path: hc.path!, port: k8s.IntOrString.fromNumber(hc.port), scheme: 'HTTP' },
     periodSeconds,
@@ -188,9 +193,10 @@ function deploymentObject(model: StackModel, m: ServiceModel, vm: VersionModel, 
           setHostnameAsFqdn: false,
           terminationGracePeriodSeconds: seconds(s.terminationGracePeriodMs),
           securityContext: { ...nonRoot, fsGroup: s.runAsUser, fsGroupChangePolicy: 'Always', seccompProfile: seccomp, sysctls: unprivilegedPorts(s) },
+          initContainers: gate?.initContainers,
           containers: [container],
           topologySpreadConstraints: spreadConstraints(s, vm),
-          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('64Mi') } }],
+          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('64Mi') } }, ...(gate?.volumes ?? [])],
         },
       },
     },
@@ -233,6 +239,7 @@ const collator = new Intl.Collator();
 export function manifests(model: StackModel, extensions: readonly KubernetesExtension[] = []): KubeObject[] {
   const objects: KubeObject[] = [namespaceObject(model, extensions)];
   for (const m of model.services) objects.push(...serviceObjects(model, m, extensions));
+  objects.push(...backgroundObjects(model));
   for (const x of extensions) objects.push(...(x.objects?.(model) ?? []));
   objects.push(...userObjects(model));
   // Stable: by kind rank, then name (definition order breaks ties, and is deterministic).

@@ -1,7 +1,7 @@
 import { k8s } from 'cdk8s-plus-27';
 import { PyfleetError } from '../../core/errors';
 import type { ServiceModel, StackModel } from '../../model/stack';
-import { callees, callerPorts, NamedPort, ServiceIngress, stackIngress } from '../../model/traffic';
+import { BackgroundSource, backgroundCallersOf, backgroundSources, callerPorts, dataStorePort, NamedPort, ServiceIngress, stackIngress } from '../../model/traffic';
 import type { KubernetesExtension } from '../kubernetes';
 import { KubeObject, kubeObject } from '../kubernetes/object';
 
@@ -44,8 +44,10 @@ function inNamespace(namespace: string, labels: Readonly<Record<string, string>>
 
 function ingressRules(model: StackModel, edge: ServiceIngress): k8s.NetworkPolicyIngressRule[] {
   const rules: k8s.NetworkPolicyIngressRule[] = [];
-  if (edge.callers.length > 0) {
-    rules.push({ from: edge.callers.map((c) => ({ podSelector: { matchLabels: { ...c.selector } } })), ports: edge.callerPorts.map(named) });
+  // Workers, migrations and schedules that call the service reach it like its callers do.
+  const callers = [...edge.callers.map((c) => c.selector), ...backgroundCallersOf(model, edge.service.name, 'service').map((b) => b.selector)];
+  if (callers.length > 0) {
+    rules.push({ from: callers.map((sel) => ({ podSelector: { matchLabels: { ...sel } } })), ports: edge.callerPorts.map(named) });
   }
   // No `from`: every source, since the load balancer's (or the nodes') addresses are not known.
   if (edge.publicPort) rules.push({ ports: [named(edge.publicPort)] });
@@ -55,11 +57,17 @@ function ingressRules(model: StackModel, edge: ServiceIngress): k8s.NetworkPolic
   return rules;
 }
 
-function egressRules(model: StackModel, s: ServiceModel): k8s.NetworkPolicyEgressRule[] {
-  const rules: k8s.NetworkPolicyEgressRule[] = callees(model, s).map((c) => ({
+/** The Kubernetes API server, which a migration gate reads its Job from: its address is the cluster's, so any address on the API ports. */
+const API_SERVER_PORTS = [443, 6443];
+
+function egressRules(model: StackModel, s: ServiceModel | BackgroundSource): k8s.NetworkPolicyEgressRule[] {
+  const rules: k8s.NetworkPolicyEgressRule[] = s.calls.map((name) => model.service(name)).map((c) => ({
     to: [{ podSelector: { matchLabels: { ...c.selector } } }],
     ports: callerPorts(c).map(named),
   }));
+  if ('versions' in s && model.migrations.some((r) => r.service === s.name)) {
+    rules.push({ to: [{ ipBlock: { cidr: '0.0.0.0/0' } }, { ipBlock: { cidr: '::/0' } }], ports: API_SERVER_PORTS.map((p) => ({ port: k8s.IntOrString.fromNumber(p), protocol: 'TCP' })) });
+  }
   rules.push({
     to: [inNamespace(CLUSTER_DNS.namespace, CLUSTER_DNS.labels)],
     ports: [{ port: k8s.IntOrString.fromNumber(53), protocol: 'UDP' }, { port: k8s.IntOrString.fromNumber(53), protocol: 'TCP' }],
@@ -89,6 +97,17 @@ export function networkPolicies(model: StackModel): KubeObject[] {
       policyTypes: ['Ingress', 'Egress'],
       ingress: ingress.length > 0 ? ingress : undefined,
       egress: egressRules(model, s),
+    }));
+  }
+  // Workers, migrations and schedules: no ingress at all, egress to what they call.
+  for (const b of backgroundSources(model)) {
+    out.push(policy(b.name, model, b.labels, {
+      podSelector: { matchLabels: { ...b.selector } },
+      policyTypes: ['Ingress', 'Egress'],
+      egress: [
+        ...b.stores.map((name) => model.dataStore(name)).map((d) => ({ to: [{ podSelector: { matchLabels: { ...d.selector } } }], ports: [named(dataStorePort(d))] })),
+        ...egressRules(model, b),
+      ],
     }));
   }
   return out;
