@@ -6,6 +6,7 @@ import type { ServiceModel, StackModel, VersionModel } from '../../model/stack';
 import { KubeObject, kubeObject } from './object';
 import { autoscalerObject, checkAutoscaledDeployment, disruptionBudgetObject, scalingHatchProblems, scalingWarnings, spreadConstraints } from './scaling';
 import { dumpDocuments } from '../yaml';
+import { dataStoreObjects, storeEnv } from './data';
 
 export { KubeObject } from './object';
 
@@ -17,7 +18,7 @@ export { KubeObject } from './object';
 // `metadata` first), so manifests match what a cdk8s chart would synthesize.
 
 /** Apply order for `kubectl apply -f`: namespaces and identities first, workloads last. */
-const KIND_ORDER = ['Namespace', 'ServiceAccount', 'Secret', 'ConfigMap', 'PeerAuthentication', 'NetworkPolicy', 'AuthorizationPolicy', 'Service', 'DestinationRule', 'Deployment', 'PodDisruptionBudget', 'HorizontalPodAutoscaler', 'Gateway', 'VirtualService'];
+const KIND_ORDER = ['Namespace', 'ServiceAccount', 'Secret', 'ConfigMap', 'PeerAuthentication', 'NetworkPolicy', 'AuthorizationPolicy', 'Service', 'DestinationRule', 'StatefulSet', 'Deployment', 'PodDisruptionBudget', 'HorizontalPodAutoscaler', 'Gateway', 'VirtualService'];
 
 /**
  * A part of the Kubernetes target that adds to what it renders (Istio is one). The Kubernetes target
@@ -126,10 +127,14 @@ function envVars(model: StackModel, m: ServiceModel, vm: VersionModel): k8s.EnvV
     const c = model.service(callee);
     env.set(c.urlVariable, { name: c.urlVariable, value: c.addresses.kubernetes });
   }
+  // Backing services: their parts and password; their URLs, which reference the password as $(VAR), go last.
+  const stores = storeEnv(model, m);
+  for (const e of stores.plain) env.set(e.name, e);
   for (const [name, v] of Object.entries(vm.env)) {
     env.set(name, v.secret ? { name, valueFrom: { secretKeyRef: { name: v.secret.name, key: v.secret.key } } } : { name, value: v.value! });
   }
-  return env.size ? [...env.keys()].sort().map((k) => env.get(k)!) : undefined;
+  const out = [...[...env.keys()].sort().map((k) => env.get(k)!), ...stores.dependent];
+  return out.length ? out : undefined;
 }
 
 function deploymentObject(model: StackModel, m: ServiceModel, vm: VersionModel, extensions: readonly KubernetesExtension[]): KubeObject {
@@ -233,6 +238,7 @@ const collator = new Intl.Collator();
 export function manifests(model: StackModel, extensions: readonly KubernetesExtension[] = []): KubeObject[] {
   const objects: KubeObject[] = [namespaceObject(model, extensions)];
   for (const m of model.services) objects.push(...serviceObjects(model, m, extensions));
+  for (const d of model.dataStores) objects.push(...dataStoreObjects(model, d));
   for (const x of extensions) objects.push(...(x.objects?.(model) ?? []));
   objects.push(...userObjects(model));
   // Stable: by kind rank, then name (definition order breaks ties, and is deterministic).

@@ -1,7 +1,7 @@
 import { k8s } from 'cdk8s-plus-27';
 import { PyfleetError } from '../../core/errors';
 import type { ServiceModel, StackModel } from '../../model/stack';
-import { callees, callerPorts, NamedPort, ServiceIngress, stackIngress } from '../../model/traffic';
+import { callees, callerPorts, dataStorePort, NamedPort, ServiceIngress, stackDataIngress, stackIngress, storeCallees } from '../../model/traffic';
 import type { KubernetesExtension } from '../kubernetes';
 import { KubeObject, kubeObject } from '../kubernetes/object';
 
@@ -55,11 +55,13 @@ function ingressRules(model: StackModel, edge: ServiceIngress): k8s.NetworkPolic
   return rules;
 }
 
-function egressRules(model: StackModel, s: ServiceModel): k8s.NetworkPolicyEgressRule[] {
-  const rules: k8s.NetworkPolicyEgressRule[] = callees(model, s).map((c) => ({
+function egressRules(model: StackModel, s: ServiceModel | undefined): k8s.NetworkPolicyEgressRule[] {
+  const rules: k8s.NetworkPolicyEgressRule[] = s ? callees(model, s).map((c) => ({
     to: [{ podSelector: { matchLabels: { ...c.selector } } }],
     ports: callerPorts(c).map(named),
-  }));
+  })) : [];
+  // Backing services it calls: their one port.
+  if (s) for (const d of storeCallees(model, s)) rules.push({ to: [{ podSelector: { matchLabels: { ...d.selector } } }], ports: [named(dataStorePort(d))] });
   rules.push({
     to: [inNamespace(CLUSTER_DNS.namespace, CLUSTER_DNS.labels)],
     ports: [{ port: k8s.IntOrString.fromNumber(53), protocol: 'UDP' }, { port: k8s.IntOrString.fromNumber(53), protocol: 'TCP' }],
@@ -91,6 +93,16 @@ export function networkPolicies(model: StackModel): KubeObject[] {
       egress: egressRules(model, s),
     }));
   }
+  // A backing service admits only its callers, on its one port, and reaches nothing but DNS (and istiod in a mesh).
+  for (const edge of stackDataIngress(model)) {
+    const d = edge.store;
+    out.push(policy(d.name, model, d.labels, {
+      podSelector: { matchLabels: { ...d.selector } },
+      policyTypes: ['Ingress', 'Egress'],
+      ingress: edge.callers.length > 0 ? [{ from: edge.callers.map((c) => ({ podSelector: { matchLabels: { ...c.selector } } })), ports: [named(edge.port)] }] : undefined,
+      egress: egressRules(model, undefined),
+    }));
+  }
   return out;
 }
 
@@ -98,7 +110,7 @@ function problems(models: readonly StackModel[]): PyfleetError[] {
   const errors: PyfleetError[] = [];
   for (const model of models) {
     if (!model.networkPolicy.enabled) continue;
-    for (const s of model.services) {
+    for (const s of [...model.services, ...model.dataStores]) {
       if (s.name === DEFAULT_DENY) {
         errors.push(new PyfleetError(s.path, `a service named "${DEFAULT_DENY}" would share its NetworkPolicy's name with the stack's default deny`,
           `rename the service, or turn the policies off with networkPolicy: { enabled: false } on stack "${model.name}"`));
