@@ -194,3 +194,24 @@ describe('backing services on compose', () => {
     expect(resolved.services['order-service'].environment.CACHE_URL).toBe('redis://:redis-secret-2@cache:6379/0');
   });
 });
+
+describe('backing services in the topology', () => {
+  test("Mermaid's parser reads a cylinder per store and the call edges with their URL variables", () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { mermaidBlock, parseMermaid } = require('../support/mermaid') as typeof import('../support/mermaid');
+    const out = synth((app) => { program(app, ComposeNetworkMode.BRIDGE, true); });
+    try {
+      const [p] = parseMermaid([mermaidBlock(out.files.get('shop.topology.md')!)]);
+      expect(p.error).toBeUndefined();
+      const db = p.vertices!.find((v) => v.id === 'db_orders_db')!;
+      expect(db.type).toBe('cylinder');
+      expect(db.text.split(/<br\s*\/?>|\n/)).toEqual(['<b>orders-db</b>', 'postgres:17.2-bookworm :5432', 'database orders_db, user orders_db', 'volume 10Gi', 'secret orders-db-credentials']);
+      expect(p.edges!.filter((e) => e.start === 'svc_order_service' && e.end.startsWith('db_')).map((e) => `${e.end} ${e.text}`))
+        .toEqual(['db_orders_db ORDERS_DB_URL, mTLS', 'db_cache CACHE_URL, mTLS', 'db_queue QUEUE_URL, mTLS']);
+      const json = JSON.parse(out.files.get('shop.topology.json')!);
+      expect(json.nodes.find((n: any) => n.id === 'db_cache').details).toEqual(['redis:7.4.1-bookworm :6379', 'Redis cache, maxmemory 128 MiB allkeys-lru', 'no volume', 'secret cache-credentials']);
+    } finally {
+      out.cleanup();
+    }
+  });
+});
