@@ -153,6 +153,19 @@ export abstract class DataStore extends Construct {
   /** @internal what the engine contributes to its model (image, arguments, environment, health command). */
   public abstract _engine(): DataStoreEngine;
 
+  /**
+   * The synth note of every backing service: its Kubernetes Secret is referenced, never contained, so
+   * it must exist before the manifests are applied; the command creates it with a random URL-safe
+   * password (hex: it goes into `<NAME>_URL` as it is).
+   * @internal
+   */
+  public _synthWarnings(): string[] {
+    const variable = `${this.credentialsSecret}_password`.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+    return [`the Kubernetes manifests reference the Secret "${this.credentialsSecret}" (key "password") and do not contain it: create it once before applying them, ` +
+      `e.g. kubectl create secret generic ${this.credentialsSecret} -n ${this.stack.namespaceName} --from-literal=password="$(openssl rand -hex 24)". ` +
+      `Compose reads the password from the deploying shell's ${variable}; pyfleet/pulumi creates the Secret itself`];
+  }
+
   /** Prefix of the variables injected into callers: `orders-db` -> `ORDERS_DB`. */
   public get envPrefix(): string {
     return envPrefix(this.storeName);
@@ -180,7 +193,7 @@ export function checkStorage(path: string, storage: Size): void {
 }
 
 /** @internal The engine-specific part of a {@link DataStoreModel}. */
-export type DataStoreEngine = Pick<DataStoreModel, 'image' | 'portName' | 'dataPath' | 'scratchPaths' | 'runAsUser' | 'user' | 'database' | 'env' | 'args' | 'loopbackArgs' | 'settings' | 'redisMode' | 'maxMemoryBytes' | 'maxMemoryPolicy'> & {
+export type DataStoreEngine = Pick<DataStoreModel, 'image' | 'portName' | 'dataPath' | 'scratchPaths' | 'runAsUser' | 'user' | 'database' | 'env' | 'args' | 'loopbackArgs' | 'settings' | 'redisMode' | 'maxMemoryBytes' | 'maxMemoryPolicy' | 'stopSignal' | 'preStop'> & {
   /** The health command in exec form. */
   readonly healthCommand: readonly string[];
   /** Health start period, in milliseconds. */

@@ -145,6 +145,9 @@ export class Redis extends DataStore {
       ],
       args,
       loopbackArgs: ['--bind', '127.0.0.1'],
+      // SIGTERM: Redis flushes the append-only file and exits.
+      stopSignal: 'SIGTERM',
+      preStop: undefined,
       settings: { ...this.settings },
       redisMode: this.mode,
       maxMemoryBytes: this.maxMemory?.bytes,

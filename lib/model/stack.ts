@@ -372,6 +372,12 @@ export interface DataStoreModel {
    * dependent-variable syntax) names a variable of `env`; compose renders it as the shell variable.
    */
   readonly args: readonly string[];
+  /** The signal that makes the engine shut down quickly and cleanly (compose `stop_signal`): SIGINT for Postgres (fast shutdown), SIGTERM for Redis. */
+  readonly stopSignal: string;
+  /** A pre-stop command that does the same on Kubernetes, which always sends SIGTERM (Postgres: `pg_ctl stop -m fast`), if needed. */
+  readonly preStop?: readonly string[];
+  /** How long the engine has to shut down before it is killed, in milliseconds. */
+  readonly terminationGracePeriodMs: number;
   /** Arguments added in compose host network mode so that the engine listens on loopback only. */
   readonly loopbackArgs: readonly string[];
   /** Engine settings as given (Postgres `-c` parameters, Redis config directives), sorted by name. */

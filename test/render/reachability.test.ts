@@ -4,7 +4,7 @@
 // evaluator's own semantics on hand-written policies, and policies broken on purpose.
 import * as path from 'path';
 import * as yaml from 'js-yaml';
-import { App, CircuitBreaker, ComposeNetworkMode, ContainerImage, HealthCheck, Match, Mesh, MeshGateway, MeshRoute, MicroService, Stack } from '../../lib';
+import { App, CircuitBreaker, ComposeNetworkMode, ContainerImage, HealthCheck, Match, Mesh, MeshGateway, MeshRoute, MicroService, Postgres, Redis, RedisMode, Stack } from '../../lib';
 import { buildCanary } from '../../examples/canary/main';
 import { buildFlaskGunicorn } from '../../examples/flask-gunicorn/main';
 import { buildHello } from '../../examples/hello/main';
@@ -44,6 +44,13 @@ function everyEdge(app: App, mode = ComposeNetworkMode.BRIDGE): Stack {
   new MeshGateway(stack, 'public', { service: catalog, hosts: ['shop.example.com'], httpPort: 8080 });
   new MicroService(stack, 'reports', { image: image('reports'), port: 8004, replicas: 1, calls: [orders, catalog] });
   new MicroService(stack, 'batch', { image: image('batch'), port: 8005, replicas: 1, healthCheck: HealthCheck.none() });
+  // Backing services: one called by a service behind a gateway (its versions call) and by another,
+  // one called by a service with extra ports, one nobody calls.
+  const db = new Postgres(stack, 'orders-db');
+  orders.addCall(db);
+  stack.services.find((s) => s.serviceName === 'reports')!.addCall(db);
+  users.addCall(new Redis(stack, 'cache'));
+  new Redis(stack, 'archive', { mode: RedisMode.STORE, port: 6380 });
   return stack;
 }
 
@@ -198,9 +205,16 @@ describe('a program with every kind of edge', () => {
     // catalog has a MeshGateway, so a gateway proxy fronts it on compose: callers see the proxy only
     expect(c.resolves.catalog).toEqual(['catalog-v1', 'reports']);
     expect(c.resolves['catalog-v1']).toEqual(['catalog', 'users']);
-    expect(c.resolves.users).toEqual(['catalog-v1', 'orders-v1', 'orders-v2']);
-    expect(c.resolves.reports).toEqual(['catalog', 'orders']);
-    expect(c.resolves['orders-v1']).toEqual(['orders', 'users']);
+    expect(c.resolves.users).toEqual(['cache', 'catalog-v1', 'orders-v1', 'orders-v2']);
+    expect(c.resolves.reports).toEqual(['catalog', 'orders', 'orders-db']);
+    expect(c.resolves['orders-v1']).toEqual(['orders', 'orders-db', 'users']);
+    // backing services: only their callers, on their one port; they reach nothing but DNS and istiod
+    expect(f.filter((x) => / -> edges\/orders-db /.test(x))).toEqual(['edges/orders-v1 -> edges/orders-db TCP/5432', 'edges/orders-v2 -> edges/orders-db TCP/5432', 'edges/reports-v1 -> edges/orders-db TCP/5432']);
+    expect(f.filter((x) => / -> edges\/archive /.test(x))).toEqual([]);
+    expect(f.filter((x) => x.startsWith('edges/cache ->'))).toHaveLength(3);
+    expect(istioFlows(w.k8s).filter((x) => / -> edges\/cache /.test(x))).toEqual(['edges/users-v1 -> edges/cache TCP/6379']);
+    expect(c.resolves['orders-db']).toEqual(['orders-v1', 'orders-v2', 'reports']);
+    expect(c.resolves.archive).toEqual([]);
   });
 
   test('overlay mode is segmented the same way, without network_mode', () => {
@@ -212,7 +226,8 @@ describe('a program with every kind of edge', () => {
     expect(o.compose.networks.batch_alone).toEqual({ driver: 'overlay', attachable: true, internal: true });
     // and the swarm's own loader takes it
     const cli = swarmCli();
-    if (cli) expect(Object.keys(stackConfig(cli, path.join(o.out.dir, 'edges.compose.yml')).services).sort()).toEqual(Object.keys(o.compose.services).sort());
+    const passwords = { ORDERS_DB_CREDENTIALS_PASSWORD: 'x', CACHE_CREDENTIALS_PASSWORD: 'y', ARCHIVE_CREDENTIALS_PASSWORD: 'z' };
+    if (cli) expect(Object.keys(stackConfig(cli, path.join(o.out.dir, 'edges.compose.yml'), passwords).services).sort()).toEqual(Object.keys(o.compose.services).sort());
     o.out.cleanup();
   });
 

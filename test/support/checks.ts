@@ -123,12 +123,14 @@ const matches = (selector: Record<string, string>, labels: Record<string, string
 export function crossObjectProblems(objects: any[]): string[] {
   const problems: string[] = [];
   const deployments = objects.filter((o) => o.kind === 'Deployment');
+  // Workloads whose pods Services select: Deployments and the backing services' StatefulSets.
+  const workloads = objects.filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet');
   const names = new Set(objects.map((o) => `${o.kind}/${o.metadata?.name}`));
-  for (const d of deployments) {
+  for (const d of workloads) {
     const tpl = d.spec.template;
-    if (!matches(d.spec.selector.matchLabels, tpl.metadata.labels)) problems.push(`Deployment/${d.metadata.name}: selector does not match its pod labels`);
+    if (!matches(d.spec.selector.matchLabels, tpl.metadata.labels)) problems.push(`${d.kind}/${d.metadata.name}: selector does not match its pod labels`);
     const sa = tpl.spec.serviceAccountName;
-    if (sa && !names.has(`ServiceAccount/${sa}`)) problems.push(`Deployment/${d.metadata.name}: service account ${sa} is not defined`);
+    if (sa && !names.has(`ServiceAccount/${sa}`)) problems.push(`${d.kind}/${d.metadata.name}: service account ${sa} is not defined`);
     problems.push(...restrictedProblems(d));
     for (const c of tpl.spec.containers) {
       const declared = new Map<string | number, number>();
@@ -169,12 +171,12 @@ export function crossObjectProblems(objects: any[]): string[] {
     if (p.spec.maxUnavailable !== undefined && !(p.spec.maxUnavailable >= 1)) problems.push(`PodDisruptionBudget/${p.metadata.name}: maxUnavailable ${p.spec.maxUnavailable} blocks every drain`);
   }
   for (const s of objects.filter((o) => o.kind === 'Service')) {
-    const selected = deployments.filter((d) => d.metadata.namespace === s.metadata.namespace && matches(s.spec.selector ?? {}, d.spec.template.metadata.labels));
+    const selected = workloads.filter((d) => d.metadata.namespace === s.metadata.namespace && matches(s.spec.selector ?? {}, d.spec.template.metadata.labels));
     if (selected.length === 0) problems.push(`Service/${s.metadata.name}: selects no pods`);
     for (const p of s.spec.ports) {
       for (const d of selected) {
         const ok = d.spec.template.spec.containers.some((c: any) => (c.ports ?? []).some((cp: any) => cp.name === p.targetPort || cp.containerPort === p.targetPort));
-        if (!ok) problems.push(`Service/${s.metadata.name}: targetPort ${p.targetPort} is not declared by Deployment/${d.metadata.name}`);
+        if (!ok) problems.push(`Service/${s.metadata.name}: targetPort ${p.targetPort} is not declared by ${d.kind}/${d.metadata.name}`);
       }
     }
   }
@@ -185,7 +187,7 @@ export function crossObjectProblems(objects: any[]): string[] {
 export function restrictedProblems(d: any): string[] {
   const problems: string[] = [];
   const spec = d.spec.template.spec;
-  const where = `Deployment/${d.metadata.name}`;
+  const where = `${d.kind ?? 'Deployment'}/${d.metadata.name}`;
   const podSc = spec.securityContext ?? {};
   if (spec.hostNetwork || spec.hostPID || spec.hostIPC) problems.push(`${where}: host namespaces`);
   for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {

@@ -1,7 +1,7 @@
 // What the program says may connect to what: the call graph plus the exposure, mesh-ingress and DNS
 // edges, read from the constructs (the user's program), to compare with what test/support/reachability
 // finds in the synthesized output. Flow notation as there.
-import { MeshGateway, MicroService, PythonWebApp, Stack } from '../../lib';
+import { DataStore, MeshGateway, MicroService, PythonWebApp, Stack } from '../../lib';
 import { INTERNET, WORLD } from './reachability';
 
 const DNS = 'kube-system/kube-dns';
@@ -10,6 +10,15 @@ const INGRESS = 'istio-system/istio-ingressgateway';
 
 function gateways(stack: Stack): MeshGateway[] {
   return stack.node.findAll().filter((c): c is MeshGateway => MeshGateway.isMeshGateway(c));
+}
+
+/** The backing services of a stack (Postgres, Redis): each one pod, reached by its callers on its one port only. */
+function stores(stack: Stack): DataStore[] {
+  return stack.node.findAll().filter((c): c is DataStore => DataStore.isDataStore(c));
+}
+
+function storePod(stack: Stack, d: DataStore): string {
+  return `${stack.namespaceName}/${d.storeName}`;
 }
 
 function pods(stack: Stack, s: MicroService): string[] {
@@ -34,6 +43,7 @@ export function expectedKubernetesFlows(stack: Stack): string[] {
       out.push(`${p} -> ${DNS} UDP/53`, `${p} -> ${DNS} TCP/53`);
       if (stack.mesh) out.push(`${p} -> ${ISTIOD} TCP/15012`);
       for (const t of s.calls) for (const q of pods(stack, t)) for (const port of ports(t)) out.push(`${p} -> ${q} TCP/${port}`);
+      for (const d of s.storeCalls) out.push(`${p} -> ${storePod(stack, d)} TCP/${d.port}`);
     }
     for (const q of pods(stack, s)) {
       // Exposed: anyone outside the namespace may connect to the HTTP port (the load balancer's sources are unknown).
@@ -41,16 +51,22 @@ export function expectedKubernetesFlows(stack: Stack): string[] {
       if (stack.mesh && meshIngress.has(s)) out.push(`${INGRESS} -> ${q} TCP/${s.port}`);
     }
   }
+  // A backing service reaches only DNS (and istiod in a mesh).
+  for (const d of stores(stack)) {
+    out.push(`${storePod(stack, d)} -> ${DNS} UDP/53`, `${storePod(stack, d)} -> ${DNS} TCP/53`);
+    if (stack.mesh) out.push(`${storePod(stack, d)} -> ${ISTIOD} TCP/15012`);
+  }
   return sorted(out);
 }
 
 /** Requests Istio must admit at the stack's sidecars (STRICT mTLS and AuthorizationPolicies): callers' identities, the ingress gateway, and anyone on an exposed port. */
 export function expectedIstioFlows(stack: Stack): string[] {
   const out: string[] = [];
-  const everyone = [...stack.services.flatMap((s) => pods(stack, s)), ...WORLD.workloads.map((w) => w.id), INTERNET.id];
+  const everyone = [...stack.services.flatMap((s) => pods(stack, s)), ...stores(stack).map((d) => storePod(stack, d)), ...WORLD.workloads.map((w) => w.id), INTERNET.id];
   const meshIngress = new Set(gateways(stack).map((g) => g.service));
   for (const s of stack.services) {
     for (const t of s.calls) for (const p of pods(stack, s)) for (const q of pods(stack, t)) for (const port of ports(t)) out.push(`${p} -> ${q} TCP/${port}`);
+    for (const d of s.storeCalls) for (const p of pods(stack, s)) out.push(`${p} -> ${storePod(stack, d)} TCP/${d.port}`);
     for (const q of pods(stack, s)) {
       if (s.expose) for (const w of everyone) if (w !== q) out.push(`${w} -> ${q} TCP/${s.port}`);
       if (meshIngress.has(s)) out.push(`${INGRESS} -> ${q} TCP/${s.port}`);
@@ -98,6 +114,8 @@ export function expectedCompose(stack: Stack, doc: any): { flows: string[]; reso
   for (const g of gateways(stack)) publicPorts.set(g.service, [...(publicPorts.get(g.service) ?? []), g.httpPort, ...(g.tls ? [g.httpsPort] : [])]);
   for (const s of stack.services) {
     for (const t of s.calls) for (const c of of(s).versions) pairs.push([c, entry(t)]);
+    // A backing service is one container named like it.
+    for (const d of s.storeCalls) for (const c of of(s).versions) pairs.push([c, d.storeName]);
     const gw = of(s).gateway;
     if (gw) for (const v of of(s).versions) pairs.push([gw, v]);
     const published = [...(s.expose ? [s.expose.port] : []), ...(publicPorts.get(s) ?? [])];

@@ -23,7 +23,7 @@
 //   `none` has no network; a service with neither `networks` nor `network_mode` joins `default`.
 //
 // A flow is written `<from> -> <to> <PROTOCOL>/<port>` (`*` for every port on compose, where a
-// network does not filter ports). Pods are `<namespace>/<Deployment>`; the world outside the stack is
+// network does not filter ports). Pods are `<namespace>/<Deployment or StatefulSet>`; the world outside the stack is
 // a fixed set of well-known workloads (below) and `internet`.
 
 type Labels = Record<string, string>;
@@ -124,11 +124,12 @@ export function clusterOf(objects: readonly any[]): Cluster {
     own.add(o.metadata.name);
   }
   const pods: Workload[] = [...WORLD.workloads];
-  objects.filter((o) => o.kind === 'Deployment').forEach((d, i) => {
+  // Deployments and StatefulSets (backing services): one representative pod each.
+  objects.filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet').forEach((d, i) => {
     const ns = d.metadata.namespace ?? 'default';
-    if (!namespaces.has(ns)) throw new Error(`Deployment ${d.metadata.name} is in namespace ${ns}, which the manifests do not create`);
+    if (!namespaces.has(ns)) throw new Error(`${d.kind} ${d.metadata.name} is in namespace ${ns}, which the manifests do not create`);
     const spec = d.spec.template.spec;
-    if (spec.hostNetwork) throw new Error(`Deployment ${d.metadata.name} uses the host network, which this evaluator does not model`);
+    if (spec.hostNetwork) throw new Error(`${d.kind} ${d.metadata.name} uses the host network, which this evaluator does not model`);
     const ports: ListenPort[] = [];
     for (const c of [...(spec.containers ?? [])]) for (const p of c.ports ?? []) ports.push({ name: p.name, port: p.containerPort, protocol: p.protocol ?? 'TCP' });
     pods.push({

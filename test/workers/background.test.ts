@@ -100,7 +100,7 @@ describe('workers on Kubernetes', () => {
   test('NetworkPolicies: workers and migrations get egress to what they call and no ingress; callees admit them', () => {
     const w = out.find('shop', 'NetworkPolicy', 'order-worker');
     expect(w.spec.ingress).toBeUndefined();
-    expect(w.spec.egress.map((r: any) => r.to[0].podSelector?.matchLabels?.app ?? r.to[0].namespaceSelector?.matchLabels['kubernetes.io/metadata.name'])).toEqual(['cache', 'orders-db', 'user-service', 'kube-system']);
+    expect(w.spec.egress.map((r: any) => r.to[0].podSelector?.matchLabels?.app ?? r.to[0].namespaceSelector?.matchLabels['kubernetes.io/metadata.name'])).toEqual(['user-service', 'cache', 'orders-db', 'kube-system']);
     const users = out.find('shop', 'NetworkPolicy', 'user-service');
     expect(users.spec.ingress[0].from.map((f: any) => f.podSelector.matchLabels.app)).toEqual(['order-service', 'order-worker', 'order-service-schema', 'nightly-report']);
     const m = out.find('shop', 'NetworkPolicy', 'order-service-schema');
@@ -137,7 +137,7 @@ describe('workers and migrations on compose', () => {
     expect(w.deploy.resources.limits).toEqual({ cpus: '1', memory: '256m' });
     expect(w.stop_signal).toBe('SIGTERM');
     expect(w.stop_grace_period).toBe('75s');
-    expect(w.environment.CELERY_BROKER_URL).toBe('redis://:${CACHE_CREDENTIALS_PASSWORD}@cache:6379/0');
+    expect(w.environment.CELERY_BROKER_URL).toBe("redis://:${CACHE_CREDENTIALS_PASSWORD:?set CACHE_CREDENTIALS_PASSWORD to the password of cache}@cache:6379/0");
     expect(Object.keys(w.networks).sort()).toEqual(['order-worker_to_cache', 'order-worker_to_orders-db', 'order-worker_to_user-service']);
     expect(w.user).toBe('10001:10001');
     expect(w.read_only).toBe(true);

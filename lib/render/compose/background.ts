@@ -5,6 +5,7 @@ import type { MigrationModel, WorkerModel } from '../../model/jobs';
 import type { ImageModel, ResourcesModel, StackModel } from '../../model/stack';
 import type { EnvValue } from '../../service/env';
 import { composeServiceNames, composeLogging, orderServiceKeys, secretVariable, sortObject, writableTmp, attach } from './index';
+import { passwordReference } from './data';
 import type { NetworkPlan } from './networks';
 import type { ComposeService } from './types';
 
@@ -34,17 +35,18 @@ export function composeBackgroundEnv(model: StackModel, calls: readonly string[]
     const c = model.service(name);
     out[c.urlVariable] = c.addresses.compose;
   }
+  // The stores' variables exactly as a calling service gets them (data.ts).
   const storeUrl = (name: string): string => {
     const d = model.dataStore(name);
     const url = d.connection.compose.find((v) => v.url)!.url!;
-    return `${url.before}\${${d.secret.shellVariable}}${url.after}`;
+    return `${url.before.replace(/\$/g, '$$$$')}${passwordReference(d, overlay)}${url.after.replace(/\$/g, '$$$$')}`;
   };
   for (const name of stores) {
     const d = model.dataStore(name);
     for (const v of d.connection.compose) {
-      if (v.password) out[v.name] = secretRef(d.secret.shellVariable, `the password of ${d.name}`);
+      if (v.password) out[v.name] = passwordReference(d, overlay);
       else if (v.url) out[v.name] = storeUrl(name);
-      else out[v.name] = v.value!;
+      else out[v.name] = v.value!.replace(/\$/g, '$$$$');
     }
   }
   if (broker) out.CELERY_BROKER_URL = storeUrl(broker);

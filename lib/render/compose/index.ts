@@ -12,6 +12,7 @@ import { backgroundComposeProblems, backgroundServices, migrationDependencies } 
 import { GATEWAY_RUNTIME } from './runtime';
 import { ComposeDeploy, ComposeProject, ComposeService, ComposeServiceLogging, ComposeVolumeMount } from './types';
 import { hostModeWarnings, NetworkAttachment, networkNameProblems, networkPlan } from './networks';
+import { dataStoreComposeProblems, dataStoreService, dataVolumes, storeDependencies, storeEnvironment } from './data';
 import { composeName, GATEWAY_HEALTH_PORT, GATEWAY_IMAGE, GATEWAY_LUA, GATEWAY_LUA_PATH, gatewayConfig, needsGatewayLua, gatewayProblems, needsGateway, PUBLIC_CONTAINER_PORT_BASE, PUBLIC_TLS_CONTAINER_PORT_BASE, gatewayCertificatePath, publicGateways } from './gateway';
 
 /**
@@ -71,6 +72,7 @@ function renderVersion(model: StackModel, m: ServiceModel, vm: VersionModel, net
     const c = model.service(callee);
     env[c.urlVariable] = c.addresses.compose;
   }
+  Object.assign(env, storeEnvironment(model, m));
   for (const [k, v] of Object.entries(vm.env)) {
     if (v.secret) {
       const variable = secretVariable(v.secret);
@@ -106,6 +108,7 @@ function renderVersion(model: StackModel, m: ServiceModel, vm: VersionModel, net
       dependsOn[name] = { condition: callee.healthCheck.enabled ? 'service_healthy' : 'service_started', restart: true };
     }
   }
+  Object.assign(dependsOn, storeDependencies(model, m));
   // A Migration of the release: its one-shot must exit 0 before any of the release's containers starts.
   Object.assign(dependsOn, migrationDependencies(model, vm.workloadName));
   if (Object.keys(dependsOn).length > 0 && mode !== ComposeNetworkMode.OVERLAY) service.depends_on = sortObject(dependsOn);
@@ -319,9 +322,12 @@ export function composeDocument(model: StackModel): { document: ComposeProject; 
   }
   Object.assign(services, backgroundServices(model, plan));
   const swarm = model.compose.networkMode === ComposeNetworkMode.OVERLAY;
+  const common = { logging: composeLogging(model), order: orderServiceKeys, swarmDeploy: (h: { intervalMs: number; startPeriodMs: number; failureThreshold: number }) => swarmDeploy(model, h, 'always') as Record<string, unknown> };
+  for (const d of model.dataStores) services[d.name] = dataStoreService(model, d, plan.attachments(d.name), common);
   // The swarm's loader (`docker stack config/deploy`) has no top-level `name`: the stack is named on its command line.
   const document: ComposeProject = swarm ? { services: sortObject(services) } : { name: model.name, services: sortObject(services) };
   if (Object.keys(plan.networks).length > 0) document.networks = plan.networks;
+  if (model.dataStores.some((d) => d.storageBytes !== undefined)) document.volumes = dataVolumes(model);
   if (swarm) {
     const configs: Record<string, { file: string }> = {};
     for (const f of files) configs[swarmConfigName(f)] = { file: `./${f.path}` };
@@ -410,6 +416,7 @@ export function composeProblems(models: readonly StackModel[]): PyfleetError[] {
     errors.push(...secretVariableClashes(model));
     errors.push(...networkNameProblems(model));
     errors.push(...swarmImageProblems(model));
+    errors.push(...dataStoreComposeProblems(model));
     errors.push(...backgroundComposeProblems(model));
     const hostPorts = new Map<number, MicroService>();
     for (const m of model.services) {

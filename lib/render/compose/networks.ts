@@ -3,7 +3,7 @@ import { PyfleetError } from '../../core/errors';
 import { ComposeNetworkMode } from '../../core/stack';
 import type { PyfleetWarning } from '../../core/warnings';
 import type { ServiceModel, StackModel } from '../../model/stack';
-import { callees } from '../../model/traffic';
+import { callees, storeCallees } from '../../model/traffic';
 import { needsGateway, publicGateways } from './gateway';
 import type { ComposeNetwork } from './types';
 
@@ -93,15 +93,14 @@ export function networkPlan(model: StackModel): NetworkPlan {
       alias.set(s.name, [s.name]);
     }
   }
+  // Backing services are containers of their own, named like the store.
+  for (const d of model.dataStores) alias.set(d.name, [d.name]);
   // Workers and migration one-shots only call: each answers to its own name, on the networks of its calls.
   const background: Array<{ container: string; calls: readonly string[]; stores: readonly string[] }> = [
     ...model.workers.map((w) => ({ container: w.name, calls: w.calls, stores: w.stores })),
     ...model.migrations.map((r) => ({ container: r.composeName, calls: r.calls, stores: r.stores })),
   ];
-  for (const b of background) {
-    alias.set(b.container, [b.container]);
-    for (const d of b.stores) if (!alias.has(d)) alias.set(d, [d]);
-  }
+  for (const b of background) alias.set(b.container, [b.container]);
   const joined = new Map<string, Record<string, NetworkAttachment>>([...alias.keys()].map((c) => [c, {}]));
   const networks: Record<string, ComposeNetwork> = {};
   const join = (key: string, members: string[], net: ComposeNetwork): void => {
@@ -118,6 +117,7 @@ export function networkPlan(model: StackModel): NetworkPlan {
     for (const s of model.services) {
       for (const caller of callingContainers(s)) {
         for (const t of callees(model, s)) join(networkKey(model.name, `${caller}_to_${t.name}`), [caller, t.name], internal);
+        for (const d of storeCallees(model, s)) join(networkKey(model.name, `${caller}_to_${d.name}`), [caller, d.name], internal);
       }
       if (needsGateway(s.construct)) {
         for (const v of s.versions) join(networkKey(model.name, `${s.name}_to_${v.workloadName}`), [s.name, v.workloadName], internal);

@@ -5,7 +5,7 @@ import {
 } from '../../imports/security.istio.io';
 import { MtlsMode } from '../../mesh/mesh';
 import type { StackModel } from '../../model/stack';
-import { NamedPort, stackIngress } from '../../model/traffic';
+import { NamedPort, stackDataIngress, stackIngress } from '../../model/traffic';
 import { KubeObject, kubeObject } from '../kubernetes/object';
 
 // Istio identity policies from the call graph (lib/model/traffic), for a stack in an Istio mesh.
@@ -37,7 +37,16 @@ function onPorts(ports: readonly NamedPort[]): AuthorizationPolicySpecRules['to'
 export function authorizationPolicies(model: StackModel): KubeObject[] {
   const mesh = model.mesh;
   if (!mesh || !mesh.authorizationPolicies || mesh.mtls !== MtlsMode.STRICT) return [];
-  return stackIngress(model).map((edge) => {
+  // A backing service admits its callers' principals on its one port, and nobody else.
+  const stores = stackDataIngress(model).map((edge) => kubeObject(AuthorizationPolicy.GVK, toJson_AuthorizationPolicyProps, {
+    metadata: { name: edge.store.name, namespace: model.namespace, labels: { ...edge.store.labels } },
+    spec: {
+      selector: { matchLabels: { ...edge.store.selector } },
+      action: AuthorizationPolicySpecAction.ALLOW,
+      rules: edge.callers.length > 0 ? [{ from: [{ source: { principals: edge.callers.map((c) => principal(model, model.namespace, c.name)) } }], to: onPorts([edge.port]) }] : undefined,
+    },
+  }));
+  return [...stores, ...stackIngress(model).map((edge) => {
     const s = edge.service;
     const rules: AuthorizationPolicySpecRules[] = [];
     if (edge.callers.length > 0) {
@@ -52,7 +61,7 @@ export function authorizationPolicies(model: StackModel): KubeObject[] {
       metadata: { name: s.name, namespace: model.namespace, labels: { ...s.labels } },
       spec: { selector: { matchLabels: { ...s.selector } }, action: AuthorizationPolicySpecAction.ALLOW, rules: rules.length > 0 ? rules : undefined },
     });
-  });
+  })];
 }
 
 /** Per-service PeerAuthentications that let an exposed service's load balancer (plain text) reach its HTTP port under STRICT mTLS. */

@@ -76,33 +76,35 @@ const TMP_VOLUME: k8s.Volume = { name: 'tmp', emptyDir: { sizeLimit: k8s.Quantit
 const TMP_MOUNT: k8s.VolumeMount = { name: 'tmp', mountPath: '/tmp' };
 
 /**
- * Environment of a background container, in an order Kubernetes can expand: the URLs of the services
- * it calls and the connection variables of the stores it calls (each store's password before the URL
- * that names it with `$(...)`), the Celery broker (after the broker's password), then the user's own.
+ * Environment of a background container, laid out as a calling service's (index.ts, data.ts): the
+ * URLs of the services it calls, the stores' plain variables and passwords (secretKeyRef) and the
+ * user's own, sorted by name; then the variables that name a password with `$(...)` (the stores' URLs
+ * and the Celery broker), which Kubernetes expands only after the variable they name.
  */
 export function backgroundEnv(model: StackModel, calls: readonly string[], stores: readonly string[], env: Readonly<Record<string, EnvValue>>, broker?: string): k8s.EnvVar[] | undefined {
-  const out: k8s.EnvVar[] = [];
+  const plain = new Map<string, k8s.EnvVar>();
+  const dependent: k8s.EnvVar[] = [];
+  const password = (name: string): string => model.dataStore(name).connection.kubernetes.find((v) => v.password)!.name;
   for (const name of calls) {
     const c = model.service(name);
-    out.push({ name: c.urlVariable, value: c.addresses.kubernetes });
+    plain.set(c.urlVariable, { name: c.urlVariable, value: c.addresses.kubernetes });
   }
   for (const name of stores) {
     const d = model.dataStore(name);
     for (const v of d.connection.kubernetes) {
-      if (v.password) out.push({ name: v.name, valueFrom: { secretKeyRef: { name: d.secret.name, key: d.secret.key } } });
-      else if (v.url) out.push({ name: v.name, value: `${v.url.before}$(${d.envPrefix}_PASSWORD)${v.url.after}` });
-      else out.push({ name: v.name, value: v.value! });
+      if (v.url) dependent.push({ name: v.name, value: `${v.url.before}$(${password(name)})${v.url.after}` });
+      else if (v.password) plain.set(v.name, { name: v.name, valueFrom: { secretKeyRef: { name: d.secret.name, key: d.secret.key } } });
+      else plain.set(v.name, { name: v.name, value: v.value! });
     }
   }
   if (broker) {
-    const d = model.dataStore(broker);
-    const url = d.connection.kubernetes.find((v) => v.url)!.url!;
-    out.push({ name: 'CELERY_BROKER_URL', value: `${url.before}$(${d.envPrefix}_PASSWORD)${url.after}` });
+    const url = model.dataStore(broker).connection.kubernetes.find((v) => v.url)!.url!;
+    dependent.push({ name: 'CELERY_BROKER_URL', value: `${url.before}$(${password(broker)})${url.after}` });
   }
-  for (const name of Object.keys(env).sort()) {
-    const v = env[name];
-    out.push(v.secret ? { name, valueFrom: { secretKeyRef: { name: v.secret.name, key: v.secret.key } } } : { name, value: v.value! });
+  for (const [name, v] of Object.entries(env)) {
+    plain.set(name, v.secret ? { name, valueFrom: { secretKeyRef: { name: v.secret.name, key: v.secret.key } } } : { name, value: v.value! });
   }
+  const out = [...[...plain.keys()].sort().map((k) => plain.get(k)!), ...dependent];
   return out.length > 0 ? out : undefined;
 }
 

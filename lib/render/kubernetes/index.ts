@@ -7,6 +7,7 @@ import { backgroundObjects, migrationGate } from './background';
 import { KubeObject, kubeObject } from './object';
 import { autoscalerObject, checkAutoscaledDeployment, disruptionBudgetObject, scalingHatchProblems, scalingWarnings, spreadConstraints } from './scaling';
 import { dumpDocuments } from '../yaml';
+import { dataStoreObjects, storeEnv } from './data';
 
 export { KubeObject } from './object';
 
@@ -18,7 +19,7 @@ export { KubeObject } from './object';
 // `metadata` first), so manifests match what a cdk8s chart would synthesize.
 
 /** Apply order for `kubectl apply -f`: namespaces and identities first, workloads last. */
-const KIND_ORDER = ['Namespace', 'ServiceAccount', 'Role', 'RoleBinding', 'Secret', 'ConfigMap', 'PeerAuthentication', 'NetworkPolicy', 'AuthorizationPolicy', 'Service', 'DestinationRule', 'Job', 'Deployment', 'CronJob', 'PodDisruptionBudget', 'HorizontalPodAutoscaler', 'Gateway', 'VirtualService'];
+const KIND_ORDER = ['Namespace', 'ServiceAccount', 'Role', 'RoleBinding', 'Secret', 'ConfigMap', 'PeerAuthentication', 'NetworkPolicy', 'AuthorizationPolicy', 'Service', 'DestinationRule', 'StatefulSet', 'Job', 'Deployment', 'CronJob', 'PodDisruptionBudget', 'HorizontalPodAutoscaler', 'Gateway', 'VirtualService'];
 
 /**
  * A part of the Kubernetes target that adds to what it renders (Istio is one). The Kubernetes target
@@ -127,10 +128,14 @@ function envVars(model: StackModel, m: ServiceModel, vm: VersionModel): k8s.EnvV
     const c = model.service(callee);
     env.set(c.urlVariable, { name: c.urlVariable, value: c.addresses.kubernetes });
   }
+  // Backing services: their parts and password; their URLs, which reference the password as $(VAR), go last.
+  const stores = storeEnv(model, m);
+  for (const e of stores.plain) env.set(e.name, e);
   for (const [name, v] of Object.entries(vm.env)) {
     env.set(name, v.secret ? { name, valueFrom: { secretKeyRef: { name: v.secret.name, key: v.secret.key } } } : { name, value: v.value! });
   }
-  return env.size ? [...env.keys()].sort().map((k) => env.get(k)!) : undefined;
+  const out = [...[...env.keys()].sort().map((k) => env.get(k)!), ...stores.dependent];
+  return out.length ? out : undefined;
 }
 
 function deploymentObject(model: StackModel, m: ServiceModel, vm: VersionModel, extensions: readonly KubernetesExtension[]): KubeObject {
@@ -239,6 +244,7 @@ const collator = new Intl.Collator();
 export function manifests(model: StackModel, extensions: readonly KubernetesExtension[] = []): KubeObject[] {
   const objects: KubeObject[] = [namespaceObject(model, extensions)];
   for (const m of model.services) objects.push(...serviceObjects(model, m, extensions));
+  for (const d of model.dataStores) objects.push(...dataStoreObjects(model, d));
   objects.push(...backgroundObjects(model));
   for (const x of extensions) objects.push(...(x.objects?.(model) ?? []));
   objects.push(...userObjects(model));

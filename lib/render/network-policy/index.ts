@@ -1,7 +1,7 @@
 import { k8s } from 'cdk8s-plus-27';
 import { PyfleetError } from '../../core/errors';
 import type { ServiceModel, StackModel } from '../../model/stack';
-import { BackgroundSource, backgroundCallersOf, backgroundSources, callerPorts, dataStorePort, NamedPort, ServiceIngress, stackIngress } from '../../model/traffic';
+import { BackgroundSource, backgroundCallersOf, backgroundSources, callerPorts, dataStorePort, NamedPort, ServiceIngress, stackDataIngress, stackIngress } from '../../model/traffic';
 import type { KubernetesExtension } from '../kubernetes';
 import { KubeObject, kubeObject } from '../kubernetes/object';
 
@@ -60,12 +60,15 @@ function ingressRules(model: StackModel, edge: ServiceIngress): k8s.NetworkPolic
 /** The Kubernetes API server, which a migration gate reads its Job from: its address is the cluster's, so any address on the API ports. */
 const API_SERVER_PORTS = [443, 6443];
 
-function egressRules(model: StackModel, s: ServiceModel | BackgroundSource): k8s.NetworkPolicyEgressRule[] {
-  const rules: k8s.NetworkPolicyEgressRule[] = s.calls.map((name) => model.service(name)).map((c) => ({
+function egressRules(model: StackModel, s: ServiceModel | BackgroundSource | undefined): k8s.NetworkPolicyEgressRule[] {
+  const rules: k8s.NetworkPolicyEgressRule[] = s ? s.calls.map((name) => model.service(name)).map((c) => ({
     to: [{ podSelector: { matchLabels: { ...c.selector } } }],
     ports: callerPorts(c).map(named),
-  }));
-  if ('versions' in s && model.migrations.some((r) => r.service === s.name)) {
+  })) : [];
+  // Backing services it calls: their one port.
+  if (s) for (const d of s.stores.map((name) => model.dataStore(name))) rules.push({ to: [{ podSelector: { matchLabels: { ...d.selector } } }], ports: [named(dataStorePort(d))] });
+  // A release held back by a Migration's gate reads its Job from the API server.
+  if (s && 'versions' in s && model.migrations.some((r) => r.service === s.name)) {
     rules.push({ to: [{ ipBlock: { cidr: '0.0.0.0/0' } }, { ipBlock: { cidr: '::/0' } }], ports: API_SERVER_PORTS.map((p) => ({ port: k8s.IntOrString.fromNumber(p), protocol: 'TCP' })) });
   }
   rules.push({
@@ -99,15 +102,24 @@ export function networkPolicies(model: StackModel): KubeObject[] {
       egress: egressRules(model, s),
     }));
   }
+  // A backing service admits only its callers, on its one port, and reaches nothing but DNS (and istiod in a mesh).
+  for (const edge of stackDataIngress(model)) {
+    const d = edge.store;
+    // Workers, migrations and schedules that call the store reach it like its callers do.
+    const callers = [...edge.callers.map((c) => c.selector), ...backgroundCallersOf(model, d.name, 'store').map((b) => b.selector)];
+    out.push(policy(d.name, model, d.labels, {
+      podSelector: { matchLabels: { ...d.selector } },
+      policyTypes: ['Ingress', 'Egress'],
+      ingress: callers.length > 0 ? [{ from: callers.map((sel) => ({ podSelector: { matchLabels: { ...sel } } })), ports: [named(edge.port)] }] : undefined,
+      egress: egressRules(model, undefined),
+    }));
+  }
   // Workers, migrations and schedules: no ingress at all, egress to what they call.
   for (const b of backgroundSources(model)) {
     out.push(policy(b.name, model, b.labels, {
       podSelector: { matchLabels: { ...b.selector } },
       policyTypes: ['Ingress', 'Egress'],
-      egress: [
-        ...b.stores.map((name) => model.dataStore(name)).map((d) => ({ to: [{ podSelector: { matchLabels: { ...d.selector } } }], ports: [named(dataStorePort(d))] })),
-        ...egressRules(model, b),
-      ],
+      egress: egressRules(model, b),
     }));
   }
   return out;
@@ -117,7 +129,7 @@ function problems(models: readonly StackModel[]): PyfleetError[] {
   const errors: PyfleetError[] = [];
   for (const model of models) {
     if (!model.networkPolicy.enabled) continue;
-    for (const s of model.services) {
+    for (const s of [...model.services, ...model.dataStores]) {
       if (s.name === DEFAULT_DENY) {
         errors.push(new PyfleetError(s.path, `a service named "${DEFAULT_DENY}" would share its NetworkPolicy's name with the stack's default deny`,
           `rename the service, or turn the policies off with networkPolicy: { enabled: false } on stack "${model.name}"`));

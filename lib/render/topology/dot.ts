@@ -14,6 +14,7 @@ const NODE_ATTRS: Record<TopologyNodeKind, string> = {
   service: 'shape=box, style=filled, fillcolor="#e8f0fe", color="#1a73e8"',
   version: 'shape=box, style="rounded,filled", fillcolor="#e6f4ea", color="#188038"',
   breaker: 'shape=hexagon, style=filled, fillcolor="#fce8e6", color="#d93025", margin="0.02,0.02"',
+  datastore: 'shape=cylinder, style=filled, fillcolor="#f3e8fd", color="#8430ce"',
 };
 
 const EDGE_ATTRS: Record<TopologyEdgeKind, string> = {

@@ -1,3 +1,4 @@
+import { Size } from '../../core/units';
 import type { StackModel, ServiceModel, VersionModel } from '../../model/stack';
 import { CircuitBreakerSettings, UpstreamTls } from '../../mesh/breaker';
 import { MeshGateway } from '../../mesh/gateway';
@@ -193,6 +194,16 @@ export function buildTopology(model: StackModel): Topology {
     }
   }
 
+  // Backing services: a node each, after the services.
+  const storeId = new Map<string, string>();
+  for (const d of model.dataStores) {
+    const id = ids.make('db', d.name);
+    storeId.set(d.name, id);
+    const what = d.kind === 'postgres' ? `database ${d.database}, user ${d.user}` : `Redis ${d.redisMode}${d.maxMemoryBytes !== undefined ? `, maxmemory ${d.maxMemoryBytes / 1024 / 1024} MiB ${d.maxMemoryPolicy}` : ''}`;
+    const volume = d.storageBytes !== undefined ? `volume ${Size.bytes(d.storageBytes).toKubernetes()}` : 'no volume';
+    nodes.push({ id, kind: 'datastore', title: d.name, details: [`${d.image} :${d.port}`, what, volume, `secret ${d.secret.name}`], path: d.path });
+  }
+
   for (const s of model.services) {
     for (const callee of s.calls) {
       const c = model.service(callee);
@@ -200,6 +211,9 @@ export function buildTopology(model: StackModel): Topology {
         from: serviceId.get(s.name)!, to: serviceId.get(callee)!, kind: 'call', via: c.urlVariable,
         tls: model.mesh ? (tlsOff(c) ? 'plain' : 'mtls') : undefined,
       });
+    }
+    for (const name of s.stores) {
+      edges.push({ from: serviceId.get(s.name)!, to: storeId.get(name)!, kind: 'call', via: model.dataStore(name).urlVariable, tls: model.mesh ? 'mtls' : undefined });
     }
   }
 

@@ -10,6 +10,7 @@ const SHAPES: Record<TopologyNodeKind, readonly [string, string]> = {
   service: ['[', ']'],
   version: ['(', ')'],
   breaker: ['{{', '}}'],
+  datastore: ['[(', ')]'],
 };
 
 /** Fill, border and text colour per kind (readable on GitHub's light and dark themes: the text colour is set). */
@@ -19,6 +20,7 @@ const STYLES: Record<TopologyNodeKind, string> = {
   service: 'fill:#e8f0fe,stroke:#1a73e8,color:#1f2328',
   version: 'fill:#e6f4ea,stroke:#188038,color:#1f2328',
   breaker: 'fill:#fce8e6,stroke:#d93025,color:#1f2328',
+  datastore: 'fill:#f3e8fd,stroke:#8430ce,color:#1f2328',
 };
 
 /** Link syntax per edge kind: thin arrows for traffic and calls, thick for route rules, dotted for mirrors and breakers. */
@@ -98,6 +100,7 @@ const NODE_LEGEND: Record<TopologyNodeKind, string> = {
   service: 'rectangle: a service, its container port and the port callers use; the settings of its route rules',
   version: 'rounded box: a version (its own Deployment and compose service), replicas and image',
   breaker: 'hexagon: a CircuitBreaker and what it sets',
+  datastore: 'cylinder: a backing service (Postgres, Redis), its image, port, volume and mode',
 };
 
 const EDGE_LEGEND: Record<TopologyEdgeKind, string> = {

@@ -48,5 +48,6 @@ export function toText(t: Topology): string {
       for (const b of breakersOf(v.id)) lines.push(`    ${b.title}${details(b)}`);
     }
   }
+  for (const d of t.nodes.filter((n) => n.kind === 'datastore')) lines.push('', `${d.title}${details(d)}`);
   return lines.join('\n') + '\n';
 }

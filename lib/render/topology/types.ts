@@ -7,10 +7,10 @@
 export const TOPOLOGY_FORMAT = 'pyfleet.topology/v1';
 
 /**
- * What a node is. Data stores, workers, migrations and schedules are not in the model yet; they join
- * as further kinds (each printer maps a kind to a shape and a style in one table).
+ * What a node is (`datastore`: a backing service, Postgres or Redis). Workers, migrations and schedules
+ * are not in the model yet; they join as further kinds (each printer maps a kind to a shape and a style in one table).
  */
-export type TopologyNodeKind = 'entry' | 'gateway' | 'service' | 'version' | 'breaker';
+export type TopologyNodeKind = 'entry' | 'gateway' | 'service' | 'version' | 'breaker' | 'datastore';
 
 /** One node of the topology. */
 export interface TopologyNode {
@@ -31,7 +31,7 @@ export interface TopologyNode {
 /**
  * What an edge means:
  * - `expose`: public traffic enters a service (a public port, or a MeshGateway);
- * - `call`: a service calls another (`calls`, through the injected URL variable);
+ * - `call`: a service calls another, or a backing service (`calls`, through the injected URL variable);
  * - `route`: a MeshRoute rule sends matching requests to a version (`weight` when it splits);
  * - `select`: the service reaches a version's pods without a rule (no route, or requests no rule matches);
  * - `mirror`: a rule copies a share of requests to a version;

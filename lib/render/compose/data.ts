@@ -1,0 +1,163 @@
+import { PyfleetError } from '../../core/errors';
+import { ComposeNetworkMode } from '../../core/stack';
+import { Cpu, Duration, Size } from '../../core/units';
+import type { DataStoreModel, ServiceModel, StackModel } from '../../model/stack';
+import { storeCallees } from '../../model/traffic';
+import type { NetworkAttachment } from './networks';
+import type { ComposeDependency, ComposeService, ComposeVolumeMount } from './types';
+
+// The compose service of a backing service (Postgres, Redis) and what its callers get:
+//
+// - the official image, run as its own user (`999:999`), read-only root with tmpfs scratch
+//   directories, no capabilities, no new privileges, limits and reservations, restart policy
+//   `unless-stopped`, log rotation, the engine's own health check, its fast-shutdown stop signal;
+// - its data on a named volume `<store>-data` (compose prefixes the project: `<project>_<store>-data`),
+//   which `docker compose down` keeps (only `down -v` removes it); a Redis cache has a tmpfs instead;
+// - the password from the deploying shell's variable (`${ORDERS_DB_CREDENTIALS_PASSWORD:?...}`), never
+//   written into the file; compose interpolates it into the store's environment (and, for Redis, its
+//   `--requirepass` argument) and into each caller's `<NAME>_PASSWORD` and `<NAME>_URL`;
+// - in host network mode the engine listens on 127.0.0.1 only and callers reach it there;
+// - callers wait for it to be healthy (`depends_on: service_healthy`; a swarm ignores start order).
+
+/** Name of a store's named data volume (without the project prefix compose adds). */
+export function dataVolumeName(d: DataStoreModel): string {
+  return `${d.name}-data`;
+}
+
+/** `${VAR:?message}`: compose fails with the message when the deploying shell has not set the variable. */
+export function passwordReference(d: DataStoreModel, overlay: boolean): string {
+  const v = d.secret.shellVariable;
+  // The swarm's loader reads a `-` in the message as `${VAR-default}` (see the compose target).
+  return overlay ? `\${${v}:?set ${v} to the password of this backing service}` : `\${${v}:?set ${v} to the password of ${d.name}}`;
+}
+
+/** The variables a caller's container gets for the stores it calls, by name. */
+export function storeEnvironment(model: StackModel, s: ServiceModel): Record<string, string> {
+  const overlay = model.compose.networkMode === ComposeNetworkMode.OVERLAY;
+  const env: Record<string, string> = {};
+  for (const d of storeCallees(model, s)) {
+    const password = passwordReference(d, overlay);
+    for (const v of d.connection.compose) {
+      env[v.name] = v.url ? `${v.url.before.replace(/\$/g, '$$$$')}${password}${v.url.after.replace(/\$/g, '$$$$')}` : v.password ? password : v.value!.replace(/\$/g, '$$$$');
+    }
+  }
+  return env;
+}
+
+/** `depends_on` entries of a caller: every store it calls, once healthy. */
+export function storeDependencies(model: StackModel, s: ServiceModel): Record<string, ComposeDependency> {
+  const out: Record<string, ComposeDependency> = {};
+  for (const d of storeCallees(model, s)) out[d.name] = { condition: 'service_healthy', restart: true };
+  return out;
+}
+
+/** Compose's form of `$(VAR)` in a store's arguments: the shell variable of the password. */
+function composeArg(d: DataStoreModel, arg: string, overlay: boolean): string {
+  const passwordVars = new Set(d.env.filter((e) => e.password).map((e) => e.name));
+  const escape = (text: string): string => text.replace(/\$/g, '$$$$');
+  let out = '';
+  let last = 0;
+  for (const m of arg.matchAll(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g)) {
+    out += escape(arg.slice(last, m.index)) + (passwordVars.has(m[1]) ? passwordReference(d, overlay) : escape(m[0]));
+    last = m.index! + m[0].length;
+  }
+  return out + escape(arg.slice(last));
+}
+
+/** Pieces of the compose target a store service shares with the others. */
+export interface ComposeCommon {
+  /** The `logging` key. */
+  readonly logging: unknown;
+  /** The swarm part of `deploy` (overlay stacks). */
+  swarmDeploy(health: { intervalMs: number; startPeriodMs: number; failureThreshold: number }): Record<string, unknown>;
+  /** Key order of a compose service. */
+  order(service: Record<string, unknown>): Record<string, unknown>;
+}
+
+/** The compose service of one backing service. */
+export function dataStoreService(model: StackModel, d: DataStoreModel, networks: Record<string, NetworkAttachment> | undefined, common: ComposeCommon): ComposeService {
+  const mode = model.compose.networkMode;
+  const swarm = mode === ComposeNetworkMode.OVERLAY;
+  const env: Record<string, string> = {};
+  for (const e of d.env) env[e.name] = e.password ? passwordReference(d, swarm) : e.value!.replace(/\$/g, '$$$$');
+  const volumes: ComposeVolumeMount[] = [];
+  const tmpfs: string[] = [];
+  if (d.storageBytes !== undefined) volumes.push({ type: 'volume', source: dataVolumeName(d), target: d.dataPath });
+  else tmpfs.push(d.dataPath);
+  tmpfs.push(...d.scratchPaths);
+  const service: Record<string, unknown> = {
+    image: d.image,
+    environment: Object.fromEntries(Object.keys(env).sort().map((k) => [k, env[k]])),
+    command: [...d.args, ...(mode === ComposeNetworkMode.HOST ? d.loopbackArgs : [])].map((a) => composeArg(d, a, swarm)),
+  };
+  if (mode === ComposeNetworkMode.HOST) service.network_mode = 'host';
+  else if (networks && Object.keys(networks).length > 0) service.networks = networks;
+  else service.network_mode = 'none';
+  const h = d.health;
+  service.healthcheck = {
+    test: ['CMD', ...h.command],
+    interval: Duration.millis(h.intervalMs).toGoString(),
+    timeout: Duration.millis(h.timeoutMs).toGoString(),
+    retries: h.failureThreshold,
+    start_period: Duration.millis(h.startPeriodMs).toGoString(),
+    start_interval: '1s',
+  };
+  const deploy: Record<string, unknown> = {
+    replicas: 1,
+    resources: {
+      limits: { cpus: Cpu.millis(d.resources.cpuLimitMillis).toCompose(), memory: Size.mebibytes(d.resources.memoryLimitMiB).toCompose() },
+      reservations: { cpus: Cpu.millis(d.resources.cpuRequestMillis).toCompose(), memory: Size.mebibytes(d.resources.memoryRequestMiB).toCompose() },
+    },
+  };
+  if (swarm) {
+    // One task at a time on its volume: stop the old task before the new one starts.
+    Object.assign(deploy, common.swarmDeploy(h));
+    deploy.update_config = { ...(deploy.update_config as object), order: 'stop-first' };
+    deploy.rollback_config = { ...(deploy.rollback_config as object), order: 'stop-first' };
+  } else {
+    service.restart = 'unless-stopped';
+  }
+  service.deploy = deploy;
+  service.user = `${d.runAsUser}:${d.runAsUser}`;
+  service.read_only = true;
+  // A swarm's stack loader ignores the `tmpfs` key: tmpfs mounts go into `volumes` there.
+  if (swarm) volumes.push(...tmpfs.map((t) => ({ type: 'tmpfs' as const, target: t })));
+  else service.tmpfs = tmpfs;
+  if (volumes.length > 0) service.volumes = volumes;
+  service.cap_drop = ['ALL'];
+  if (!swarm) service.security_opt = ['no-new-privileges:true'];
+  service.stop_signal = d.stopSignal;
+  service.stop_grace_period = Duration.millis(d.terminationGracePeriodMs).toGoString();
+  service.labels = Object.fromEntries(Object.keys(d.labels).sort().map((k) => [k, d.labels[k]]));
+  service.logging = common.logging;
+  return common.order(service) as ComposeService;
+}
+
+/** The project's named volumes: one per store with storage, sorted. */
+export function dataVolumes(model: StackModel): Record<string, Record<string, never>> {
+  const names = model.dataStores.filter((d) => d.storageBytes !== undefined).map(dataVolumeName).sort();
+  return Object.fromEntries(names.map((n) => [n, {}]));
+}
+
+/**
+ * Compose rules of backing services: in host network mode a store's port is a port of the host, which
+ * must not be taken by a service or another store of the project.
+ */
+export function dataStoreComposeProblems(model: StackModel): PyfleetError[] {
+  if (!model.compose.enabled || model.compose.networkMode !== ComposeNetworkMode.HOST) return [];
+  const errors: PyfleetError[] = [];
+  const taken = new Map<number, string>();
+  for (const s of model.services) {
+    for (const p of [s.settings.port, ...s.settings.additionalPorts.map((x) => x.port)]) taken.set(p, s.path);
+  }
+  for (const d of model.dataStores) {
+    const other = taken.get(d.port);
+    if (other) {
+      errors.push(new PyfleetError(d.path, `port ${d.port} is already taken by "${other}" in the host-mode compose project of stack "${model.name}" (in host network mode every container binds the host's ports)`,
+        `give the backing service another port (port: ${d.port + 1}), or use ComposeNetworkMode.BRIDGE`));
+    } else {
+      taken.set(d.port, d.path);
+    }
+  }
+  return errors;
+}
