@@ -51,26 +51,29 @@ export function synthesizeStack(stack: Stack, where: string): SynthesizedStack {
   }
   const output = app.synthesize().find((o) => o.stack === stack)!;
   const images = new Map<string, BuiltImage>();
-  for (const svc of output.model.services) {
-    for (const version of svc.versions) {
-      const asset = version.image.asset;
-      if (version.image.kind !== 'build' || !asset) continue;
-      const reference = version.image.reference;
-      const existing = images.get(reference);
-      if (existing) {
-        existing.users.push(version.path);
-        continue;
-      }
-      images.set(reference, {
-        reference,
-        repository: reference.slice(0, reference.lastIndexOf(':')),
-        tag: asset.tag,
-        contextPath: asset.contextPath,
-        dockerfile: version.image.dockerfile ?? 'Dockerfile',
-        buildArgs: { ...version.image.buildArgs },
-        users: [version.path],
-      });
+  // Versions' images, then workers' (a CeleryWorker's is built too); migrations and schedules run their service's.
+  const users = [
+    ...output.model.services.flatMap((svc) => svc.versions.map((v) => ({ image: v.image, path: v.path }))),
+    ...output.model.workers.map((w) => ({ image: w.image, path: w.path })),
+  ];
+  for (const version of users) {
+    const asset = version.image.asset;
+    if (version.image.kind !== 'build' || !asset) continue;
+    const reference = version.image.reference;
+    const existing = images.get(reference);
+    if (existing) {
+      existing.users.push(version.path);
+      continue;
     }
+    images.set(reference, {
+      reference,
+      repository: reference.slice(0, reference.lastIndexOf(':')),
+      tag: asset.tag,
+      contextPath: asset.contextPath,
+      dockerfile: version.image.dockerfile ?? 'Dockerfile',
+      buildArgs: { ...version.image.buildArgs },
+      users: [version.path],
+    });
   }
   return {
     output,

@@ -249,16 +249,20 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
       const def = services[svcName];
       const replicas: number = def.deploy?.replicas ?? 1;
       const waitFor = Object.keys(def.depends_on ?? {}).flatMap((d) => this.containers[d] ?? []);
+      // A one-shot this service must see exit 0 first (a Migration: `service_completed_successfully`).
+      const completed = Object.entries<any>(def.depends_on ?? {}).filter(([d, c]) => c?.condition === 'service_completed_successfully' && this.containers[d]).map(([d]) => d);
       const list: docker.Container[] = [];
       for (let i = 1; i <= replicas; i++) {
-        list.push(new docker.Container(`${name}-${svcName}-${i}`, containerArgs(projectName, svcName, def, i, {
+        const cargs = containerArgs(projectName, svcName, def, i, {
           image: imageRefs.get(composeImage(def))!,
           networks: networkIds,
           files,
           secrets: args.secrets ?? {},
           healthyTimeout: args.healthyTimeout,
           runtime: runtime[svcName] ?? {},
-        }), { ...child, dependsOn: waitFor, deleteBeforeReplace: true })); // fixed name: as compose, remove then recreate
+        });
+        if (completed.length > 0) (cargs as any).labels = [...((cargs as any).labels ?? []), ...completed.map((d) => ({ label: `pyfleet.dev/completed.${d}`, value: completedOk(d, this.containers[d][0]) }))];
+        list.push(new docker.Container(`${name}-${svcName}-${i}`, cargs, { ...child, dependsOn: waitFor, deleteBeforeReplace: true })); // fixed name: as compose, remove then recreate
       }
       this.containers[svcName] = list;
     }
@@ -268,6 +272,22 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
     this.addresses = pulumi.output(addresses);
     this.registerOutputs({ addresses: this.addresses });
   }
+}
+
+/**
+ * The exit code of a one-shot container as a label value: "0", or a failed update naming it. The
+ * containers that wait for it cannot be created before it exited, and are not created unless it exited 0.
+ */
+export function completedOk(service: string, oneShot: docker.Container): pulumi.Output<string> {
+  return oneShot.exitCode.apply((code) => exitCodeLabel(service, code));
+}
+
+/** "0" for a one-shot that exited 0 (or whose exit code the provider does not report), else the error that stops the update. */
+export function exitCodeLabel(service: string, code: number | undefined): string {
+  if (code !== undefined && code !== 0) {
+    throw new PyfleetError(service, `the one-shot "${service}" (a Migration) exited with code ${code}, so the release that waits for it is not started (the running containers keep serving)`, `read its logs (docker logs <project>-${service}-1), fix the migration, and run pulumi up again`);
+  }
+  return String(code ?? 0);
 }
 
 /** Compose services ordered so that every service comes after those it depends on (stable otherwise). */
@@ -303,8 +323,11 @@ export function containerArgs(project: string, svcName: string, def: any, index:
     return `${k}=${v.replace(/\$\$/g, '$')}`; // compose escapes a literal $ as $$
   });
 
+  const oneShot = def.restart === 'no' && def.labels?.['app.kubernetes.io/component'] === 'migration';
   const args: any = {
     name: `${project}-${svcName}-${index}`,
+    // A Migration's one-shot runs to completion during the update (its exit code gates what waits for it).
+    ...(oneShot ? { mustRun: false, attach: true, logs: true } : {}),
     image: ctx.image,
     envs: envs.length > 0 ? envs : undefined,
     entrypoints: def.entrypoint,

@@ -301,7 +301,10 @@ function substituteImages(o: any, digests: Map<string, pulumi.Output<string>>): 
  * - a workload (anything with a pod template) waits for the ServiceAccount, Secrets and ConfigMaps it uses;
  * - a VirtualService waits for the DestinationRules of the hosts it routes to by subset;
  * - a HorizontalPodAutoscaler waits for the workload it scales, and a PodDisruptionBudget for the
- *   workloads whose pods it selects (both are created once the pods they govern are up).
+ *   workloads whose pods it selects (both are created once the pods they govern are up);
+ * - a workload whose pods a Migration holds back (an init container naming `PYFLEET_GATE_JOB`) waits
+ *   for that Job, which the provider awaits until it is Complete (and fails the update when it Failed),
+ *   and for the RoleBinding that lets the gate read it; a RoleBinding waits for its Role.
  * Keys that are not among the objects (e.g. a Secret made outside the stack) are dropped by the caller.
  */
 export function dependencies(objects: readonly any[]): Map<string, string[]> {
@@ -330,6 +333,10 @@ export function dependencies(objects: readonly any[]): Map<string, string[]> {
         if (v.configMap?.name) deps.add(`ConfigMap/${ns}/${v.configMap.name}`);
       }
       for (const s of pod.imagePullSecrets ?? []) if (s.name) deps.add(`Secret/${ns}/${s.name}`);
+      for (const c of pod.initContainers ?? []) {
+        const job = (c.env ?? []).find((e: any) => e.name === 'PYFLEET_GATE_JOB')?.value;
+        if (job) deps.add(`Job/${ns}/${job}`).add(`RoleBinding/${ns}/${job}-gate`);
+      }
     }
     if (o.kind === 'VirtualService' && ns) {
       const routes = [...(o.spec?.http ?? []), ...(o.spec?.tcp ?? []), ...(o.spec?.tls ?? [])];
@@ -342,6 +349,7 @@ export function dependencies(objects: readonly any[]): Map<string, string[]> {
         }
       }
     }
+    if (o.kind === 'RoleBinding' && ns && o.roleRef?.kind === 'Role') deps.add(`Role/${ns}/${o.roleRef.name}`);
     if (o.kind === 'HorizontalPodAutoscaler' && ns && o.spec?.scaleTargetRef) {
       deps.add(`${o.spec.scaleTargetRef.kind}/${ns}/${o.spec.scaleTargetRef.name}`);
     }
