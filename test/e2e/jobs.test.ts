@@ -178,13 +178,15 @@ run('real engines: Celery worker, Redis broker, Alembic on PostgreSQL', () => {
     expect(ws.environment.CELERY_BROKER_URL).toMatch(/^redis:\/\/:\$\{CACHE_CREDENTIALS_PASSWORD:\?[^}]*\}@127\.0\.0\.1:\d+\/0$/);
 
     const workerEnv = composeEnv(ws, bin, tmp, { ORDERS_OUT_DIR: out });
-    const worker = start(path.join(bin, ws.entrypoint[0]), ws.entrypoint.slice(1), { cwd: wctx, env: workerEnv });
+    const entrypoint = ws.entrypoint.map((x: string) => interpolate(x, {}));
+    const worker = start(path.join(bin, entrypoint[0]), entrypoint.slice(1), { cwd: wctx, env: workerEnv });
     await until('the worker to be ready', () => /celery@\S+ ready\./.test(worker.output()), 60_000, worker);
 
     // The generated health check: celery inspect ping addressed to this node.
     const health = (): { code: number | null; ms: number } => {
       const t0 = Date.now();
-      const r = spawnSync(ws.healthcheck.test[1], ws.healthcheck.test.slice(2), { cwd: wctx, env: workerEnv, timeout: 30_000, stdio: 'ignore' });
+      const test = ws.healthcheck.test.map((x: string) => interpolate(x, {}));
+      const r = spawnSync(test[1], test.slice(2), { cwd: wctx, env: workerEnv, timeout: 30_000, stdio: 'ignore' });
       return { code: r.status, ms: Date.now() - t0 };
     };
     const healthy = health();

@@ -1,10 +1,14 @@
 // Workers, migrations and schedules: the constructs' checks, the resolved model, and what the
 // Kubernetes and compose targets make of them, validated against the real schemas and Pod Security
 // "restricted"; the cron expressions' next runs against hand-computed times (a DST change included).
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
+import * as yaml from 'js-yaml';
 import * as path from 'path';
 import { App, CELERY_SIZING, CeleryWorker, ComposeNetworkMode, ContainerImage, Cpu, Duration, FastApiApp, HealthCheck, Migration, MicroService, nextRuns, Postgres, PyfleetError, PyfleetValidationError, Redis, Schedule, Stack, Worker, WorkerHealthCheck } from '../../lib';
 import { crossObjectProblems, restrictedProblems, unknownFieldProblems, validateComposeSchema, validateKubernetesObject } from '../support/checks';
+import { forDockerCompose129 } from '../support/docker';
+import { haveEngine } from '../support/engines';
 import { synth, tmpdir } from '../support/synth';
 
 /** A source folder with a FastAPI app and a Celery app beside it (as the shop's order service has). */
@@ -133,7 +137,7 @@ describe('workers and migrations on compose', () => {
     expect(w.ports).toBeUndefined();
     expect(w.build.context).toMatch(/^\.\/assets\/context\./);
     expect(w.entrypoint[0]).toBe('celery');
-    expect(w.healthcheck.test).toEqual(['CMD', 'sh', '-c', 'exec celery -A tasks:celery inspect ping --destination "celery@$(hostname)" --timeout 5']);
+    expect(w.healthcheck.test).toEqual(['CMD', 'sh', '-c', 'exec celery -A tasks:celery inspect ping --destination "celery@$$(hostname)" --timeout 5']);
     expect(w.deploy.resources.limits).toEqual({ cpus: '1', memory: '256m' });
     expect(w.stop_signal).toBe('SIGTERM');
     expect(w.stop_grace_period).toBe('75s');
@@ -151,6 +155,19 @@ describe('workers and migrations on compose', () => {
     expect(m.build.tags).toEqual(v.build.tags);
     expect(v.depends_on['order-service-v1-schema']).toEqual({ condition: 'service_completed_successfully', restart: false });
     for (const k of Object.keys(v.environment).filter((k) => !k.startsWith('PYFLEET_'))) expect(m.environment[k]).toBe(v.environment[k]);
+  });
+
+  const dc = haveEngine('docker-compose', 'apt-get install docker-compose');
+  (dc ? test : test.skip)('docker-compose 1.29 accepts the project, service_completed_successfully included (`config`)', () => {
+    const file = path.join(out.dir, 'compat.compose.yml');
+    fs.writeFileSync(file, yaml.dump(forDockerCompose129(JSON.parse(JSON.stringify(doc)))));
+    const env = { ...process.env, CACHE_CREDENTIALS_PASSWORD: 'c', ORDERS_DB_CREDENTIALS_PASSWORD: 'd' };
+    const resolved = yaml.load(execFileSync('docker-compose', ['-p', 'shop', '-f', file, 'config'], { cwd: out.dir, env, encoding: 'utf8', timeout: 60_000 })) as any;
+    expect(resolved.services['order-service'].depends_on['order-service-v1-schema']).toEqual({ condition: 'service_completed_successfully' });
+    expect(resolved.services['order-worker'].environment.CELERY_BROKER_URL).toBe('redis://:c@cache:6379/0');
+    // The `$` of the shell's `$(hostname)` survives interpolation (`config` prints the file escaped again).
+    expect(resolved.services['order-worker'].healthcheck.test[3]).toBe('exec celery -A tasks:celery inspect ping --destination "celery@$$(hostname)" --timeout 5');
+    fs.rmSync(file);
   });
 
   test('a Schedule on a stack with compose is refused, with the fix', () => {

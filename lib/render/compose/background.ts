@@ -61,6 +61,11 @@ export function composeBackgroundEnv(model: StackModel, calls: readonly string[]
   return sortObject(out);
 }
 
+/** A literal in a compose file: compose interpolates `$` in every string, `$$` is one `$`. */
+function literal(v: string): string {
+  return v.replace(/\$/g, '$$$$');
+}
+
 function dependencies(model: StackModel, calls: readonly string[], stores: readonly string[]): Record<string, { condition: string; restart: boolean }> {
   const out: Record<string, { condition: string; restart: boolean }> = {};
   for (const name of calls) {
@@ -92,8 +97,8 @@ export function workerService(model: StackModel, w: WorkerModel, plan: NetworkPl
   const swarm = mode === ComposeNetworkMode.OVERLAY;
   const service: Record<string, unknown> = {};
   imageKeys(service, w.image, swarm);
-  if (w.command) service.entrypoint = [...w.command];
-  if (w.args) service.command = [...w.args];
+  if (w.command) service.entrypoint = w.command.map(literal);
+  if (w.args) service.command = w.args.map(literal);
   const env = composeBackgroundEnv(model, w.calls, w.stores, w.env, w.broker);
   if (Object.keys(env).length > 0) service.environment = env;
   const deps = dependencies(model, w.calls, w.stores);
@@ -102,7 +107,8 @@ export function workerService(model: StackModel, w: WorkerModel, plan: NetworkPl
   else attach(service, plan.attachments(w.name)!);
   if (w.health) {
     service.healthcheck = {
-      test: ['CMD', ...w.health.command],
+      // `$(hostname)` in the Celery check is the shell's, not compose's: escaped as `$$`.
+      test: ['CMD', ...w.health.command.map(literal)],
       interval: Duration.millis(w.health.intervalMs).toGoString(),
       timeout: Duration.millis(w.health.timeoutMs).toGoString(),
       retries: w.health.failureThreshold,
@@ -126,7 +132,7 @@ export function migrationService(model: StackModel, run: MigrationModel, plan: N
   const service: Record<string, unknown> = {};
   // Built (or taken) exactly as the release's own containers: the same context and tag.
   imageKeys(service, run.image, false);
-  service.entrypoint = [...run.command];
+  service.entrypoint = run.command.map(literal);
   const env = composeBackgroundEnv(model, run.calls, run.stores, run.env);
   if (Object.keys(env).length > 0) service.environment = env;
   const deps = dependencies(model, run.calls, run.stores);
