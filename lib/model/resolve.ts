@@ -9,6 +9,7 @@ import type { MicroService, ServiceVersion } from '../service/microservice';
 import { DisruptionBudget } from '../service/scaling';
 import { serviceLabels, serviceSelector, versionLabels, versionSelector } from '../service/labels';
 import { hatchesOf } from './hatches';
+import { resolveMounts } from './volumes';
 import type { ImageModel, RolloutModel, ServiceModel, StackModel, VersionModel, WorkloadModel } from './stack';
 
 /** What resolving needs besides the constructs. */
@@ -152,6 +153,7 @@ export function resolveStack(stack: Stack, ctx: ResolveContext, errors: PyfleetE
       labels: serviceLabels(svc),
       selector: serviceSelector(svc),
       hatches: hatchesOf(svc),
+      mounts: resolveMounts(svc),
     };
   });
   const byName = new Map(services.map((s) => [s.name, s]));

@@ -11,7 +11,7 @@ import { checkPort } from '../core/names';
 import { ContainerImage } from '../service/image';
 import { MicroService, MicroServiceProps, ServiceVersion, VersionOptions } from '../service/microservice';
 import { appInterface, findModuleAttribute } from './module';
-import { EXTRA_REQUIREMENTS_FILE, GunicornSettingValue, LISTEN_HOST_ENV, METRICS_HOST_ENV, PythonServiceRecipe, VERSION_ENV, WRAPPER_FILE } from './recipe';
+import { APP_DIR, EXTRA_REQUIREMENTS_FILE, GunicornSettingValue, LISTEN_HOST_ENV, METRICS_HOST_ENV, PythonServiceRecipe, VERSION_ENV, WRAPPER_FILE } from './recipe';
 import { readRequirements, RequirementsInfo } from './requirements';
 import { ARBITER_MEMORY, AsgiWorkerClass, WorkerProfile, workerProfile, workersFor, WsgiWorkerClass } from './workers';
 
@@ -424,6 +424,11 @@ export abstract class PythonWebApp extends MicroService implements IWarningSourc
   /** @internal The generated gunicorn.conf.py binds the host this variable names (default 0.0.0.0). */
   public _loopbackListenEnv(): Record<string, string> | undefined {
     return { [LISTEN_HOST_ENV]: '127.0.0.1' };
+  }
+
+  /** @internal The generated image's WORKDIR, which volumes may not cover. */
+  public _appDirectory(): string | undefined {
+    return APP_DIR;
   }
 
   /** @internal The metrics port, which callers and the public never reach (NetworkPolicies, compose). */

@@ -86,3 +86,6 @@ export interface PythonServiceRecipe extends BuildRecipe {
   /** Pinned requirements the generated files need that the user's requirements do not list (written to pyfleet-requirements.txt). */
   readonly extraRequirements: readonly string[];
 }
+
+/** Where the generated images keep the code (their WORKDIR); volumes may not cover it. */
+export const APP_DIR = '/app';

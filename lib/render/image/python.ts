@@ -1,10 +1,9 @@
-import { EXTRA_REQUIREMENTS_FILE, LISTEN_HOST_ENV, METRICS_HOST_ENV, WRAPPER_FILE } from '../../python/recipe';
+import { APP_DIR, EXTRA_REQUIREMENTS_FILE, LISTEN_HOST_ENV, METRICS_HOST_ENV, WRAPPER_FILE } from '../../python/recipe';
 import { renderAppWrapper } from './pyfleet-app';
 import type { GunicornSettingValue, PythonServiceRecipe } from '../../python/recipe';
 
 /** Where the runtime image keeps the virtualenv and the app. */
 const VENV = '/opt/venv';
-const APP_DIR = '/app';
 
 /** Build argument carrying the package index URL into the builder stage only. */
 export const INDEX_ARG = 'PIP_INDEX_URL';
