@@ -418,6 +418,7 @@ export abstract class PythonWebApp extends MicroService implements IWarningSourc
       extraSettings: this.gunicornSettings,
       metrics: this.metricsPort !== undefined ? { port: this.metricsPort } : undefined,
       extraRequirements: this.metricsPort !== undefined && !requirements.packages.has('prometheus-client') ? [PROMETHEUS_CLIENT_REQUIREMENT] : [],
+      ...volumeDirectories(this),
     };
   }
 
@@ -733,4 +734,10 @@ function withPythonCommand(hc: HealthCheck, servicePort: number): HealthCheck {
 /** An exec-form command that exits 0 when `url` answers 2xx/3xx: Python's urllib, no curl needed. */
 export function pythonHealthCommand(url: string, timeoutSeconds: number): string[] {
   return ['python', '-c', `import urllib.request; urllib.request.urlopen(${JSON.stringify(url)}, timeout=${timeoutSeconds})`];
+}
+
+/** The recipe's `volumeDirectories`: the disk volumes' mount paths, or nothing when there are none. */
+function volumeDirectories(app: MicroService): { volumeDirectories?: string[] } {
+  const dirs = app.volumes.filter((v) => v.kind === 'persistent' || v.medium === 'disk').map((v) => v.mountPath).sort();
+  return dirs.length > 0 ? { volumeDirectories: dirs } : {};
 }

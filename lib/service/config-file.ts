@@ -109,9 +109,11 @@ export interface SecretFileOptions {
  */
 export class SecretFile {
   /**
+   * A secret file mounted at `mountPath`, from Secret `secretName` on Kubernetes and from `source` on compose.
    * @param source path of the secret file on the deploying machine (compose `secrets.<name>.file`;
    *   also the `--from-file` of the kubectl command the synth warning gives)
    * @param mountPath absolute path of the file inside the container
+   * @param options the Secret's name and key
    */
   public static fromFile(source: string, mountPath: string, options: SecretFileOptions = {}): SecretFile {
     const where = `SecretFile.fromFile(${JSON.stringify(source)})`;

@@ -80,6 +80,10 @@ export function renderDockerfile(r: PythonServiceRecipe): string {
     'COPY . .',
     '# Bytecode compiled at build time: the root filesystem is read-only at run time.',
     `RUN python -m compileall -q ${APP_DIR}`,
+    ...(r.volumeDirectories?.length ? [
+      '# Volume mount points, owned by the runtime user: Docker gives a new volume the owner of its mount point.',
+      `RUN mkdir -p ${r.volumeDirectories.join(' ')} && chown ${r.uid}:${r.uid} ${r.volumeDirectories.join(' ')}`,
+    ] : []),
     `USER ${r.uid}:${r.uid}`,
     `EXPOSE ${[r.port, ...(r.metrics ? [r.metrics.port] : [])].join(' ')}`,
     'STOPSIGNAL SIGTERM',
