@@ -97,11 +97,14 @@ run('volumes and files under a real Docker engine', () => {
     const id = engine.compose(['-p', project, '-f', file, 'ps', '-q', 'keeper'], out.dir).trim();
     expect(sh(id, 'cat /app/config/settings.toml')).toBe('greeting = "hello"');
     expect(sh(id, 'cat /run/secrets/api-key')).toBe('s3cr3t-value');
-    const attempt = (target: string): string => sh(id, `(echo x >> ${target}) 2>&1 && echo written || true`);
-    expect(attempt('/app/config/settings.toml')).toMatch(/Read-only file system/);
-    expect(attempt('/run/secrets/api-key')).toMatch(/Read-only file system/);
-    expect(attempt('/app/new-file')).toMatch(/Read-only file system/);
+    const attempt = (target: string, user = '10001'): string => engine.docker(['exec', '-u', user, id, 'sh', '-c', `(echo x >> ${target}) 2>&1 && echo written || true`]).trim();
+    // The app's user cannot change the files (the engine's mount flags below say they are read-only).
+    expect(attempt('/app/config/settings.toml')).toMatch(/Read-only file system|Permission denied/);
+    expect(attempt('/run/secrets/api-key')).toMatch(/Read-only file system|Permission denied/);
+    // Even root (which owns /app) cannot write the root filesystem: it is read-only, volumes or not.
+    expect(attempt('/app/new-file', '0')).toMatch(/Read-only file system/);
     expect(attempt('/scratch/x')).toBe('written');
+    expect(attempt('/data/notes/more.txt')).toBe('written');
     const c = JSON.parse(engine.docker(['inspect', id]))[0];
     expect(c.HostConfig.ReadonlyRootfs).toBe(true);
     const mounts = Object.fromEntries(c.Mounts.map((m: any) => [m.Destination, { type: m.Type, rw: m.RW }]));

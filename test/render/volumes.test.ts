@@ -10,7 +10,7 @@ import {
   App, ComposeNetworkMode, ConfigFile, ContainerImage, FastApiApp, MicroService, PyfleetError, SecretFile, Size, Stack,
   Volume, VolumeAccessMode, VolumeMedium,
 } from '../../lib';
-import { crossObjectProblems, validateComposeSchema, validateKubernetesObject } from '../support/checks';
+import { crossObjectProblems, dclint, REFERENCE_COMPOSE_SCHEMA, validateComposeSchema, validateKubernetesObject } from '../support/checks';
 import { forDockerCompose129, stackConfig, swarmCli } from '../support/docker';
 import { haveEngine } from '../support/engines';
 import { load, quietSynth, synth, tmpdir } from '../support/synth';
@@ -143,8 +143,10 @@ describe('compose', () => {
     expect(doc.configs).toBeUndefined();
   });
 
-  test('the project passes the Compose schema', () => {
+  test('the project passes the Compose schema and dclint', () => {
     expect(validateComposeSchema(doc)).toEqual([]);
+    if (fs.existsSync(REFERENCE_COMPOSE_SCHEMA)) expect(validateComposeSchema(doc, REFERENCE_COMPOSE_SCHEMA)).toEqual([]);
+    expect(dclint(path.join(out.dir, 'shop.compose.yml'))).toEqual({ errors: [], warnings: [] });
   });
 
   const dc = haveEngine('docker-compose', 'apt-get install docker-compose');
