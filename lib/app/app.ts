@@ -15,6 +15,7 @@ import { PyfleetError, PyfleetValidationError } from '../core/errors';
 import { Stack } from '../core/stack';
 import { Artifact, Target } from '../model/target';
 import { writeArtifacts } from './write';
+import { orphanedVolumeWarnings } from './orphans';
 import { validateModel } from '../model/validation';
 import { collectWarnings, formatWarning, PyfleetWarning } from '../core/warnings';
 
@@ -66,6 +67,8 @@ function asPyfleetError(e: unknown, where = ''): PyfleetError {
 export class App extends Cdk8sApp {
   /** The output targets. */
   public readonly targets: readonly Target[];
+  /** Warnings of the last `synth()` about the output it replaced (volumes it no longer writes). */
+  private synthNotes: PyfleetWarning[] = [];
 
   constructor(props: AppProps = {}) {
     super({ outdir: props.outdir } as Cdk8sAppProps);
@@ -162,6 +165,8 @@ export class App extends Cdk8sApp {
     const artifacts = [...outputs.flatMap((o) => o.artifacts), ...plain];
     const clashes = artifactClashes(artifacts);
     if (clashes.length > 0) throw new PyfleetValidationError(clashes);
+    // Read before the files are replaced: volumes the earlier output had and this one drops.
+    this.synthNotes = orphanedVolumeWarnings(path.resolve(this.outdir), artifacts);
     writeArtifacts(this.outdir, dedupe(artifacts));
     // eslint-disable-next-line no-console
     for (const w of this.warningsOf(outputs.map((o) => o.model))) console.warn(formatWarning(w));
@@ -190,7 +195,8 @@ export class App extends Cdk8sApp {
 
   /**
    * Warnings about the model (things that may go wrong but do not stop the synth, e.g. workers that
-   * may not fit the memory limit). `synth()` prints them to stderr.
+   * may not fit the memory limit), and those of the last `synth()` about the output it replaced (a
+   * named volume or claim the earlier output had and the new one does not). `synth()` prints them to stderr.
    */
   public warnings(): PyfleetWarning[] {
     if (!this.targets.some((t) => t.warnings)) return this.warningsOf([]);
@@ -203,7 +209,7 @@ export class App extends Cdk8sApp {
 
   /** The warnings of the constructs, and the targets' warnings about these models (none without models). */
   private warningsOf(models: readonly StackModel[] | undefined): PyfleetWarning[] {
-    const out = collectWarnings(this);
+    const out = [...collectWarnings(this), ...this.synthNotes];
     if (!models) return out;
     for (const t of this.targets) if (t.warnings) out.push(...t.warnings(models));
     return out;

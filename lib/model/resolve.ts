@@ -11,6 +11,7 @@ import { serviceLabels, serviceSelector, versionLabels, versionSelector } from '
 import { resolveDataStore, stackDataStores } from '../data/resolve';
 import { hatchesOf } from './hatches';
 import { resolveBackground } from './jobs';
+import { resolveMounts } from './volumes';
 import type { ImageModel, RolloutModel, ServiceModel, StackModel, VersionModel, WorkloadModel } from './stack';
 
 /** What resolving needs besides the constructs. */
@@ -158,6 +159,7 @@ export function resolveStack(stack: Stack, ctx: ResolveContext, errors: PyfleetE
       labels: serviceLabels(svc),
       selector: serviceSelector(svc),
       hatches: hatchesOf(svc),
+      mounts: resolveMounts(svc),
     };
   });
   const byName = new Map(services.map((s) => [s.name, s]));

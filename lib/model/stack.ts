@@ -5,6 +5,7 @@ import type { ImageAsset } from '../service/asset';
 import type { EnvValue } from '../service/env';
 import type { MicroService, ServiceVersion } from '../service/microservice';
 import type { MigrationModel, ScheduleModel, WorkerModel } from './jobs';
+import type { MountsModel } from './volumes';
 
 // The resolved model: one immutable value per stack, made by `App.synthesize()` before any target
 // renders. Targets read it and never the construct tree's mutable state; `construct` references are
@@ -225,6 +226,8 @@ export interface ServiceModel {
   readonly urlVariable: string;
   /** Escape hatches of the service-wide objects (Service, ServiceAccount). */
   readonly hatches: Hatches;
+  /** Volumes, config files and secret files mounted into every container, sorted by mount path. */
+  readonly mounts: MountsModel;
 }
 
 /** One stack, resolved. */

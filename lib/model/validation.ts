@@ -4,6 +4,7 @@ import { dataStoreProblems } from '../data/validation';
 import { resolveVersion, stackMesh } from '../mesh/model';
 import { validateBackground } from './jobs';
 import { ROLLOUT } from './resolve';
+import { volumeProblems } from './volumes';
 import type { MicroService, ServiceVersion } from '../service/microservice';
 
 /**
@@ -34,6 +35,7 @@ export function validateModel(stacks: readonly Stack[]): PyfleetError[] {
     errors.push(...findCycles(stack));
     errors.push(...nameClashes(stack));
     errors.push(...scalingProblems(stack));
+    errors.push(...volumeProblems(stack));
   }
 
   errors.push(...sharedNamespaceClashes(stacks));

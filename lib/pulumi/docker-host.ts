@@ -81,7 +81,7 @@ function composeImage(def: any): string {
 }
 
 const KNOWN_KEYS = new Set(['image', 'build', 'entrypoint', 'command', 'environment', 'depends_on', 'network_mode', 'networks', 'ports', 'healthcheck',
-  'deploy', 'restart', 'user', 'read_only', 'tmpfs', 'cap_drop', 'cap_add', 'security_opt', 'stop_signal', 'stop_grace_period', 'labels', 'volumes', 'logging']);
+  'deploy', 'restart', 'user', 'read_only', 'tmpfs', 'cap_drop', 'cap_add', 'security_opt', 'stop_signal', 'stop_grace_period', 'labels', 'volumes', 'logging', 'secrets']);
 
 /**
  * Parses a compose size (`256m`, `1g`, `512k`, `100b`) to whole mebibytes, rounded up (Docker's provider
@@ -130,6 +130,8 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
   public readonly remoteImages: Record<string, docker.RemoteImage>;
   /** The project's networks by compose key (bridge mode: one per call, see the compose target). */
   public readonly networks: Record<string, docker.Network>;
+  /** Named volumes (persistent volumes) by compose key; kept on the host when removed from the stack. */
+  public readonly volumes: Record<string, docker.Volume>;
   /** The provider made from `host`, if any. */
   public readonly provider?: docker.Provider;
   /** Address of each public service (`expose`): `http://<host>:<port>`, by service name. */
@@ -167,6 +169,10 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
     for (const [svcName, def] of Object.entries(services)) {
       for (const key of Object.keys(def)) {
         if (!KNOWN_KEYS.has(key)) problems.push(new PyfleetError(`${stack.node.path}/${svcName}`, `compose service "${svcName}" uses "${key}", which DockerHostDeployment does not map`, 'report this as a pyfleet bug (a compose feature without a Docker host mapping)'));
+      }
+      if (def.secrets !== undefined || (def.volumes ?? []).some((v: any) => typeof v === 'object' && v.type === 'bind' && files.has(v.source) && generatedConfigFile(v.source))) {
+        problems.push(new PyfleetError(`${stack.node.path}/${svcName}`, `compose service "${svcName}" mounts a config or secret file, which DockerHostDeployment cannot place: the Docker provider uploads files into the created container, and dockerd refuses an upload into a read-only root filesystem ("container rootfs is marked read-only", measured with docker 20.10)`,
+          'deploy this stack with its compose file (docker compose up) on the host, or bake the file into the image for DockerHostDeployment'));
       }
       for (const v of def.volumes ?? []) {
         const source = typeof v === 'string' ? v.split(':')[0] : v.source;
@@ -211,6 +217,17 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
     }
     this.networks = networkIds;
 
+    // Named volumes (persistent volumes), before the containers that mount them, named as compose names
+    // them so that `docker compose` finds the same data. Kept when the resource goes (retainOnDelete):
+    // as with `docker compose down`, removing the stack never deletes the data.
+    this.volumes = {};
+    for (const key of Object.keys(doc.volumes ?? {})) {
+      this.volumes[key] = new docker.Volume(`${name}-volume-${key}`, {
+        name: `${projectName}_${key}`,
+        labels: [{ label: 'com.docker.compose.project', value: projectName }, { label: 'com.docker.compose.volume', value: key }],
+      }, { ...child, retainOnDelete: true });
+    }
+
     // Images: built ones on the host (no push), registry ones pulled.
     this.images = {};
     this.remoteImages = {};
@@ -248,7 +265,8 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
     for (const svcName of composeOrder(services)) {
       const def = services[svcName];
       const replicas: number = def.deploy?.replicas ?? 1;
-      const waitFor = Object.keys(def.depends_on ?? {}).flatMap((d) => this.containers[d] ?? []);
+      const mounted = (def.volumes ?? []).filter((v: any) => typeof v === 'object' && v.type === 'volume' && v.source && this.volumes[v.source]).map((v: any) => this.volumes[v.source]);
+      const waitFor = [...Object.keys(def.depends_on ?? {}).flatMap((d) => this.containers[d] ?? []), ...mounted];
       // A one-shot this service must see exit 0 first (a Migration: `service_completed_successfully`).
       const completed = Object.entries<any>(def.depends_on ?? {}).filter(([d, c]) => c?.condition === 'service_completed_successfully' && this.containers[d]).map(([d]) => d);
       const list: docker.Container[] = [];
@@ -288,6 +306,11 @@ export function exitCodeLabel(service: string, code: number | undefined): string
     throw new PyfleetError(service, `the one-shot "${service}" (a Migration) exited with code ${code}, so the release that waits for it is not started (the running containers keep serving)`, `read its logs (docker logs <project>-${service}-1), fix the migration, and run pulumi up again`);
   }
   return String(code ?? 0);
+}
+
+/** Whether a bind-mount source is a config file the compose target wrote (`./<stack>.compose/files/...`). */
+function generatedConfigFile(source: string): boolean {
+  return /^\.\/[^/]+\.compose\/files\//.test(source);
 }
 
 /** Compose services ordered so that every service comes after those it depends on (stable otherwise). */
@@ -400,12 +423,20 @@ export function containerArgs(project: string, svcName: string, def: any, index:
     args.waitTimeout = Math.ceil(ms / 1000);
   }
 
-  const uploads = (def.volumes ?? []).map((v: any) => {
+  const binds = (def.volumes ?? []).filter((v: any) => typeof v === 'string' || v.type === 'bind');
+  const uploads = binds.map((v: any) => {
     const source = typeof v === 'string' ? v.split(':')[0] : v.source;
     const target = typeof v === 'string' ? v.split(':')[1] : v.target;
     return { file: target, content: ctx.files.get(source)! };
   });
   if (uploads.length > 0) args.uploads = uploads;
+  // Named volumes as compose names them (`<project>_<key>`), anonymous volumes, and sized tmpfs mounts.
+  const volumes = (def.volumes ?? []).filter((v: any) => typeof v === 'object' && v.type === 'volume')
+    .map((v: any) => (v.source ? { volumeName: `${project}_${v.source}`, containerPath: v.target } : { containerPath: v.target }));
+  if (volumes.length > 0) args.volumes = volumes;
+  const mounts = (def.volumes ?? []).filter((v: any) => typeof v === 'object' && v.type === 'tmpfs')
+    .map((v: any) => ({ type: 'tmpfs', target: v.target, tmpfsOptions: v.tmpfs?.size ? { sizeBytes: v.tmpfs.size } : undefined }));
+  if (mounts.length > 0) args.mounts = mounts;
 
   for (const k of Object.keys(args)) if (args[k] === undefined) delete args[k];
   return args as docker.ContainerArgs;

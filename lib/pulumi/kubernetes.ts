@@ -85,7 +85,7 @@ export interface KubernetesDeploymentArgs {
   /**
    * Await control per resource: keys are a kind (`Deployment`) or a kind and name
    * (`Deployment/order-service-v1`); the name wins over the kind.
-   * @default - Pulumi's defaults: wait for every resource to become ready
+   * @default - Pulumi's defaults (wait for every resource to become ready), except PersistentVolumeClaims, which are not awaited (a WaitForFirstConsumer claim binds only once its pod exists)
    */
   readonly await?: Record<string, AwaitOptions>;
 }
@@ -198,7 +198,10 @@ export class KubernetesDeployment extends pulumi.ComponentResource {
     for (const manifest of topological(synth.manifests, deps, byKey)) {
       const key = objectKey(manifest);
       const dependsOn = (deps.get(key) ?? []).filter((k) => byKey.has(k));
-      const awaitOpts = args.await?.[`${manifest.kind}/${manifest.metadata.name}`] ?? args.await?.[manifest.kind];
+      // A claim of a WaitForFirstConsumer storage class binds only once its pod exists, and the pod's
+      // Deployment waits for the claim: by default a claim is not awaited (pulumi-kubernetes#895).
+      const awaitOpts = args.await?.[`${manifest.kind}/${manifest.metadata.name}`] ?? args.await?.[manifest.kind]
+        ?? (manifest.kind === 'PersistentVolumeClaim' ? { skipAwait: true } : undefined);
       let content = substituteImages(manifest, digests);
       if (awaitOpts?.skipAwait) {
         content = { ...content, metadata: { ...content.metadata, annotations: { ...(content.metadata.annotations ?? {}), 'pulumi.com/skipAwait': 'true' } } };
@@ -298,7 +301,8 @@ function substituteImages(o: any, digests: Map<string, pulumi.Output<string>>): 
 /**
  * What each object must wait for, as object keys:
  * - every namespaced object waits for its Namespace;
- * - a workload (anything with a pod template) waits for the ServiceAccount, Secrets and ConfigMaps it uses;
+ * - a workload (anything with a pod template) waits for the ServiceAccount, Secrets, ConfigMaps and
+ *   PersistentVolumeClaims it uses;
  * - a VirtualService waits for the DestinationRules of the hosts it routes to by subset;
  * - a HorizontalPodAutoscaler waits for the workload it scales, and a PodDisruptionBudget for the
  *   workloads whose pods it selects (both are created once the pods they govern are up);
@@ -331,6 +335,7 @@ export function dependencies(objects: readonly any[]): Map<string, string[]> {
       for (const v of pod.volumes ?? []) {
         if (v.secret?.secretName) deps.add(`Secret/${ns}/${v.secret.secretName}`);
         if (v.configMap?.name) deps.add(`ConfigMap/${ns}/${v.configMap.name}`);
+        if (v.persistentVolumeClaim?.claimName) deps.add(`PersistentVolumeClaim/${ns}/${v.persistentVolumeClaim.claimName}`);
       }
       for (const s of pod.imagePullSecrets ?? []) if (s.name) deps.add(`Secret/${ns}/${s.name}`);
       for (const c of pod.initContainers ?? []) {

@@ -11,7 +11,7 @@ import { checkPort } from '../core/names';
 import { ContainerImage } from '../service/image';
 import { MicroService, MicroServiceProps, ServiceVersion, VersionOptions } from '../service/microservice';
 import { appInterface, findModuleAttribute } from './module';
-import { EXTRA_REQUIREMENTS_FILE, GunicornSettingValue, LISTEN_HOST_ENV, METRICS_HOST_ENV, PythonServiceRecipe, VERSION_ENV, WRAPPER_FILE } from './recipe';
+import { APP_DIR, EXTRA_REQUIREMENTS_FILE, GunicornSettingValue, LISTEN_HOST_ENV, METRICS_HOST_ENV, PythonServiceRecipe, VERSION_ENV, WRAPPER_FILE } from './recipe';
 import { readRequirements, RequirementsInfo } from './requirements';
 import { ARBITER_MEMORY, AsgiWorkerClass, WorkerProfile, workerProfile, workersFor, WsgiWorkerClass } from './workers';
 
@@ -418,12 +418,18 @@ export abstract class PythonWebApp extends MicroService implements IWarningSourc
       extraSettings: this.gunicornSettings,
       metrics: this.metricsPort !== undefined ? { port: this.metricsPort } : undefined,
       extraRequirements: this.metricsPort !== undefined && !requirements.packages.has('prometheus-client') ? [PROMETHEUS_CLIENT_REQUIREMENT] : [],
+      ...volumeDirectories(this),
     };
   }
 
   /** @internal The generated gunicorn.conf.py binds the host this variable names (default 0.0.0.0). */
   public _loopbackListenEnv(): Record<string, string> | undefined {
     return { [LISTEN_HOST_ENV]: '127.0.0.1' };
+  }
+
+  /** @internal The generated image's WORKDIR, which volumes may not cover. */
+  public _appDirectory(): string | undefined {
+    return APP_DIR;
   }
 
   /** @internal The metrics port, which callers and the public never reach (NetworkPolicies, compose). */
@@ -728,4 +734,10 @@ function withPythonCommand(hc: HealthCheck, servicePort: number): HealthCheck {
 /** An exec-form command that exits 0 when `url` answers 2xx/3xx: Python's urllib, no curl needed. */
 export function pythonHealthCommand(url: string, timeoutSeconds: number): string[] {
   return ['python', '-c', `import urllib.request; urllib.request.urlopen(${JSON.stringify(url)}, timeout=${timeoutSeconds})`];
+}
+
+/** The recipe's `volumeDirectories`: the disk volumes' mount paths, or nothing when there are none. */
+function volumeDirectories(app: MicroService): { volumeDirectories?: string[] } {
+  const dirs = app.volumes.filter((v) => v.kind === 'persistent' || v.medium === 'disk').map((v) => v.mountPath).sort();
+  return dirs.length > 0 ? { volumeDirectories: dirs } : {};
 }

@@ -85,4 +85,13 @@ export interface PythonServiceRecipe extends BuildRecipe {
   };
   /** Pinned requirements the generated files need that the user's requirements do not list (written to pyfleet-requirements.txt). */
   readonly extraRequirements: readonly string[];
+  /**
+   * Mount paths of the service's disk volumes (persistent, and ephemeral on disk), sorted: the image
+   * creates them owned by the runtime user, so that Docker seeds a new named or anonymous volume with
+   * that owner (compose has no fsGroup). Absent for none.
+   */
+  readonly volumeDirectories?: readonly string[];
 }
+
+/** Where the generated images keep the code (their WORKDIR); volumes may not cover it. */
+export const APP_DIR = '/app';

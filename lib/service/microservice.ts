@@ -8,6 +8,8 @@ import { EnvInput, EnvValue, toEnvValue } from './env';
 import { HealthCheck } from './health';
 import { ContainerImage } from './image';
 import { AutoscaleOptions, AutoscaleSettings, checkAutoscale, DisruptionBudget, ScalingResources, TopologySpread } from './scaling';
+import { checkMounts, ConfigFile, SecretFile } from './config-file';
+import type { Volume } from './volume';
 
 /** What compose does when a container exits. Kubernetes Deployments always restart. */
 export enum RestartPolicy {
@@ -179,6 +181,21 @@ export interface MicroServiceProps {
    * @default 'v1'
    */
   readonly defaultVersionName?: string;
+  /**
+   * Volumes mounted into every container of every version: `Volume.persistent(path, { size })` (a
+   * PersistentVolumeClaim per version on Kubernetes, a named volume per version on compose; the
+   * version then runs one replica with the `Recreate` strategy, see the README) and
+   * `Volume.ephemeral(path)` (scratch space). The root filesystem stays read-only.
+   * @default - none (only pyfleet's writable /tmp)
+   */
+  readonly volumes?: Volume[];
+  /**
+   * Files mounted read-only into every container: `ConfigFile.fromFile(src, path)` /
+   * `ConfigFile.fromString(text, path)` (a ConfigMap named by content hash; a generated file on
+   * compose) and `SecretFile.fromFile(src, path)` (a Secret you create; a compose secret).
+   * @default - none
+   */
+  readonly files?: Array<ConfigFile | SecretFile>;
 }
 
 /** One version of a service: its own workload, labelled `app=<service>`, `version=<name>`. */
@@ -297,6 +314,12 @@ export class MicroService extends Construct {
   public readonly args?: string[];
   /** The first version. */
   public readonly defaultVersion: ServiceVersion;
+  /** Volumes mounted into every container (see {@link MicroServiceProps.volumes}). */
+  public readonly volumes: readonly Volume[];
+  /** Config files mounted read-only into every container. */
+  public readonly configFiles: readonly ConfigFile[];
+  /** Secret files mounted read-only into every container. */
+  public readonly secretFiles: readonly SecretFile[];
   private readonly _versions: ServiceVersion[] = [];
   private readonly _calls: MicroService[] = [];
   private readonly _storeCalls: DataStore[] = [];
@@ -376,6 +399,10 @@ export class MicroService extends Construct {
     this.keepAlive = props.keepAlive;
     this.command = props.command;
     this.args = props.args;
+    const mounts = checkMounts(path, props.volumes, props.files, { appDirectory: this._appDirectory(), memoryLimitBytes: this.memoryLimit.bytes });
+    this.volumes = [...mounts.volumes];
+    this.configFiles = [...mounts.configFiles];
+    this.secretFiles = [...mounts.secretFiles];
 
     for (const [k, v] of Object.entries(props.env ?? {})) this.addEnv(k, v);
     for (const callee of props.calls ?? []) this.addCall(callee);
@@ -468,6 +495,15 @@ export class MicroService extends Construct {
    * @internal
    */
   public _loopbackListenEnv(): Record<string, string> | undefined {
+    return undefined;
+  }
+
+  /**
+   * The directory a generated image keeps the code in (volumes may not cover it), or undefined for an
+   * image of the user's own.
+   * @internal
+   */
+  public _appDirectory(): string | undefined {
     return undefined;
   }
 

@@ -11,6 +11,7 @@ import { MicroService } from '../../service/microservice';
 import { backgroundComposeProblems, backgroundServices, migrationDependencies } from './background';
 import { GATEWAY_RUNTIME } from './runtime';
 import { ComposeDeploy, ComposeProject, ComposeService, ComposeServiceLogging, ComposeVolumeMount } from './types';
+import { addProjectMounts, addServiceMounts, composeVolumeWarnings } from './volumes';
 import { hostModeWarnings, NetworkAttachment, networkNameProblems, networkPlan } from './networks';
 import { dataStoreComposeProblems, dataStoreService, dataVolumes, storeDependencies, storeEnvironment } from './data';
 import { composeName, GATEWAY_HEALTH_PORT, GATEWAY_IMAGE, GATEWAY_LUA, GATEWAY_LUA_PATH, gatewayConfig, needsGatewayLua, gatewayProblems, needsGateway, PUBLIC_CONTAINER_PORT_BASE, PUBLIC_TLS_CONTAINER_PORT_BASE, gatewayCertificatePath, publicGateways } from './gateway';
@@ -156,6 +157,7 @@ function renderVersion(model: StackModel, m: ServiceModel, vm: VersionModel, net
   service.stop_grace_period = svc.gracefulShutdown.plus(svc.preStopDelay).toGoString();
   service.labels = sortObject(versionLabels(version));
   service.logging = composeLogging(model);
+  addServiceMounts(service, model, m, vm);
   return [composeName(version), applyOverrides(orderServiceKeys(service), vm.hatches, vm.path)];
 }
 
@@ -333,6 +335,7 @@ export function composeDocument(model: StackModel): { document: ComposeProject; 
     for (const f of files) configs[swarmConfigName(f)] = { file: `./${f.path}` };
     if (files.length > 0) document.configs = sortObject(configs);
   }
+  files.push(...addProjectMounts(model, document));
   return { document, files };
 }
 
@@ -495,7 +498,7 @@ export function composeTarget(): Target<ComposeProject> {
   return {
     name: 'compose',
     validate: composeProblems,
-    warnings: composeWarnings,
+    warnings: (models) => [...composeWarnings(models), ...composeVolumeWarnings(models)],
     render(model) {
       if (!model.compose.enabled) return {};
       const { document, files } = composeDocument(model);

@@ -99,6 +99,19 @@ export interface ComposeVolumeMount {
   readonly target: string;
   /** Mount it read-only. */
   readonly read_only?: boolean;
+  /** tmpfs options (`type: tmpfs`): its most bytes. */
+  readonly tmpfs?: {
+    /** Most bytes the tmpfs holds. */
+    readonly size: number;
+  };
+}
+
+/** A compose secret mounted into a service (a file at `target`, read-only). */
+export interface ComposeSecretMount {
+  /** Key of the secret in the project's top-level `secrets`. */
+  readonly source: string;
+  /** Absolute path of the file inside the container. */
+  readonly target: string;
 }
 
 /** A compose service's `logging` key. */
@@ -128,8 +141,10 @@ export interface ComposeService {
   depends_on?: Record<string, ComposeDependency>;
   /** Mounts (pyfleet writes bind mounts of generated files, read-only). */
   volumes?: ComposeVolumeMount[];
-  /** Swarm configs mounted as files (overlay stacks: the gateway's configuration). */
+  /** Swarm configs mounted as files (overlay stacks: the gateway's configuration, config files). */
   configs?: ComposeConfigMount[];
+  /** Compose secrets mounted as files (secret files). */
+  secrets?: ComposeSecretMount[];
   /** Log driver and rotation. */
   logging?: ComposeServiceLogging;
   /** Environment variables; `$` in literal values is escaped as `$$`, secrets read `${VARIABLE:?...}`. */
@@ -194,11 +209,22 @@ export interface ComposeProject {
   services: Record<string, ComposeService>;
   /** Networks (none in host network mode): one per call, see lib/render/compose/networks.ts. */
   networks?: Record<string, ComposeNetwork>;
-  /** Named volumes by key (compose prefixes the project name): the data of backing services, `<store>-data`. */
-  volumes?: Record<string, Record<string, never>>;
   /** Swarm configs by key, each read from a generated file beside the compose file (overlay stacks). */
   configs?: Record<string, {
     /** Path of the file, relative to the compose file. */
+    file: string;
+  }>;
+  /**
+   * Named volumes by key (compose prefixes the project name): persistent volumes, `<service>-<version>-<volume>`,
+   * and the data of backing services, `<store>-data`.
+   */
+  volumes?: Record<string, {
+    /** Labels of the volume. */
+    labels?: Record<string, string>;
+  }>;
+  /** Secrets by key, each read from a file on the deploying machine (secret files). */
+  secrets?: Record<string, {
+    /** Path of the secret file, relative to the compose file or absolute. */
     file: string;
   }>;
 }

@@ -1,10 +1,9 @@
-import { EXTRA_REQUIREMENTS_FILE, LISTEN_HOST_ENV, METRICS_HOST_ENV, WRAPPER_FILE } from '../../python/recipe';
+import { APP_DIR, EXTRA_REQUIREMENTS_FILE, LISTEN_HOST_ENV, METRICS_HOST_ENV, WRAPPER_FILE } from '../../python/recipe';
 import { renderAppWrapper } from './pyfleet-app';
 import type { GunicornSettingValue, PythonServiceRecipe } from '../../python/recipe';
 
 /** Where the runtime image keeps the virtualenv and the app. */
 const VENV = '/opt/venv';
-const APP_DIR = '/app';
 
 /** Build argument carrying the package index URL into the builder stage only. */
 export const INDEX_ARG = 'PIP_INDEX_URL';
@@ -51,6 +50,8 @@ export interface PythonStagesInput {
   readonly title: string;
   /** OCI description. */
   readonly description: string;
+  /** Mount points of disk volumes, created owned by the runtime user (Docker seeds a new volume with that owner). */
+  readonly volumeDirectories?: readonly string[];
 }
 
 /**
@@ -97,6 +98,10 @@ export function pythonStages(r: PythonStagesInput): string[] {
     'COPY . .',
     '# Bytecode compiled at build time: the root filesystem is read-only at run time.',
     `RUN python -m compileall -q ${APP_DIR}`,
+    ...(r.volumeDirectories?.length ? [
+      '# Volume mount points, owned by the runtime user: Docker gives a new volume the owner of its mount point.',
+      `RUN mkdir -p ${r.volumeDirectories.join(' ')} && chown ${r.uid}:${r.uid} ${r.volumeDirectories.join(' ')}`,
+    ] : []),
     `USER ${r.uid}:${r.uid}`,
   ];
 }

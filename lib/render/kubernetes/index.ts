@@ -8,6 +8,7 @@ import { KubeObject, kubeObject } from './object';
 import { autoscalerObject, checkAutoscaledDeployment, disruptionBudgetObject, scalingHatchProblems, scalingWarnings, spreadConstraints } from './scaling';
 import { dumpDocuments } from '../yaml';
 import { dataStoreObjects, storeEnv } from './data';
+import { containerMounts, hasPersistentVolume, podVolumes, recreates, volumeObjects, volumeWarnings } from './volumes';
 
 export { KubeObject } from './object';
 
@@ -19,7 +20,7 @@ export { KubeObject } from './object';
 // `metadata` first), so manifests match what a cdk8s chart would synthesize.
 
 /** Apply order for `kubectl apply -f`: namespaces and identities first, workloads last. */
-const KIND_ORDER = ['Namespace', 'ServiceAccount', 'Role', 'RoleBinding', 'Secret', 'ConfigMap', 'PeerAuthentication', 'NetworkPolicy', 'AuthorizationPolicy', 'Service', 'DestinationRule', 'StatefulSet', 'Job', 'Deployment', 'CronJob', 'PodDisruptionBudget', 'HorizontalPodAutoscaler', 'Gateway', 'VirtualService'];
+const KIND_ORDER = ['Namespace', 'ServiceAccount', 'Role', 'RoleBinding', 'Secret', 'ConfigMap', 'PersistentVolumeClaim', 'PeerAuthentication', 'NetworkPolicy', 'AuthorizationPolicy', 'Service', 'DestinationRule', 'StatefulSet', 'Job', 'Deployment', 'CronJob', 'PodDisruptionBudget', 'HorizontalPodAutoscaler', 'Gateway', 'VirtualService'];
 
 /**
  * A part of the Kubernetes target that adds to what it renders (Istio is one). The Kubernetes target
@@ -113,6 +114,7 @@ function serviceObjects(model: StackModel, m: ServiceModel, extensions: readonly
       },
     }, m.hatches.kubernetes.service, m.path),
   ];
+  out.push(...volumeObjects(model, m));
   for (const v of m.versions) {
     const deployment = deploymentObject(model, m, v, extensions);
     checkAutoscaledDeployment(v, deployment);
@@ -175,7 +177,7 @@ function deploymentObject(model: StackModel, m: ServiceModel, vm: VersionModel, 
     livenessProbe: hc.enabled ? probe(hc.failureThreshold + 2, seconds(hc.intervalMs)) : undefined,
     startupProbe: hc.enabled ? probe(Math.max(3, Math.ceil(hc.startPeriodMs / 2000) + hc.failureThreshold), 2) : undefined,
     lifecycle: s.preStopDelayMs > 0 ? { preStop: { exec: { command: ['sleep', sleepArg(s.preStopDelayMs)] } } } : undefined,
-    volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+    volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, ...containerMounts(m)],
   };
   return generated(DEPLOYMENT, {
     metadata: { name: vm.workloadName, namespace: model.namespace, labels: { ...vm.labels } },
@@ -186,7 +188,9 @@ function deploymentObject(model: StackModel, m: ServiceModel, vm: VersionModel, 
       progressDeadlineSeconds: 600,
       revisionHistoryLimit: 5,
       selector: { matchLabels: { ...vm.selector } },
-      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: k8s.IntOrString.fromNumber(s.rollout.maxSurge), maxUnavailable: k8s.IntOrString.fromNumber(s.rollout.maxUnavailable) } },
+      // A read-write-once claim cannot be mounted by a surge pod on another node: stop, then start (see volumes.ts).
+      strategy: recreates(m) ? { type: 'Recreate' }
+        : { type: 'RollingUpdate', rollingUpdate: { maxSurge: k8s.IntOrString.fromNumber(s.rollout.maxSurge), maxUnavailable: k8s.IntOrString.fromNumber(s.rollout.maxUnavailable) } },
       template: {
         metadata: Object.keys(annotations).length ? { labels: { ...vm.labels }, annotations } : { labels: { ...vm.labels } },
         spec: {
@@ -197,11 +201,11 @@ function deploymentObject(model: StackModel, m: ServiceModel, vm: VersionModel, 
           restartPolicy: 'Always',
           setHostnameAsFqdn: false,
           terminationGracePeriodSeconds: seconds(s.terminationGracePeriodMs),
-          securityContext: { ...nonRoot, fsGroup: s.runAsUser, fsGroupChangePolicy: 'Always', seccompProfile: seccomp, sysctls: unprivilegedPorts(s) },
+          securityContext: { ...nonRoot, fsGroup: s.runAsUser, fsGroupChangePolicy: hasPersistentVolume(m) ? 'OnRootMismatch' : 'Always', seccompProfile: seccomp, sysctls: unprivilegedPorts(s) },
           initContainers: gate?.initContainers,
           containers: [container],
           topologySpreadConstraints: spreadConstraints(s, vm),
-          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('64Mi') } }, ...(gate?.volumes ?? [])],
+          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('64Mi') } }, ...podVolumes(m, vm), ...(gate?.volumes ?? [])],
         },
       },
     },
@@ -270,7 +274,7 @@ export function kubernetesTarget(options: KubernetesTargetOptions = {}): Target<
     name: 'kubernetes',
     extensions,
     validate: (models) => [...scalingHatchProblems(models), ...extensions.flatMap((x) => x.validate?.(models) ?? [])],
-    warnings: scalingWarnings,
+    warnings: (models) => [...scalingWarnings(models), ...volumeWarnings(models)],
     render(model) {
       const objects = manifests(model, extensions);
       return { result: objects, artifacts: [{ path: `${model.name}.k8s.yaml`, content: toYaml(objects) }] };
