@@ -4,9 +4,9 @@ import { PyfleetError } from '../../core/errors';
 import { Target } from '../../model/target';
 import type { ServiceModel, StackModel, VersionModel } from '../../model/stack';
 import { KubeObject, kubeObject } from './object';
+import { containerMounts, hasPersistentVolume, podVolumes, recreates, volumeObjects, volumeWarnings } from './volumes';
 import { autoscalerObject, checkAutoscaledDeployment, disruptionBudgetObject, scalingHatchProblems, scalingWarnings, spreadConstraints } from './scaling';
 import { dumpDocuments } from '../yaml';
-import { containerMounts, hasPersistentVolume, podVolumes, recreates, volumeObjects, volumeWarnings } from './volumes';
 
 export { KubeObject } from './object';
 
