@@ -90,9 +90,10 @@ export function addProjectMounts(model: StackModel, document: ComposeProject): A
     }
     for (const f of m.mounts.secretFiles) secrets[f.composeName] = { file: f.source };
   }
-  if (Object.keys(volumes).length > 0) document.volumes = sortKeys(volumes);
+  // Merged with what other parts of the compose target put there (backing services' data volumes).
+  if (Object.keys(volumes).length > 0) document.volumes = sortKeys({ ...(document.volumes ?? {}), ...volumes });
   if (Object.keys(configs).length > 0) document.configs = sortKeys({ ...(document.configs ?? {}), ...configs });
-  if (Object.keys(secrets).length > 0) document.secrets = sortKeys(secrets);
+  if (Object.keys(secrets).length > 0) document.secrets = sortKeys({ ...(document.secrets ?? {}), ...secrets });
   return [...files.values()];
 }
 
