@@ -75,7 +75,7 @@ const sortKeys = <T>(o: Record<string, T>): Record<string, T> => Object.fromEntr
  */
 export function addProjectMounts(model: StackModel, document: ComposeProject): Artifact[] {
   const swarm = model.compose.networkMode === ComposeNetworkMode.OVERLAY;
-  const volumes: Record<string, {}> = {};
+  const volumes: Record<string, Record<string, never>> = {};
   const secrets: Record<string, { file: string }> = {};
   const configs: Record<string, { file: string }> = {};
   const files = new Map<string, Artifact>();
