@@ -173,18 +173,18 @@ export function checkMounts(where: string, volumes: unknown, files: unknown, opt
   if (volumes !== undefined && !Array.isArray(volumes)) throw new PyfleetError(where, '`volumes` is not a list', 'pass volumes: [Volume.persistent(...), Volume.ephemeral(...)]');
   if (files !== undefined && !Array.isArray(files)) throw new PyfleetError(where, '`files` is not a list', 'pass files: [ConfigFile.fromFile(...), SecretFile.fromFile(...)]');
   const vols = (volumes ?? []) as unknown[];
-  const fs_ = (files ?? []) as unknown[];
+  const fileList = (files ?? []) as unknown[];
   for (const v of vols) {
     if (!Volume.isVolume(v)) throw new PyfleetError(where, '`volumes` contains something that is not a Volume', 'make each with Volume.persistent(path, { size }) or Volume.ephemeral(path)');
   }
-  for (const f of fs_) {
+  for (const f of fileList) {
     if (!ConfigFile.isConfigFile(f) && !SecretFile.isSecretFile(f)) throw new PyfleetError(where, '`files` contains something that is neither a ConfigFile nor a SecretFile', 'make each with ConfigFile.fromFile/fromString or SecretFile.fromFile');
   }
   const checkedVolumes = vols as Volume[];
   const mounts: Array<{ path: string; what: string; volume: boolean }> = [
     { path: PYFLEET_TMP, what: `pyfleet's writable ${PYFLEET_TMP} (the root filesystem is read-only)`, volume: true },
     ...checkedVolumes.map((v) => ({ path: v.mountPath, what: `volume "${v.name}"`, volume: true })),
-    ...(fs_ as Array<ConfigFile | SecretFile>).map((f) => ({ path: f.mountPath, what: `${ConfigFile.isConfigFile(f) ? 'config' : 'secret'} file ${f.mountPath}`, volume: false })),
+    ...(fileList as Array<ConfigFile | SecretFile>).map((f) => ({ path: f.mountPath, what: `${ConfigFile.isConfigFile(f) ? 'config' : 'secret'} file ${f.mountPath}`, volume: false })),
   ];
   for (const [i, a] of mounts.entries()) {
     for (const b of mounts.slice(i + 1)) {
@@ -210,12 +210,12 @@ export function checkMounts(where: string, volumes: unknown, files: unknown, opt
           `mount it outside ${app}, e.g. "/data/${v.name}"`);
       }
     }
-    for (const f of fs_ as Array<ConfigFile | SecretFile>) {
+    for (const f of fileList as Array<ConfigFile | SecretFile>) {
       if (f.mountPath === app) throw new PyfleetError(where, `a file is mounted on the app directory ${app} itself`, `mount it at a file path, e.g. "${app}/config/settings.toml"`);
     }
   }
   const labels = new Map<string, string>();
-  for (const f of fs_ as Array<ConfigFile | SecretFile>) {
+  for (const f of fileList as Array<ConfigFile | SecretFile>) {
     const label = volumeNameOf(f.mountPath);
     const other = labels.get(label);
     if (other) throw new PyfleetError(where, `files ${other} and ${f.mountPath} get the same name "${label}" (their paths differ only in "/", ".", "_" or "-"), so their ConfigMaps or compose secrets would clash`, 'rename one of them');
@@ -233,7 +233,7 @@ export function checkMounts(where: string, volumes: unknown, files: unknown, opt
   }
   return {
     volumes: checkedVolumes,
-    configFiles: (fs_ as unknown[]).filter((f): f is ConfigFile => ConfigFile.isConfigFile(f)),
-    secretFiles: (fs_ as unknown[]).filter((f): f is SecretFile => SecretFile.isSecretFile(f)),
+    configFiles: (fileList as unknown[]).filter((f): f is ConfigFile => ConfigFile.isConfigFile(f)),
+    secretFiles: (fileList as unknown[]).filter((f): f is SecretFile => SecretFile.isSecretFile(f)),
   };
 }

@@ -209,18 +209,15 @@ export interface ComposeProject {
   services: Record<string, ComposeService>;
   /** Networks (none in host network mode): one per call, see lib/render/compose/networks.ts. */
   networks?: Record<string, ComposeNetwork>;
-  /** Swarm configs by key, each read from a generated file beside the compose file (overlay stacks). */
-  configs?: Record<string, {
-    /** Path of the file, relative to the compose file. */
-    file: string;
-  }>;
   /**
    * Named volumes by key (compose prefixes the project name): persistent volumes, `<service>-<version>-<volume>`,
    * and the data of backing services, `<store>-data`.
    */
-  volumes?: Record<string, {
-    /** Labels of the volume. */
-    labels?: Record<string, string>;
+  volumes?: Record<string, Record<string, never>>;
+  /** Swarm configs by key, each read from a generated file beside the compose file (overlay stacks). */
+  configs?: Record<string, {
+    /** Path of the file, relative to the compose file. */
+    file: string;
   }>;
   /** Secrets by key, each read from a file on the deploying machine (secret files). */
   secrets?: Record<string, {

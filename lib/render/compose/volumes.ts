@@ -75,7 +75,7 @@ const sortKeys = <T>(o: Record<string, T>): Record<string, T> => Object.fromEntr
  */
 export function addProjectMounts(model: StackModel, document: ComposeProject): Artifact[] {
   const swarm = model.compose.networkMode === ComposeNetworkMode.OVERLAY;
-  const volumes: Record<string, {}> = {};
+  const volumes: Record<string, Record<string, never>> = {};
   const secrets: Record<string, { file: string }> = {};
   const configs: Record<string, { file: string }> = {};
   const files = new Map<string, Artifact>();
@@ -90,6 +90,7 @@ export function addProjectMounts(model: StackModel, document: ComposeProject): A
     }
     for (const f of m.mounts.secretFiles) secrets[f.composeName] = { file: f.source };
   }
+  // Merged with what other parts of the compose target put there (backing services' data volumes).
   if (Object.keys(volumes).length > 0) document.volumes = sortKeys({ ...(document.volumes ?? {}), ...volumes });
   if (Object.keys(configs).length > 0) document.configs = sortKeys({ ...(document.configs ?? {}), ...configs });
   if (Object.keys(secrets).length > 0) document.secrets = sortKeys({ ...(document.secrets ?? {}), ...secrets });

@@ -5,10 +5,10 @@ import { Target } from '../../model/target';
 import type { ServiceModel, StackModel, VersionModel } from '../../model/stack';
 import { backgroundObjects, migrationGate } from './background';
 import { KubeObject, kubeObject } from './object';
+import { containerMounts, hasPersistentVolume, podVolumes, recreates, volumeObjects, volumeWarnings } from './volumes';
 import { autoscalerObject, checkAutoscaledDeployment, disruptionBudgetObject, scalingHatchProblems, scalingWarnings, spreadConstraints } from './scaling';
 import { dumpDocuments } from '../yaml';
 import { dataStoreObjects, storeEnv } from './data';
-import { containerMounts, hasPersistentVolume, podVolumes, recreates, volumeObjects, volumeWarnings } from './volumes';
 
 export { KubeObject } from './object';
 
