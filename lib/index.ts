@@ -22,3 +22,4 @@ export * from './render';
 export * from './mesh';
 export { PyfleetWarning, addWarning } from './core/warnings';
 export * from './python';
+export { Monitoring, KubernetesScrapeMode, PrometheusMonitoringOptions, MonitoringModel } from './monitoring/monitoring';

@@ -2,6 +2,7 @@ import { PyfleetError } from '../core/errors';
 import type { Stack } from '../core/stack';
 import { resolveVersion, stackMesh } from '../mesh/model';
 import { ROLLOUT } from './resolve';
+import { monitoringProblems } from '../monitoring/validation';
 import type { MicroService, ServiceVersion } from '../service/microservice';
 
 /**
@@ -32,6 +33,7 @@ export function validateModel(stacks: readonly Stack[]): PyfleetError[] {
     errors.push(...findCycles(stack));
     errors.push(...nameClashes(stack));
     errors.push(...scalingProblems(stack));
+    errors.push(...monitoringProblems(stack));
   }
 
   errors.push(...sharedNamespaceClashes(stacks));

@@ -11,6 +11,7 @@ import { MicroService } from '../../service/microservice';
 import { GATEWAY_RUNTIME } from './runtime';
 import { ComposeDeploy, ComposeProject, ComposeService, ComposeServiceLogging, ComposeVolumeMount } from './types';
 import { hostModeWarnings, NetworkAttachment, networkNameProblems, networkPlan } from './networks';
+import { monitoringCompose, monitoringComposeProblems } from '../monitoring/compose';
 import { composeName, GATEWAY_HEALTH_PORT, GATEWAY_IMAGE, GATEWAY_LUA, GATEWAY_LUA_PATH, gatewayConfig, needsGatewayLua, gatewayProblems, needsGateway, PUBLIC_CONTAINER_PORT_BASE, PUBLIC_TLS_CONTAINER_PORT_BASE, gatewayCertificatePath, publicGateways } from './gateway';
 
 /**
@@ -38,21 +39,21 @@ function healthTest(svc: MicroService): string[] {
 /** Service key order of the Compose best-practice linters (dclint's service-keys-order); unknown keys go last. */
 const SERVICE_KEY_ORDER = ['image', 'build', 'container_name', 'depends_on', 'volumes', 'volumes_from', 'configs', 'secrets', 'environment', 'env_file', 'ports', 'networks', 'network_mode', 'extra_hosts', 'command', 'entrypoint', 'working_dir', 'restart', 'healthcheck', 'logging', 'labels', 'user', 'isolation', 'cap_drop', 'deploy', 'read_only', 'security_opt', 'stop_grace_period', 'stop_signal', 'tmpfs'];
 
-function orderServiceKeys(service: Record<string, unknown>): Record<string, unknown> {
+export function orderServiceKeys(service: Record<string, unknown>): Record<string, unknown> {
   const rank = (k: string): number => { const i = SERVICE_KEY_ORDER.indexOf(k); return i < 0 ? SERVICE_KEY_ORDER.length : i; };
   const out: Record<string, unknown> = {};
   for (const k of Object.keys(service).sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))) out[k] = service[k];
   return out;
 }
 
-function sortObject<T>(o: Record<string, T>): Record<string, T> {
+export function sortObject<T>(o: Record<string, T>): Record<string, T> {
   const out: Record<string, T> = {};
   for (const k of Object.keys(o).sort()) out[k] = o[k];
   return out;
 }
 
 /** `networks` of a compose service, or `network_mode: none` for one on no network. */
-function attach(service: any, networks: Record<string, NetworkAttachment>): void {
+export function attach(service: any, networks: Record<string, NetworkAttachment>): void {
   if (Object.keys(networks).length > 0) service.networks = networks;
   else service.network_mode = 'none';
 }
@@ -162,7 +163,7 @@ const SWARM_MONITOR_MS = 5_000;
  * health check can take to declare it unhealthy (start period + interval × failure threshold); restart
  * policy from the model; placement constraints from the stack.
  */
-function swarmDeploy(model: StackModel, health: { intervalMs: number; startPeriodMs: number; failureThreshold: number } | undefined, restartPolicy: string): Partial<ComposeDeploy> {
+export function swarmDeploy(model: StackModel, health: { intervalMs: number; startPeriodMs: number; failureThreshold: number } | undefined, restartPolicy: string): Partial<ComposeDeploy> {
   const monitor = Duration.millis(health ? health.startPeriodMs + health.intervalMs * health.failureThreshold : SWARM_MONITOR_MS).toGoString();
   const out: Partial<ComposeDeploy> = {
     restart_policy: { condition: restartPolicy === 'on-failure' ? 'on-failure' : 'any' },
@@ -174,7 +175,7 @@ function swarmDeploy(model: StackModel, health: { intervalMs: number; startPerio
 }
 
 /** Name of the swarm config that carries a generated file: its content hash keeps configs immutable across releases. */
-function swarmConfigName(file: Artifact): string {
+export function swarmConfigName(file: Artifact): string {
   const base = file.path.split('/').pop()!.replace(/[^A-Za-z0-9_-]/g, '-');
   return `${base}-${createHash('sha256').update(file.content ?? '').digest('hex').slice(0, 10)}`;
 }
@@ -184,7 +185,7 @@ function swarmConfigName(file: Artifact): string {
  * in `volumes` on a swarm, whose stack loader does not apply the `tmpfs` key (measured: the container's
  * /tmp stayed read-only, and gunicorn could not create its metrics directory there).
  */
-function writableTmp(service: Record<string, unknown>, swarm: boolean): void {
+export function writableTmp(service: Record<string, unknown>, swarm: boolean): void {
   if (!swarm) {
     service.tmpfs = ['/tmp'];
     return;
@@ -286,7 +287,7 @@ function applyOverrides(service: Record<string, unknown>, hatches: Hatches, owne
 }
 
 /** The `logging` key of every compose service: json-file with rotation, so logs never fill the disk. */
-function composeLogging(model: StackModel): ComposeServiceLogging {
+export function composeLogging(model: StackModel): ComposeServiceLogging {
   const l = model.compose.logging;
   const kib = l.maxSizeBytes / 1024;
   const size = kib % 1024 === 0 ? `${kib / 1024}m` : `${kib}k`;
@@ -314,10 +315,15 @@ export function composeDocument(model: StackModel): { document: ComposeProject; 
       if (lua) files.push(lua);
     }
   }
+  // Monitoring (`Monitoring.prometheus()`): Prometheus, and Grafana when asked (lib/render/monitoring/compose).
+  const monitoring = monitoringCompose(model, (c) => plan.attachments(c));
+  Object.assign(services, monitoring.services);
+  files.push(...monitoring.files);
   const swarm = model.compose.networkMode === ComposeNetworkMode.OVERLAY;
   // The swarm's loader (`docker stack config/deploy`) has no top-level `name`: the stack is named on its command line.
   const document: ComposeProject = swarm ? { services: sortObject(services) } : { name: model.name, services: sortObject(services) };
   if (Object.keys(plan.networks).length > 0) document.networks = plan.networks;
+  if (Object.keys(monitoring.volumes).length > 0) document.volumes = monitoring.volumes;
   if (swarm) {
     const configs: Record<string, { file: string }> = {};
     for (const f of files) configs[swarmConfigName(f)] = { file: `./${f.path}` };
@@ -406,6 +412,7 @@ export function composeProblems(models: readonly StackModel[]): PyfleetError[] {
     errors.push(...secretVariableClashes(model));
     errors.push(...networkNameProblems(model));
     errors.push(...swarmImageProblems(model));
+    errors.push(...monitoringComposeProblems([model]));
     const hostPorts = new Map<number, MicroService>();
     for (const m of model.services) {
       const svc = m.construct;

@@ -194,6 +194,8 @@ export interface ComposeProject {
   services: Record<string, ComposeService>;
   /** Networks (none in host network mode): one per call, see lib/render/compose/networks.ts. */
   networks?: Record<string, ComposeNetwork>;
+  /** Named volumes (the monitoring services' data), each with the default local driver. */
+  volumes?: Record<string, Record<string, never>>;
   /** Swarm configs by key, each read from a generated file beside the compose file (overlay stacks). */
   configs?: Record<string, {
     /** Path of the file, relative to the compose file. */
