@@ -1,0 +1,143 @@
+// Benchmark: the cost of pyfleet's Prometheus metrics. wrk against the same Flask app
+// (examples/flask-gunicorn: each request waits 10 ms on a simulated backend, then renders JSON) under
+// the gunicorn.conf.py pyfleet generates for a 2-CPU limit, the server pinned by taskset to 2 CPUs as
+// in bench:gunicorn, with metrics (the default: multiprocess prometheus-client, per-request counter,
+// histogram and in-flight gauge, the metrics endpoint scraped once a second during the run, far more
+// often than Prometheus's 15 s) and without (`metrics: false`). The two alternate in one run, round
+// after round (the order flips every round), and the medians are compared: overhead = 1 - with/without.
+// Target: under 5%.
+// Run: npx projen bench:metrics   (needs wrk and taskset: bash .ci/setup.d/70-bench.sh; python3). Not
+// part of npm test. Figures go to stdout and bench/out/metrics.json.
+import { execFile, execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { promisify } from 'util';
+import * as yaml from 'js-yaml';
+import { App, Cpu, GunicornFlaskApp, Size, Stack } from '../lib';
+import { freePort, get, start, waitForHttp } from '../test/support/process';
+import { ensureVenv } from '../test/support/python';
+
+const SCRATCH = fs.mkdtempSync(path.join(os.tmpdir(), 'pyfleet-bench-metrics-'));
+process.on('exit', () => fs.rmSync(SCRATCH, { recursive: true, force: true }));
+
+const SOURCE = path.join(__dirname, '..', 'examples', 'flask-gunicorn', 'app');
+const DURATION = process.env.BENCH_SECONDS ?? '8';
+const CONNECTIONS = process.env.BENCH_CONNECTIONS ?? '64';
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? '5');
+const CPUS = 2;
+const PATH_UNDER_TEST = '/items/42';
+
+const run = promisify(execFile);
+
+interface Variant { label: string; dir: string; env: Record<string, string>; metricsPort?: number }
+interface Result { label: string; round: number; rps: number; p99ms: number; errors: number; scrapes: number }
+
+function need(cmd: string): void {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'pipe' });
+  } catch {
+    throw new Error(`${cmd} is needed (bash .ci/setup.d/70-bench.sh)`);
+  }
+}
+
+function toMs(v: string): number {
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(v.trim());
+  if (!m) throw new Error(`cannot read wrk latency "${v}"`);
+  const n = Number(m[1]);
+  return m[2] === 'us' ? n / 1000 : m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : n * 60_000;
+}
+
+/** The generated build context and compose environment of the app, with or without metrics. */
+function generated(label: string, port: number, metricsPort: number | undefined): Variant {
+  const outdir = fs.mkdtempSync(path.join(SCRATCH, 'out-'));
+  const app = new App({ outdir });
+  const stack = new Stack(app, 'bench');
+  new GunicornFlaskApp(stack, 'catalog', {
+    source: SOURCE, port, cpu: Cpu.cores(CPUS), memory: Size.gibibytes(1),
+    metrics: metricsPort !== undefined ? { port: metricsPort } : false,
+  });
+  app.synth();
+  const compose = yaml.load(fs.readFileSync(path.join(outdir, 'bench.compose.yml'), 'utf8')) as any;
+  const svc = compose.services.catalog;
+  return { label, dir: path.join(outdir, svc.build.context), env: svc.environment ?? {}, metricsPort };
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+async function measure(bin: string, v: Variant, port: number, round: number): Promise<Result> {
+  const home = fs.mkdtempSync(path.join(SCRATCH, 'home-'));
+  const multiproc = fs.mkdtempSync(path.join(SCRATCH, 'mp-'));
+  const server = start('taskset', ['-c', '0-1', path.join(bin, 'gunicorn'), '--config', 'gunicorn.conf.py'], {
+    cwd: v.dir,
+    env: {
+      ...v.env, PATH: `${bin}:${process.env.PATH}`, HOME: home, PYTHONDONTWRITEBYTECODE: '1',
+      GUNICORN_CMD_ARGS: `--bind=127.0.0.1:${port}`, PYFLEET_METRICS_HOST: '127.0.0.1', PROMETHEUS_MULTIPROC_DIR: multiproc,
+    },
+  });
+  let scrapes = 0;
+  let scraping = true;
+  const scraper = (async () => {
+    while (scraping && v.metricsPort !== undefined) {
+      const r = await get(`http://127.0.0.1:${v.metricsPort}/metrics`).catch(() => undefined);
+      if (r?.status === 200) scrapes++;
+      await new Promise((res) => setTimeout(res, 1000));
+    }
+  })();
+  try {
+    await waitForHttp(`http://127.0.0.1:${port}/healthz`, 60_000, server);
+    const url = `http://127.0.0.1:${port}${PATH_UNDER_TEST}`;
+    // Warm-up, then the measured run; wrk on the second CPU (shared with the server), as in bench:gunicorn.
+    await run('taskset', ['-c', '1', 'wrk', '-t1', `-c${CONNECTIONS}`, '-d2s', url], { timeout: 30_000 });
+    const { stdout: out } = await run('taskset', ['-c', '1', 'wrk', '-t1', `-c${CONNECTIONS}`, `-d${DURATION}s`, '--timeout', '5s', '--latency', url], { timeout: 120_000 });
+    const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+    const p99 = toMs(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? 'NaN');
+    const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+    const sockErr = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+    const errors = non2xx + (sockErr ? sockErr.slice(1).reduce((n, x) => n + Number(x), 0) : 0);
+    return { label: v.label, round, rps, p99ms: p99, errors, scrapes };
+  } finally {
+    scraping = false;
+    await scraper;
+    await server.stop('SIGTERM', 15_000);
+  }
+}
+
+async function main(): Promise<void> {
+  need('wrk');
+  need('taskset');
+  const bin = ensureVenv();
+  const port = await freePort();
+  const withMetrics = generated('with metrics (default)', port, await freePort());
+  const without = generated('metrics: false', port, undefined);
+  console.log(`generated Flask app, gunicorn.conf.py for ${CPUS} CPUs, server pinned to ${CPUS} CPUs; wrk -c${CONNECTIONS} -d${DURATION}s GET ${PATH_UNDER_TEST} (10 ms backend wait); ${ROUNDS} interleaved rounds`);
+  const results: Result[] = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    const order = round % 2 ? [withMetrics, without] : [without, withMetrics];
+    for (const v of order) {
+      const r = await measure(bin, v, port, round);
+      results.push(r);
+      console.log(`  round ${round}  ${v.label.padEnd(24)} ${r.rps.toFixed(0).padStart(7)} req/s  p99 ${r.p99ms.toFixed(1).padStart(6)} ms  errors ${r.errors}${v.metricsPort !== undefined ? `  scrapes ${r.scrapes}` : ''}`);
+    }
+  }
+  const of = (v: Variant): Result[] => results.filter((r) => r.label === v.label);
+  const a = median(of(withMetrics).map((r) => r.rps));
+  const b = median(of(without).map((r) => r.rps));
+  const overhead = 1 - a / b;
+  console.log('\nmedians, side by side:');
+  console.log(`  ${withMetrics.label.padEnd(24)} ${a.toFixed(0).padStart(7)} req/s  p99 ${median(of(withMetrics).map((r) => r.p99ms)).toFixed(1)} ms`);
+  console.log(`  ${without.label.padEnd(24)} ${b.toFixed(0).padStart(7)} req/s  p99 ${median(of(without).map((r) => r.p99ms)).toFixed(1)} ms`);
+  console.log(`  ratio with/without ${(a / b).toFixed(3)}: metrics overhead ${(overhead * 100).toFixed(1)}% (target < 5%) ${overhead < 0.05 ? 'OK' : 'OVER TARGET'}`);
+  const outDir = path.join(__dirname, 'out');
+  fs.mkdirSync(outDir, { recursive: true });
+  fs.writeFileSync(path.join(outDir, 'metrics.json'), JSON.stringify({ results, medians: { withMetrics: a, without: b }, overhead }, null, 2) + '\n');
+  if (results.some((r) => r.errors > 0)) process.exitCode = 1;
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
