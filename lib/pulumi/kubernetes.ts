@@ -301,13 +301,16 @@ function substituteImages(o: any, digests: Map<string, pulumi.Output<string>>): 
  * - a workload (anything with a pod template) waits for the ServiceAccount, Secrets and ConfigMaps it uses;
  * - a VirtualService waits for the DestinationRules of the hosts it routes to by subset;
  * - a HorizontalPodAutoscaler waits for the workload it scales, and a PodDisruptionBudget for the
- *   workloads whose pods it selects (both are created once the pods they govern are up).
+ *   workloads whose pods it selects (both are created once the pods they govern are up);
+ * - a prometheus-operator ServiceMonitor waits for the Services it selects (by their labels, in the
+ *   namespaces of its namespaceSelector, else its own), so it never points at a Service that is not there.
  * Keys that are not among the objects (e.g. a Secret made outside the stack) are dropped by the caller.
  */
 export function dependencies(objects: readonly any[]): Map<string, string[]> {
   const out = new Map<string, string[]>();
   const destinationRules = objects.filter((o) => o.kind === 'DestinationRule');
   const workloads = objects.filter((o) => o.spec?.template?.metadata?.labels && o.kind !== 'Job');
+  const services = objects.filter((o) => o.kind === 'Service' && o.apiVersion === 'v1');
   for (const o of objects) {
     const ns: string | undefined = o.metadata?.namespace;
     const deps = new Set<string>();
@@ -350,6 +353,14 @@ export function dependencies(objects: readonly any[]): Map<string, string[]> {
       for (const w of workloads) {
         const labels = w.spec?.template?.metadata?.labels ?? {};
         if ((w.metadata?.namespace ?? ns) === ns && Object.entries(selector).every(([k, v]) => labels[k] === v)) deps.add(objectKey(w));
+      }
+    }
+    if (o.kind === 'ServiceMonitor' && String(o.apiVersion).startsWith('monitoring.coreos.com/') && ns && o.spec?.selector?.matchLabels) {
+      const selector: Record<string, string> = o.spec.selector.matchLabels;
+      const namespaces: string[] = o.spec.namespaceSelector?.matchNames ?? [ns];
+      for (const s of services) {
+        const labels = s.metadata?.labels ?? {};
+        if (namespaces.includes(s.metadata?.namespace ?? ns) && Object.entries(selector).every(([k, v]) => labels[k] === v)) deps.add(objectKey(s));
       }
     }
     deps.delete(objectKey(o));
