@@ -269,7 +269,7 @@ describe('a policy broken on purpose is caught', () => {
     const d = compare(networkPolicyFlows(objs), expectedKubernetesFlows(w.stack));
     expect(d.missing).toEqual([]);
     // pods elsewhere have no egress policy; the internet still cannot route to a ClusterIP service
-    expect(d.extra).toEqual(['istio-system/istio-ingressgateway', 'istio-system/istiod', 'kube-system/kube-dns', 'other/client']
+    expect(d.extra).toEqual(['istio-system/istio-ingressgateway', 'istio-system/istiod', 'kube-system/kube-dns', 'monitoring/prometheus', 'other/client']
       .flatMap((src) => [`${src} -> edges/users-v1 TCP/8001`, `${src} -> edges/users-v1 TCP/9100`]).sort());
     const out = copy();
     find(out, 'NetworkPolicy', 'batch').spec.egress.push({});
