@@ -211,6 +211,15 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
     }
     this.networks = networkIds;
 
+    // Named volumes (the monitoring services' data), named as compose names them: <project>_<volume>.
+    const volumeIds: Record<string, docker.Volume> = {};
+    for (const vol of Object.keys(doc.volumes ?? {})) {
+      volumeIds[vol] = new docker.Volume(`${name}-volume-${vol}`, {
+        name: `${projectName}_${vol}`,
+        labels: [{ label: 'com.docker.compose.project', value: projectName }, { label: 'com.docker.compose.volume', value: vol }],
+      }, { ...child, retainOnDelete: true }); // data outlives a `pulumi destroy`, as a compose volume outlives `down`
+    }
+
     // Images: built ones on the host (no push), registry ones pulled.
     this.images = {};
     this.remoteImages = {};
@@ -254,6 +263,7 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
         list.push(new docker.Container(`${name}-${svcName}-${i}`, containerArgs(projectName, svcName, def, i, {
           image: imageRefs.get(composeImage(def))!,
           networks: networkIds,
+          volumes: volumeIds,
           files,
           secrets: args.secrets ?? {},
           healthyTimeout: args.healthyTimeout,
@@ -288,6 +298,8 @@ export function composeOrder(services: Record<string, any>): string[] {
 interface ContainerContext {
   readonly image: pulumi.Input<string>;
   readonly networks: Record<string, docker.Network>;
+  /** The project's named volumes by compose key. */
+  readonly volumes?: Record<string, docker.Volume>;
   readonly files: Map<string, string>;
   readonly secrets: Record<string, pulumi.Input<string>>;
   readonly healthyTimeout?: Duration;
@@ -377,7 +389,16 @@ export function containerArgs(project: string, svcName: string, def: any, index:
     args.waitTimeout = Math.ceil(ms / 1000);
   }
 
-  const uploads = (def.volumes ?? []).map((v: any) => {
+  // Named volumes are mounted; bind-mounted generated files are uploaded into the container.
+  const named = (def.volumes ?? []).filter((v: any) => typeof v === 'object' && v.type === 'volume');
+  if (named.length > 0) {
+    args.volumes = named.map((v: any) => {
+      const vol = ctx.volumes?.[v.source];
+      if (!vol) throw new PyfleetError(svcName, `compose service "${svcName}" mounts the volume ${v.source}, which the project does not declare`, 'report this as a pyfleet bug');
+      return { volumeName: vol.name, containerPath: v.target, readOnly: v.read_only === true ? true : undefined };
+    });
+  }
+  const uploads = (def.volumes ?? []).filter((v: any) => !(typeof v === 'object' && (v.type === 'volume' || v.type === 'tmpfs'))).map((v: any) => {
     const source = typeof v === 'string' ? v.split(':')[0] : v.source;
     const target = typeof v === 'string' ? v.split(':')[1] : v.target;
     return { file: target, content: ctx.files.get(source)! };
