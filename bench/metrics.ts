@@ -5,7 +5,10 @@
 // histogram and in-flight gauge, the metrics endpoint scraped once a second during the run, far more
 // often than Prometheus's 15 s) and without (`metrics: false`). The two alternate in one run, round
 // after round (the order flips every round), and the medians are compared: overhead = 1 - with/without.
-// Target: under 5%. Two scenarios in the same run: the 10 ms backend wait of bench:gunicorn, and no
+// Target: under 5%. Requests per second swing with whatever else the machine runs; the server's CPU
+// time per request (user + system time of the gunicorn master and workers, from /proc, over the
+// measured wrk run, divided by the requests served) is printed beside it: it barely moves with
+// contention, so its ratio is the steadier estimate of what metrics cost. Two scenarios in the same run: the 10 ms backend wait of bench:gunicorn, and no
 // wait at all (BACKEND_LATENCY_MS=0: every request is pure CPU, the worst case for the per-request cost
 // of metrics).
 // Run: npx projen bench:metrics   (needs wrk and taskset: bash .ci/setup.d/70-bench.sh; python3). Not
@@ -33,7 +36,27 @@ const PATH_UNDER_TEST = '/items/42';
 const run = promisify(execFile);
 
 interface Variant { label: string; dir: string; env: Record<string, string>; metricsPort?: number }
-interface Result { label: string; backendMs: number; round: number; rps: number; p99ms: number; errors: number; scrapes: number }
+interface Result { label: string; backendMs: number; round: number; rps: number; p99ms: number; errors: number; scrapes: number; cpuMsPerRequest: number }
+
+const TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+
+/** User + system CPU time of a process and its live children (gunicorn's master and workers), in milliseconds. */
+function cpuMs(pid: number): number {
+  const ticks = (p: number): number => {
+    try {
+      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return Number(fields[11]) + Number(fields[12]); // utime, stime
+    } catch {
+      return 0;
+    }
+  };
+  let children: number[] = [];
+  try {
+    children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch { /* none */ }
+  return ((ticks(pid) + children.reduce((n, c) => n + ticks(c), 0)) * 1000) / TICKS_PER_SECOND;
+}
 
 function need(cmd: string): void {
   try {
@@ -94,13 +117,16 @@ async function measure(bin: string, v: Variant, port: number, round: number, bac
     const url = `http://127.0.0.1:${port}${PATH_UNDER_TEST}`;
     // Warm-up, then the measured run; wrk on the second CPU (shared with the server), as in bench:gunicorn.
     await run('taskset', ['-c', '1', 'wrk', '-t1', `-c${CONNECTIONS}`, '-d2s', url], { timeout: 30_000 });
+    const cpuBefore = cpuMs(server.pid);
     const { stdout: out } = await run('taskset', ['-c', '1', 'wrk', '-t1', `-c${CONNECTIONS}`, `-d${DURATION}s`, '--timeout', '5s', '--latency', url], { timeout: 120_000 });
+    const cpu = cpuMs(server.pid) - cpuBefore;
+    const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
     const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
     const p99 = toMs(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? 'NaN');
     const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
     const sockErr = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
     const errors = non2xx + (sockErr ? sockErr.slice(1).reduce((n, x) => n + Number(x), 0) : 0);
-    return { label: v.label, backendMs, round, rps, p99ms: p99, errors, scrapes };
+    return { label: v.label, backendMs, round, rps, p99ms: p99, errors, scrapes, cpuMsPerRequest: cpu / requests };
   } finally {
     scraping = false;
     await scraper;
@@ -117,7 +143,7 @@ async function main(): Promise<void> {
   const without = generated('metrics: false', port, undefined);
   const scenarios = (process.env.BENCH_BACKEND_MS ?? '10,0').split(',').map(Number);
   const results: Result[] = [];
-  const summary: Array<{ backendMs: number; withMetrics: number; without: number; overhead: number }> = [];
+  const summary: Array<{ backendMs: number; withMetrics: number; without: number; overhead: number; cpuWith: number; cpuWithout: number }> = [];
   for (const backendMs of scenarios) {
     console.log(`\ngenerated Flask app, gunicorn.conf.py for ${CPUS} CPUs, server pinned to ${CPUS} CPUs; wrk -c${CONNECTIONS} -d${DURATION}s GET ${PATH_UNDER_TEST} (${backendMs} ms backend wait); ${ROUNDS} interleaved rounds`);
     for (let round = 1; round <= ROUNDS; round++) {
@@ -125,18 +151,19 @@ async function main(): Promise<void> {
       for (const v of order) {
         const r = await measure(bin, v, port, round, backendMs);
         results.push(r);
-        console.log(`  round ${round}  ${v.label.padEnd(24)} ${r.rps.toFixed(0).padStart(7)} req/s  p99 ${r.p99ms.toFixed(1).padStart(6)} ms  errors ${r.errors}${v.metricsPort !== undefined ? `  scrapes ${r.scrapes}` : ''}`);
+        console.log(`  round ${round}  ${v.label.padEnd(24)} ${r.rps.toFixed(0).padStart(7)} req/s  p99 ${r.p99ms.toFixed(1).padStart(6)} ms  cpu ${r.cpuMsPerRequest.toFixed(3)} ms/req  errors ${r.errors}${v.metricsPort !== undefined ? `  scrapes ${r.scrapes}` : ''}`);
       }
     }
     const of = (v: Variant): Result[] => results.filter((r) => r.label === v.label && r.backendMs === backendMs);
     const a = median(of(withMetrics).map((r) => r.rps));
     const b = median(of(without).map((r) => r.rps));
-    summary.push({ backendMs, withMetrics: a, without: b, overhead: 1 - a / b });
+    summary.push({ backendMs, withMetrics: a, without: b, overhead: 1 - a / b, cpuWith: median(of(withMetrics).map((r) => r.cpuMsPerRequest)), cpuWithout: median(of(without).map((r) => r.cpuMsPerRequest)) });
   }
   console.log('\nmedians, side by side:');
-  console.log('  backend wait | with metrics | metrics: false | with/without | overhead');
+  console.log('  backend wait | with metrics | metrics: false | req/s with/without | req/s overhead | CPU ms/req with | without | CPU overhead');
   for (const s of summary) {
-    console.log(`  ${`${s.backendMs} ms`.padStart(12)} | ${s.withMetrics.toFixed(0).padStart(8)} req/s | ${s.without.toFixed(0).padStart(10)} req/s | ${(s.withMetrics / s.without).toFixed(3).padStart(12)} | ${(s.overhead * 100).toFixed(1)}% (target < 5%) ${s.overhead < 0.05 ? 'OK' : 'OVER TARGET'}`);
+    const cpuOverhead = s.cpuWith / s.cpuWithout - 1;
+    console.log(`  ${`${s.backendMs} ms`.padStart(12)} | ${s.withMetrics.toFixed(0).padStart(6)} req/s | ${s.without.toFixed(0).padStart(8)} req/s | ${(s.withMetrics / s.without).toFixed(3).padStart(18)} | ${`${(s.overhead * 100).toFixed(1)}%`.padStart(14)} | ${s.cpuWith.toFixed(3).padStart(15)} | ${s.cpuWithout.toFixed(3).padStart(7)} | ${(cpuOverhead * 100).toFixed(1)}% (target < 5%: ${cpuOverhead < 0.05 ? 'OK' : 'OVER'})`);
   }
   const outDir = path.join(__dirname, 'out');
   fs.mkdirSync(outDir, { recursive: true });
