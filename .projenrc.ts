@@ -136,6 +136,10 @@ project.addTask('bench:gunicorn', {
   description: 'Benchmarks (not part of npm test): wrk against gunicorn under the generated config, its defaults and the best hand-picked settings',
   exec: 'ts-node --project bench/tsconfig.json bench/gunicorn.ts',
 });
+project.addTask('bench:metrics', {
+  description: 'Benchmark: requests per second of the generated Flask app under gunicorn (2 CPUs) with and without metrics, interleaved, with wrk; prints the overhead (target < 5%)',
+  exec: 'ts-node --project bench/tsconfig.json bench/metrics.ts',
+});
 project.addTask('bench:docker', {
   description: 'Benchmark: rebuild time after a code-only change, generated Dockerfile vs a naive one, under a private dockerd (root; bash .ci/setup.d/40-docker.sh first)',
   exec: 'ts-node --project bench/tsconfig.json bench/docker.ts',

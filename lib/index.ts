@@ -32,3 +32,4 @@ export { Migration, MigrationProps } from './jobs/migration';
 export { Schedule, ScheduleProps } from './jobs/schedule';
 export { checkCron, isKnownTimeZone, nextRuns } from './jobs/cron';
 export { WorkerModel, WorkerHealthModel, MigrationModel, ScheduleModel } from './model/jobs';
+export { Monitoring, KubernetesScrapeMode, PrometheusMonitoringOptions, MonitoringModel } from './monitoring/monitoring';

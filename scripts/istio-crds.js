@@ -42,7 +42,7 @@ function main() {
   console.log(`kept ${kept.map((d) => d.spec.names.kind).join(', ')}`);
 }
 
-module.exports = { filterCrds, KINDS, VERSION };
+module.exports = { filterCrds, strict, KINDS, VERSION };
 if (require.main === module) main();
 
 /**

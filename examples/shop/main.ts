@@ -3,11 +3,12 @@
 // No hand-written Dockerfiles: FastApiApp generates the image (Dockerfile, gunicorn.conf.py, .dockerignore).
 // Run `cdk8s synth` in this folder, or `npx projen shop` at the top of the repository.
 import * as path from 'path';
-import { App, Cpu, Duration, FastApiApp, HealthCheck, Postgres, Redis, Size, Stack } from '../../lib';
+import { App, Cpu, Duration, FastApiApp, HealthCheck, Monitoring, Postgres, Redis, Size, Stack } from '../../lib';
 import { printSummary } from '../summary';
 
 export function buildShop(app: App): Stack {
-  const shop = new Stack(app, 'shop', { namespace: 'shop', imageRegistry: 'registry.example.com/shop' });
+  // Monitoring: ServiceMonitors for the cluster's Prometheus; on compose a Prometheus and a Grafana.
+  const shop = new Stack(app, 'shop', { namespace: 'shop', imageRegistry: 'registry.example.com/shop', monitoring: Monitoring.prometheus({ grafana: true }) });
 
   // Backing services: a database for the orders, a cache for user lookups (passwords in Secrets).
   const ordersDb = new Postgres(shop, 'orders-db', { storage: Size.gibibytes(10) });

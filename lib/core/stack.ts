@@ -1,6 +1,7 @@
 import { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import type { Mesh } from '../mesh/mesh';
+import { Monitoring } from '../monitoring/monitoring';
 import type { MicroService } from '../service/microservice';
 import { PyfleetError } from './errors';
 import { checkDnsLabel } from './names';
@@ -119,6 +120,13 @@ export interface StackProps {
    * @default - on
    */
   readonly networkPolicy?: NetworkPolicyOptions;
+  /**
+   * Monitoring of the stack's metrics endpoints (`Monitoring.prometheus()`): ServiceMonitors (or scrape
+   * annotations) and a scraper edge in the NetworkPolicies on Kubernetes; a Prometheus service (and
+   * Grafana when asked) on compose.
+   * @default - none: the metrics endpoints are served, but nothing scrapes them and no policy admits a scraper
+   */
+  readonly monitoring?: Monitoring;
 }
 
 const STACK_SYMBOL = Symbol.for('pyfleet.Stack');
@@ -172,6 +180,8 @@ export class Stack extends Chart {
   public readonly mesh?: Mesh;
   /** Whether traffic is restricted to the call graph (`networkPolicy.enabled`). */
   public readonly networkPolicyEnabled: boolean;
+  /** The stack's monitoring, if any. */
+  public readonly monitoring?: Monitoring;
   private readonly _services: MicroService[] = [];
 
   constructor(scope: Construct, id: string, props: StackProps = {}) {
@@ -218,6 +228,10 @@ export class Stack extends Chart {
     }
     this.composePlacement = [...placement];
     this.composeLogging = checkLogging(this.node.path, props.compose?.logging);
+    if (props.monitoring !== undefined && !Monitoring.isMonitoring(props.monitoring)) {
+      throw new PyfleetError(this.node.path, 'monitoring is not a Monitoring value', 'use monitoring: Monitoring.prometheus()');
+    }
+    this.monitoring = props.monitoring;
   }
 
   /** The services of this stack, in the order they were defined. */

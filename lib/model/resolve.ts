@@ -176,6 +176,7 @@ export function resolveStack(stack: Stack, ctx: ResolveContext, errors: PyfleetE
     compose: { enabled: stack.composeEnabled, networkMode: stack.composeNetworkMode, placement: [...stack.composePlacement], logging: stack.composeLogging },
     mesh: stack.mesh,
     networkPolicy: { enabled: stack.networkPolicyEnabled },
+    monitoring: stack.monitoring?.settings,
     services,
     ...background,
     service(name: string): ServiceModel {

@@ -1,6 +1,7 @@
 import type { ComposeLogging, ComposeNetworkMode, Stack } from '../core/stack';
 import type { DataStore } from '../data/base';
 import type { Mesh } from '../mesh/mesh';
+import type { MonitoringModel } from '../monitoring/monitoring';
 import type { ImageAsset } from '../service/asset';
 import type { EnvValue } from '../service/env';
 import type { MicroService, ServiceVersion } from '../service/microservice';
@@ -266,6 +267,8 @@ export interface StackModel {
     /** True: targets allow only the call graph, exposure and DNS. */
     readonly enabled: boolean;
   };
+  /** The stack's monitoring (`Monitoring.prometheus()`), or undefined without it. */
+  readonly monitoring?: MonitoringModel;
   /** Every service of the stack, in the order they were added. */
   readonly services: readonly ServiceModel[];
   /** Every worker of the stack (no port; it calls, nobody calls it), in the order they were added. */

@@ -5,9 +5,11 @@ import type { DataStoreModel, ServiceModel, StackModel } from './stack';
 // adds. Every target that enforces it (Kubernetes NetworkPolicies, Istio AuthorizationPolicies,
 // compose networks) reads this one view, so they agree on what is allowed.
 //
-// Kinds of sources that plug in later: a monitoring scraper on a service's metrics port (the model
-// has metrics ports, which callers never reach, but no scraper yet, so nobody is admitted on them),
-// and backing services
+// The monitoring scraper (`Monitoring.prometheus()` on the stack) is one more source: it alone may
+// reach a service's metrics port (`scraperPort`), which callers never reach. Without monitoring nobody
+// is admitted on a metrics port.
+//
+// Kinds of sources that plug in later: backing services
 // (databases, caches) that admit only their callers: they are services with named ports and callers,
 // which is all this view needs.
 
@@ -34,6 +36,8 @@ export interface ServiceIngress {
   readonly publicPort?: NamedPort;
   /** Its HTTP port, which the mesh's ingress gateway may reach, when a MeshGateway routes to it. */
   readonly meshIngressPort?: NamedPort;
+  /** Its metrics port, which the stack's monitoring scraper (and only it) may reach, when the stack has monitoring. */
+  readonly scraperPort?: NamedPort;
 }
 
 /** The named ports of a service: `http` first, then the additional ports by name. */
@@ -73,6 +77,7 @@ export function stackIngress(model: StackModel): ServiceIngress[] {
     callerPorts: callerPorts(s),
     publicPort: s.settings.exposedPort !== undefined ? httpPort(s) : undefined,
     meshIngressPort: model.mesh && gateways.has(s.construct) ? httpPort(s) : undefined,
+    scraperPort: model.monitoring ? metricsPort(s) : undefined,
   }));
 }
 

@@ -5,6 +5,7 @@ import { resolveVersion, stackMesh } from '../mesh/model';
 import { validateBackground } from './jobs';
 import { ROLLOUT } from './resolve';
 import { volumeProblems } from './volumes';
+import { monitoringProblems } from '../monitoring/validation';
 import type { MicroService, ServiceVersion } from '../service/microservice';
 
 /**
@@ -36,6 +37,7 @@ export function validateModel(stacks: readonly Stack[]): PyfleetError[] {
     errors.push(...nameClashes(stack));
     errors.push(...scalingProblems(stack));
     errors.push(...volumeProblems(stack));
+    errors.push(...monitoringProblems(stack));
   }
 
   errors.push(...sharedNamespaceClashes(stacks));

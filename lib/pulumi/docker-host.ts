@@ -331,6 +331,8 @@ export function composeOrder(services: Record<string, any>): string[] {
 interface ContainerContext {
   readonly image: pulumi.Input<string>;
   readonly networks: Record<string, docker.Network>;
+  /** The project's named volumes by compose key. */
+  readonly volumes?: Record<string, docker.Volume>;
   readonly files: Map<string, string>;
   readonly secrets: Record<string, pulumi.Input<string>>;
   readonly healthyTimeout?: Duration;

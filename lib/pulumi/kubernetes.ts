@@ -309,12 +309,15 @@ function substituteImages(o: any, digests: Map<string, pulumi.Output<string>>): 
  * - a workload whose pods a Migration holds back (an init container naming `PYFLEET_GATE_JOB`) waits
  *   for that Job, which the provider awaits until it is Complete (and fails the update when it Failed),
  *   and for the RoleBinding that lets the gate read it; a RoleBinding waits for its Role.
+ * - a prometheus-operator ServiceMonitor waits for the Services it selects (by their labels, in the
+ *   namespaces of its namespaceSelector, else its own), so it never points at a Service that is not there.
  * Keys that are not among the objects (e.g. a Secret made outside the stack) are dropped by the caller.
  */
 export function dependencies(objects: readonly any[]): Map<string, string[]> {
   const out = new Map<string, string[]>();
   const destinationRules = objects.filter((o) => o.kind === 'DestinationRule');
   const workloads = objects.filter((o) => o.spec?.template?.metadata?.labels && o.kind !== 'Job');
+  const services = objects.filter((o) => o.kind === 'Service' && o.apiVersion === 'v1');
   for (const o of objects) {
     const ns: string | undefined = o.metadata?.namespace;
     const deps = new Set<string>();
@@ -363,6 +366,14 @@ export function dependencies(objects: readonly any[]): Map<string, string[]> {
       for (const w of workloads) {
         const labels = w.spec?.template?.metadata?.labels ?? {};
         if ((w.metadata?.namespace ?? ns) === ns && Object.entries(selector).every(([k, v]) => labels[k] === v)) deps.add(objectKey(w));
+      }
+    }
+    if (o.kind === 'ServiceMonitor' && String(o.apiVersion).startsWith('monitoring.coreos.com/') && ns && o.spec?.selector?.matchLabels) {
+      const selector: Record<string, string> = o.spec.selector.matchLabels;
+      const namespaces: string[] = o.spec.namespaceSelector?.matchNames ?? [ns];
+      for (const s of services) {
+        const labels = s.metadata?.labels ?? {};
+        if (namespaces.includes(s.metadata?.namespace ?? ns) && Object.entries(selector).every(([k, v]) => labels[k] === v)) deps.add(objectKey(s));
       }
     }
     deps.delete(objectKey(o));

@@ -14,3 +14,4 @@ export {
 } from './topology';
 export { networkPolicyExtension } from './network-policy';
 export { prometheusScrapeJobs, PrometheusScrapeJob, PrometheusScrapeOptions } from './monitoring/prometheus';
+export { monitoringExtension } from './monitoring/kubernetes';

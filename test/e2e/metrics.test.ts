@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as yaml from 'js-yaml';
-import { App, Duration, FastApiApp, GunicornFlaskApp, PythonWebApp, Stack, StackModel, prometheusScrapeJobs } from '../../lib';
+import { App, ComposeNetworkMode, Duration, FastApiApp, GunicornFlaskApp, Monitoring, PythonWebApp, Stack, StackModel, StackProps, prometheusScrapeJobs } from '../../lib';
 import { haveEngine } from '../support/engines';
 import { freePort, get, start, Started, stopAll, waitForHttp } from '../support/process';
 import { ensureVenv, havePython } from '../support/python';
@@ -30,9 +30,9 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
 
 interface Served { model: StackModel; svc: PythonWebApp; context: string; environment: Record<string, string> }
 
-function synth(outdir: string, build: (stack: Stack) => PythonWebApp): Served {
+function synth(outdir: string, build: (stack: Stack) => PythonWebApp, props: StackProps = {}): Served {
   const app = new App({ outdir });
-  const stack = new Stack(app, 'obs');
+  const stack = new Stack(app, 'obs', props);
   const svc = build(stack);
   app.synth();
   expect(app.warnings()).toEqual([]);
@@ -76,7 +76,9 @@ run('metrics and logs of the generated app, scraped by a real Prometheus', () =>
 
   test('Flask, 3 workers: Prometheus stores exactly N requests; a killed worker neither resets nor double-counts', async () => {
     const [port, metricsPort, promPort] = [await freePort(), await freePort(), await freePort()];
-    const s = synth(path.join(tmp, 'flask'), (stack) => new GunicornFlaskApp(stack, 'catalog', { source: FLASK, port, workers: 3, metrics: { port: metricsPort } }));
+    // A host-mode stack with monitoring: its compose Prometheus configuration scrapes loopback, as this test does.
+    const s = synth(path.join(tmp, 'flask'), (stack) => new GunicornFlaskApp(stack, 'catalog', { source: FLASK, port, workers: 3, replicas: 1, metrics: { port: metricsPort } }),
+      { compose: { networkMode: ComposeNetworkMode.HOST }, monitoring: Monitoring.prometheus({ interval: Duration.seconds(1) }) });
     expect(s.environment.PYFLEET_VERSION).toBe('v1');
 
     // A stale file of an earlier run in the multiprocess directory: the master empties it on start.
@@ -87,15 +89,18 @@ run('metrics and logs of the generated app, scraped by a real Prometheus', () =>
     await waitForHttp(`http://127.0.0.1:${port}/healthz`, 60_000, g);
     expect(fs.existsSync(path.join(mp, 'counter_1.db'))).toBe(false);
 
-    // The scrape configuration is pyfleet's, from the model; Prometheus runs from its own temp dir.
-    const jobs = prometheusScrapeJobs(s.model, { interval: Duration.seconds(1) });
-    expect(jobs).toEqual([{
-      job_name: 'catalog', scrape_interval: '1s', scrape_timeout: '1s', metrics_path: '/metrics',
-      static_configs: [{ targets: [`127.0.0.1:${metricsPort}`], labels: { stack: 'obs', service: 'catalog', version: 'v1' } }],
-    }]);
+    // The scrape configuration is the one pyfleet writes for the compose Prometheus (obs.compose/prometheus.yml),
+    // used as it is: in host network mode its targets are already loopback. Prometheus runs from its own temp dir.
     const promDir = path.join(tmp, 'prometheus');
     fs.mkdirSync(promDir);
-    fs.writeFileSync(path.join(promDir, 'prometheus.yml'), yaml.dump({ global: { scrape_interval: '1s', evaluation_interval: '1s' }, scrape_configs: jobs }));
+    const generated = fs.readFileSync(path.join(tmp, 'flask', 'obs.compose', 'prometheus.yml'), 'utf8');
+    expect((yaml.load(generated) as any).scrape_configs).toEqual([{
+      job_name: 'catalog', scrape_interval: '1s', scrape_timeout: '1s', metrics_path: '/metrics', scheme: 'http',
+      static_configs: [{ targets: [`127.0.0.1:${metricsPort}`], labels: { app: 'catalog', version: 'v1' } }],
+    }]);
+    fs.writeFileSync(path.join(promDir, 'prometheus.yml'), generated);
+    // The library's scrape jobs from the model agree on the target.
+    expect(prometheusScrapeJobs(s.model, { interval: Duration.seconds(1) })[0].static_configs[0].targets).toEqual([`127.0.0.1:${metricsPort}`]);
     const prom = start('prometheus', [
       `--config.file=${path.join(promDir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(promDir, 'data')}`,
       `--web.listen-address=127.0.0.1:${promPort}`, '--log.level=warn',
@@ -131,6 +136,8 @@ run('metrics and logs of the generated app, scraped by a real Prometheus', () =>
       // One aggregated view: no pid label, one series per method/route/status; a 404 is "unmatched".
       const series = await query('http_requests_total{job="catalog"}');
       expect(series.every((x) => x.metric.pid === undefined)).toBe(true);
+      // Labelled by the generated configuration with the service and version that served it.
+      expect(series.every((x) => x.metric.app === 'catalog' && x.metric.version === 'v1')).toBe(true);
       expect(series.map((x) => `${x.metric.method} ${x.metric.route} ${x.metric.status}`).sort()).toEqual(['GET /healthz 200', `GET ${route} 200`, 'GET unmatched 404']);
       expect(await scalar(`sum(http_request_duration_seconds_count{job="catalog",route="${route}"})`)).toBe(N);
       expect(await scalar('gunicorn_workers{job="catalog"}')).toBe(3);

@@ -4,7 +4,7 @@
 // evaluator's own semantics on hand-written policies, and policies broken on purpose.
 import * as path from 'path';
 import * as yaml from 'js-yaml';
-import { App, CircuitBreaker, ComposeNetworkMode, ContainerImage, HealthCheck, Match, Mesh, MeshGateway, MeshRoute, MicroService, Postgres, Redis, RedisMode, Stack } from '../../lib';
+import { App, CircuitBreaker, ComposeNetworkMode, ContainerImage, FastApiApp, HealthCheck, Match, Mesh, MeshGateway, MeshRoute, MicroService, Monitoring, Postgres, Redis, RedisMode, Stack } from '../../lib';
 import { buildCanary } from '../../examples/canary/main';
 import { buildFlaskGunicorn } from '../../examples/flask-gunicorn/main';
 import { buildHello } from '../../examples/hello/main';
@@ -262,6 +262,73 @@ describe('a program with every kind of edge', () => {
   });
 });
 
+const USERS = path.join(__dirname, '..', '..', 'examples', 'shop', 'services', 'user');
+
+/**
+ * Monitoring: Python apps with metrics (one behind a gateway with two versions, one exposed) beside a
+ * plain image without, in an Istio mesh with STRICT mTLS, with Prometheus and Grafana on compose.
+ */
+function monitored(app: App, mode = ComposeNetworkMode.BRIDGE): Stack {
+  const stack = new Stack(app, 'mon', { namespace: 'mon', mesh: Mesh.istio(), compose: { networkMode: mode }, imageRegistry: 'registry.example.com/mon',
+    monitoring: Monitoring.prometheus({ grafana: true }) });
+  const host = mode === ComposeNetworkMode.HOST;
+  const users = new FastApiApp(stack, 'users', { source: USERS, port: 8001, replicas: 1, metrics: host ? { port: 9101 } : true });
+  const orders = new FastApiApp(stack, 'orders', { source: USERS, port: 8002, replicas: 1, calls: [users], expose: { port: host ? 8002 : 8080 }, metrics: host ? { port: 9102 } : true });
+  if (!host) {
+    const v2 = orders.addVersion('v2', {});
+    new MeshRoute(stack, 'orders-canary', { service: orders, rules: [{ split: [{ to: orders.defaultVersion, weight: 90 }, { to: v2, weight: 10 }] }] });
+  }
+  new MicroService(stack, 'legacy', { image: image('legacy'), port: 8003, replicas: 1, calls: [users] });
+  return stack;
+}
+
+describe('monitoring: the scraper edge and nothing more', () => {
+  let w: ReturnType<typeof written>;
+  beforeAll(() => { w = written((app) => monitored(app)); });
+  afterAll(() => w.out.cleanup());
+
+  test('Kubernetes, Istio and compose allow exactly the calls, exposure, DNS and the scraper on the metrics ports', () => {
+    expectSegmented(w);
+    const f = networkPolicyFlows(w.k8s);
+    expect(f).toContain('monitoring/prometheus -> mon/orders-v2 TCP/9100');
+    expect(f).not.toContain('monitoring/prometheus -> mon/users-v1 TCP/8001'); // the metrics port alone
+    expect(f).not.toContain('mon/orders-v1 -> mon/users-v1 TCP/9100'); // callers never reach it
+    expect(f.filter((x) => x.startsWith('monitoring/prometheus -> mon/legacy'))).toEqual([]); // no metrics, no scrape
+    // Istio: the sidecar does not intercept the metrics port, so the plain-text scrape is not refused by STRICT mTLS.
+    expect(istioFlows(w.k8s)).toContain('monitoring/prometheus -> mon/users-v1 TCP/9100');
+    const c = composeReachability(w.compose);
+    expect(c.networks.prometheus).toEqual(['prometheus_to_orders-v1', 'prometheus_to_orders-v2', 'prometheus_to_users', 'grafana_to_prometheus'].sort());
+    expect(c.resolves.prometheus).toEqual(['grafana', 'orders-v1', 'orders-v2', 'users']);
+    expect(c.resolves.grafana).toEqual(['prometheus']);
+    expect(c.flows).not.toContain('prometheus -> internet */*');
+  });
+
+  test('overlay and host network mode', () => {
+    const o = written((app) => monitored(app, ComposeNetworkMode.OVERLAY));
+    expect(compare(composeReachability(o.compose).flows, expectedCompose(o.stack, o.compose).flows)).toEqual(none);
+    o.out.cleanup();
+    const h = written((app) => monitored(app, ComposeNetworkMode.HOST));
+    expect(compare(networkPolicyFlows(h.k8s), expectedKubernetesFlows(h.stack))).toEqual(none);
+    expect(h.compose.services.prometheus.network_mode).toBe('host');
+    h.out.cleanup();
+  });
+
+  test('a scraper rule opened to every source, or dropped: the evaluator catches both', () => {
+    const open = JSON.parse(JSON.stringify(w.k8s));
+    const np = open.find((o: any) => o.kind === 'NetworkPolicy' && o.metadata.name === 'users');
+    const rule = np.spec.ingress.find((r: any) => r.ports?.[0]?.port === 'metrics');
+    delete rule.from;
+    const d = compare(networkPolicyFlows(open), expectedKubernetesFlows(w.stack));
+    expect(d.missing).toEqual([]);
+    // pods elsewhere have no egress policy; the stack's own pods still may not send there (their egress)
+    expect(d.extra).toEqual(['istio-system/istio-ingressgateway', 'istio-system/istiod', 'kube-system/kube-dns', 'other/client'].map((src) => `${src} -> mon/users-v1 TCP/9100`));
+    const dropped = JSON.parse(JSON.stringify(w.k8s));
+    const np2 = dropped.find((o: any) => o.kind === 'NetworkPolicy' && o.metadata.name === 'orders');
+    np2.spec.ingress = np2.spec.ingress.filter((r: any) => r.ports?.[0]?.port !== 'metrics');
+    expect(compare(networkPolicyFlows(dropped), expectedKubernetesFlows(w.stack)).missing).toEqual(['monitoring/prometheus -> mon/orders-v1 TCP/9100', 'monitoring/prometheus -> mon/orders-v2 TCP/9100']);
+  });
+});
+
 describe('a policy broken on purpose is caught', () => {
   let w: ReturnType<typeof written>;
   beforeAll(() => { w = written((app) => everyEdge(app)); });
@@ -284,7 +351,7 @@ describe('a policy broken on purpose is caught', () => {
     const d = compare(networkPolicyFlows(objs), expectedKubernetesFlows(w.stack));
     expect(d.missing).toEqual([]);
     // pods elsewhere have no egress policy; the internet still cannot route to a ClusterIP service
-    expect(d.extra).toEqual(['istio-system/istio-ingressgateway', 'istio-system/istiod', 'kube-system/kube-dns', 'other/client']
+    expect(d.extra).toEqual(['istio-system/istio-ingressgateway', 'istio-system/istiod', 'kube-system/kube-dns', 'monitoring/prometheus', 'other/client']
       .flatMap((src) => [`${src} -> edges/users-v1 TCP/8001`, `${src} -> edges/users-v1 TCP/9100`]).sort());
     const out = copy();
     find(out, 'NetworkPolicy', 'batch').spec.egress.push({});

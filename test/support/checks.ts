@@ -4,8 +4,35 @@ import * as fs from 'fs';
 import * as path from 'path';
 import Ajv from 'ajv';
 
-/** Validates one Kubernetes object with kubernetes-models; returns problems (empty when valid). */
+let crdValidators: Map<string, ReturnType<Ajv['compile']>> | undefined;
+
+/**
+ * The strict schemas of the custom resources pyfleet writes besides Istio's (prometheus-operator's
+ * ServiceMonitor, test/fixtures/prometheus-operator-schemas.json, made from the CRD by
+ * scripts/prometheus-operator-crds.js): unknown fields are errors.
+ */
+function crdValidator(obj: any): ReturnType<Ajv['compile']> | undefined {
+  if (!crdValidators) {
+    const fixture = JSON.parse(fs.readFileSync(path.join(__dirname, '../fixtures/prometheus-operator-schemas.json'), 'utf8'));
+    const ajv = new Ajv({ allErrors: true, strict: false });
+    // Formats Ajv has no checker for without ajv-formats (the types are checked; date-time is status only).
+    for (const f of ['int32', 'int64', 'date-time']) ajv.addFormat(f, true);
+    crdValidators = new Map(Object.entries<any>(fixture.schemas).map(([k, schema]) => [k, ajv.compile(schema)]));
+  }
+  return crdValidators.get(`${obj.apiVersion}/${obj.kind}`);
+}
+
+/** Validates one Kubernetes object with kubernetes-models (or a custom resource with its strict CRD schema); returns problems (empty when valid). */
 export function validateKubernetesObject(obj: any): string[] {
+  const crd = crdValidator(obj);
+  if (crd) {
+    // The CRD schema's metadata is a bare object: check the ObjectMeta part with the core schema's rules.
+    const meta = obj.metadata ?? {};
+    const problems = crd(obj) ? [] : (crd.errors ?? []).map((e) => `${obj.kind}/${meta.name}: ${e.instancePath} ${e.message}`);
+    if (typeof meta.name !== 'string' || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(meta.name) || meta.name.length > 63) problems.push(`${obj.kind}: metadata.name ${meta.name} is not a DNS label`);
+    for (const k of Object.keys(meta)) if (!['name', 'namespace', 'labels', 'annotations'].includes(k)) problems.push(`${obj.kind}/${meta.name}: metadata.${k} is not written by pyfleet`);
+    return problems;
+  }
   const [group, version] = String(obj.apiVersion).includes('/') ? String(obj.apiVersion).split('/') : ['', obj.apiVersion];
   const modulePath = `kubernetes-models/${group ? `${group}/` : ''}${version}/${obj.kind}`;
   let Model: any;

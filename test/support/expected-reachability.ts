@@ -1,7 +1,8 @@
-// What the program says may connect to what: the call graph plus the exposure, mesh-ingress and DNS
-// edges, read from the constructs (the user's program), to compare with what test/support/reachability
+// What the program says may connect to what: the call graph plus the exposure, mesh-ingress, DNS and
+// monitoring edges (with `monitoring` on the stack, the scraper reaches each Python app's metrics port
+// and nothing else), read from the constructs (the user's program), to compare with what test/support/reachability
 // finds in the synthesized output. Flow notation as there.
-import { DataStore, MeshGateway, MicroService, PythonWebApp, Stack } from '../../lib';
+import { ComposeNetworkMode, DataStore, MeshGateway, MicroService, PythonWebApp, Stack } from '../../lib';
 import { INTERNET, WORLD } from './reachability';
 
 const DNS = 'kube-system/kube-dns';
@@ -25,10 +26,22 @@ function pods(stack: Stack, s: MicroService): string[] {
   return s.versions.map((v) => `${stack.namespaceName}/${s.serviceName}-${v.versionName}`);
 }
 
-/** The ports a caller may open: every declared port but the metrics port of a Python app (only a monitoring scraper may reach it, and the model has none yet). */
+/** The metrics port of a Python app (undefined for other services, and with metrics: false). */
+function metricsOf(s: MicroService): number | undefined {
+  return s instanceof PythonWebApp ? s.metricsPort : undefined;
+}
+
+/** The ports a caller may open: every declared port but the metrics port of a Python app (only the monitoring scraper may reach it). */
 function ports(s: MicroService): number[] {
-  const metrics = s instanceof PythonWebApp ? s.metricsPort : undefined;
+  const metrics = metricsOf(s);
   return [s.port, ...Object.values(s.additionalPorts)].filter((p) => p !== metrics);
+}
+
+/** The cluster workloads the stack's monitoring names as its scraper: those in its namespace with all its pod labels. */
+function scrapers(stack: Stack): string[] {
+  const m = stack.monitoring?.settings;
+  if (!m) return [];
+  return WORLD.workloads.filter((w) => w.namespace === m.scraperNamespace && Object.entries(m.scraperPodLabels).every(([k, v]) => w.labels[k] === v)).map((w) => w.id);
 }
 
 const sorted = (xs: Iterable<string>): string[] => [...new Set(xs)].sort();
@@ -49,6 +62,9 @@ export function expectedKubernetesFlows(stack: Stack): string[] {
       // Exposed: anyone outside the namespace may connect to the HTTP port (the load balancer's sources are unknown).
       if (s.expose) for (const w of outside) out.push(`${w} -> ${q} TCP/${s.port}`);
       if (stack.mesh && meshIngress.has(s)) out.push(`${INGRESS} -> ${q} TCP/${s.port}`);
+      // Monitoring: the scraper on the metrics port alone.
+      const metrics = metricsOf(s);
+      if (metrics !== undefined) for (const w of scrapers(stack)) out.push(`${w} -> ${q} TCP/${metrics}`);
     }
   }
   // A backing service reaches only DNS (and istiod in a mesh).
@@ -70,6 +86,10 @@ export function expectedIstioFlows(stack: Stack): string[] {
     for (const q of pods(stack, s)) {
       if (s.expose) for (const w of everyone) if (w !== q) out.push(`${w} -> ${q} TCP/${s.port}`);
       if (meshIngress.has(s)) out.push(`${INGRESS} -> ${q} TCP/${s.port}`);
+      // With monitoring the metrics port bypasses the sidecar (the scraper has no mesh identity): Istio
+      // admits everyone there, and the NetworkPolicy alone keeps it to the scraper.
+      const metrics = metricsOf(s);
+      if (stack.monitoring && metrics !== undefined) for (const w of everyone) if (w !== q) out.push(`${w} -> ${q} TCP/${metrics}`);
     }
   }
   return sorted(out);
@@ -81,6 +101,7 @@ function composeContainers(doc: any): Map<string, { gateway?: string; versions: 
   for (const [name, def] of Object.entries<any>(doc.services)) {
     const app = def.labels?.app;
     if (!app) throw new Error(`compose service ${name} has no app label`);
+    if (def.labels['app.kubernetes.io/component'] === 'monitoring') continue;
     const entry = out.get(app) ?? { versions: [] };
     if (def.labels['app.kubernetes.io/component'] === 'gateway') entry.gateway = name;
     else entry.versions.push(name);
@@ -122,6 +143,17 @@ export function expectedCompose(stack: Stack, doc: any): { flows: string[]; reso
     if (published.length > 0) {
       out.push(`${entry(s)} -> ${INTERNET.id} */*`);
       for (const p of published) out.push(`${INTERNET.id} -> ${entry(s)} TCP/${p}`);
+    }
+  }
+  // Monitoring: Prometheus with every version container of a service with metrics (not its gateway),
+  // Grafana with Prometheus, and Grafana published on a bridge.
+  if (stack.monitoring) {
+    for (const s of stack.services) if (metricsOf(s) !== undefined) for (const c of of(s).versions) pairs.push(['prometheus', c]);
+    if (stack.monitoring.settings.grafana) {
+      pairs.push(['grafana', 'prometheus']);
+      if (stack.composeNetworkMode === ComposeNetworkMode.BRIDGE) {
+        out.push(`grafana -> ${INTERNET.id} */*`, `${INTERNET.id} -> grafana TCP/${stack.monitoring.settings.grafanaPort}`);
+      }
     }
   }
   const resolves: Record<string, Set<string>> = Object.fromEntries(Object.keys(doc.services).map((n) => [n, new Set<string>()]));

@@ -12,7 +12,8 @@
 //   Traffic from the internet reaches a pod only through a LoadBalancer or NodePort Service that
 //   selects it (on its target ports). Node traffic (kubelet probes) is out of scope: implementations
 //   always admit it.
-// - Istio (security.istio.io/v1): PeerAuthentication decides whether plain text is accepted
+// - Istio (security.istio.io/v1): a port listed in the pod's `traffic.sidecar.istio.io/excludeInboundPorts`
+//   annotation is not intercepted by the sidecar, so Istio admits everything on it; otherwise PeerAuthentication decides whether plain text is accepted
 //   (workload-level with port-level overrides, then namespace-level, else PERMISSIVE); then
 //   AuthorizationPolicies in the workload's namespace: a matching DENY denies; with no ALLOW policy
 //   the request is allowed; otherwise an ALLOW rule must match (an ALLOW policy without rules matches
@@ -45,6 +46,8 @@ export interface Workload {
   readonly serviceAccount: string;
   /** In the mesh (has a sidecar). */
   readonly mesh: boolean;
+  /** Inbound ports its sidecar does not intercept (`traffic.sidecar.istio.io/excludeInboundPorts`): Istio sees no traffic to them. */
+  readonly excludedInbound?: readonly number[];
 }
 
 /** The internet as one endpoint: an address outside every cluster range, serving HTTP and HTTPS. */
@@ -52,7 +55,7 @@ export const INTERNET = { id: 'internet', ip: '203.0.113.10', ports: [{ port: 80
 
 /** Well-known workloads of a cluster outside the stack's namespace. */
 export const WORLD: { readonly namespaces: ReadonlyArray<{ name: string; labels: Labels }>; readonly workloads: readonly Workload[] } = {
-  namespaces: [{ name: 'kube-system', labels: {} }, { name: 'istio-system', labels: {} }, { name: 'other', labels: { 'istio-injection': 'enabled' } }],
+  namespaces: [{ name: 'kube-system', labels: {} }, { name: 'istio-system', labels: {} }, { name: 'monitoring', labels: {} }, { name: 'other', labels: { 'istio-injection': 'enabled' } }],
   workloads: [
     { id: 'kube-system/kube-dns', namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' }, ip: '10.96.0.10', serviceAccount: 'coredns', mesh: false,
       ports: [{ name: 'dns', port: 53, protocol: 'UDP' }, { name: 'dns-tcp', port: 53, protocol: 'TCP' }, { name: 'metrics', port: 9153, protocol: 'TCP' }] },
@@ -60,6 +63,9 @@ export const WORLD: { readonly namespaces: ReadonlyArray<{ name: string; labels:
       ports: [{ name: 'grpc-xds', port: 15010, protocol: 'TCP' }, { name: 'https-dns', port: 15012, protocol: 'TCP' }, { name: 'http-monitoring', port: 15014, protocol: 'TCP' }, { name: 'https-webhook', port: 15017, protocol: 'TCP' }] },
     { id: 'istio-system/istio-ingressgateway', namespace: 'istio-system', labels: { app: 'istio-ingressgateway', istio: 'ingressgateway' }, ip: '10.96.1.20',
       serviceAccount: 'istio-ingressgateway-service-account', mesh: true, ports: [{ name: 'http2', port: 8080, protocol: 'TCP' }, { name: 'https', port: 8443, protocol: 'TCP' }] },
+    // kube-prometheus-stack's Prometheus, as prometheus-operator labels its pods (no sidecar).
+    { id: 'monitoring/prometheus', namespace: 'monitoring', labels: { 'app.kubernetes.io/name': 'prometheus', 'app.kubernetes.io/managed-by': 'prometheus-operator', 'prometheus': 'kube-prometheus-stack-prometheus' },
+      ip: '10.96.3.10', serviceAccount: 'kube-prometheus-stack-prometheus', mesh: false, ports: [{ name: 'http-web', port: 9090, protocol: 'TCP' }] },
     { id: 'other/client', namespace: 'other', labels: { app: 'client' }, ip: '10.96.2.10', serviceAccount: 'default', mesh: true, ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] },
   ],
 };
@@ -135,6 +141,11 @@ export function clusterOf(objects: readonly any[]): Cluster {
     pods.push({
       id: `${ns}/${d.metadata.name}`, namespace: ns, labels: { ...(d.spec.template.metadata?.labels ?? {}) }, ip: `10.1.${Math.floor(i / 250)}.${(i % 250) + 1}`,
       ports, serviceAccount: spec.serviceAccountName ?? 'default', mesh: namespaces.get(ns)!['istio-injection'] === 'enabled',
+      excludedInbound: String(d.spec.template.metadata?.annotations?.['traffic.sidecar.istio.io/excludeInboundPorts'] ?? '').split(',').filter((x) => x.trim() !== '').map((x) => {
+        const n = Number(x.trim());
+        if (!Number.isInteger(n)) throw new Error(`excludeInboundPorts of ${d.metadata.name} has "${x}", not a port (ranges and * are not implemented by this evaluator)`);
+        return n;
+      }),
     });
   });
   const of = (kind: string, apiVersionPrefix: string): any[] => objects.filter((o) => o.kind === kind && String(o.apiVersion).startsWith(apiVersionPrefix));
@@ -340,6 +351,11 @@ export function istioFlows(objects: readonly any[]): string[] {
     for (const src of endpoints(cluster)) {
       if (src.id === dst.id) continue;
       for (const lp of dst.ports) {
+        // A port the sidecar does not intercept bypasses Istio: neither mTLS nor any policy applies.
+        if (dst.excludedInbound?.includes(lp.port)) {
+          out.push(flow(src.id, dst.id, lp.protocol, lp.port));
+          continue;
+        }
         const plain = principalOf(src) === undefined;
         if (plain && mtlsMode(cluster, dst, lp.port) === 'STRICT') continue;
         if (authorized(cluster, dst, src, lp.port)) out.push(flow(src.id, dst.id, lp.protocol, lp.port));

@@ -14,6 +14,7 @@ import { ComposeDeploy, ComposeProject, ComposeService, ComposeServiceLogging, C
 import { addProjectMounts, addServiceMounts, composeVolumeWarnings } from './volumes';
 import { hostModeWarnings, NetworkAttachment, networkNameProblems, networkPlan } from './networks';
 import { dataStoreComposeProblems, dataStoreService, dataVolumes, storeDependencies, storeEnvironment } from './data';
+import { monitoringCompose, monitoringComposeProblems } from '../monitoring/compose';
 import { composeName, GATEWAY_HEALTH_PORT, GATEWAY_IMAGE, GATEWAY_LUA, GATEWAY_LUA_PATH, gatewayConfig, needsGatewayLua, gatewayProblems, needsGateway, PUBLIC_CONTAINER_PORT_BASE, PUBLIC_TLS_CONTAINER_PORT_BASE, gatewayCertificatePath, publicGateways } from './gateway';
 
 /**
@@ -170,7 +171,7 @@ const SWARM_MONITOR_MS = 5_000;
  * health check can take to declare it unhealthy (start period + interval × failure threshold); restart
  * policy from the model; placement constraints from the stack.
  */
-function swarmDeploy(model: StackModel, health: { intervalMs: number; startPeriodMs: number; failureThreshold: number } | undefined, restartPolicy: string): Partial<ComposeDeploy> {
+export function swarmDeploy(model: StackModel, health: { intervalMs: number; startPeriodMs: number; failureThreshold: number } | undefined, restartPolicy: string): Partial<ComposeDeploy> {
   const monitor = Duration.millis(health ? health.startPeriodMs + health.intervalMs * health.failureThreshold : SWARM_MONITOR_MS).toGoString();
   const out: Partial<ComposeDeploy> = {
     restart_policy: { condition: restartPolicy === 'on-failure' ? 'on-failure' : 'any' },
@@ -182,7 +183,7 @@ function swarmDeploy(model: StackModel, health: { intervalMs: number; startPerio
 }
 
 /** Name of the swarm config that carries a generated file: its content hash keeps configs immutable across releases. */
-function swarmConfigName(file: Artifact): string {
+export function swarmConfigName(file: Artifact): string {
   const base = file.path.split('/').pop()!.replace(/[^A-Za-z0-9_-]/g, '-');
   return `${base}-${createHash('sha256').update(file.content ?? '').digest('hex').slice(0, 10)}`;
 }
@@ -323,13 +324,18 @@ export function composeDocument(model: StackModel): { document: ComposeProject; 
     }
   }
   Object.assign(services, backgroundServices(model, plan));
+  // Monitoring (`Monitoring.prometheus()`): Prometheus, and Grafana when asked (lib/render/monitoring/compose).
+  const monitoring = monitoringCompose(model, (c) => plan.attachments(c));
+  Object.assign(services, monitoring.services);
+  files.push(...monitoring.files);
   const swarm = model.compose.networkMode === ComposeNetworkMode.OVERLAY;
   const common = { logging: composeLogging(model), order: orderServiceKeys, swarmDeploy: (h: { intervalMs: number; startPeriodMs: number; failureThreshold: number }) => swarmDeploy(model, h, 'always') as Record<string, unknown> };
   for (const d of model.dataStores) services[d.name] = dataStoreService(model, d, plan.attachments(d.name), common);
   // The swarm's loader (`docker stack config/deploy`) has no top-level `name`: the stack is named on its command line.
   const document: ComposeProject = swarm ? { services: sortObject(services) } : { name: model.name, services: sortObject(services) };
   if (Object.keys(plan.networks).length > 0) document.networks = plan.networks;
-  if (model.dataStores.some((d) => d.storageBytes !== undefined)) document.volumes = dataVolumes(model);
+  const namedVolumes = { ...(model.dataStores.some((d) => d.storageBytes !== undefined) ? dataVolumes(model) : {}), ...monitoring.volumes };
+  if (Object.keys(namedVolumes).length > 0) document.volumes = sortObject(namedVolumes);
   if (swarm) {
     const configs: Record<string, { file: string }> = {};
     for (const f of files) configs[swarmConfigName(f)] = { file: `./${f.path}` };
@@ -421,6 +427,7 @@ export function composeProblems(models: readonly StackModel[]): PyfleetError[] {
     errors.push(...swarmImageProblems(model));
     errors.push(...dataStoreComposeProblems(model));
     errors.push(...backgroundComposeProblems(model));
+    errors.push(...monitoringComposeProblems([model]));
     const hostPorts = new Map<number, MicroService>();
     for (const m of model.services) {
       const svc = m.construct;

@@ -5,6 +5,7 @@ import type { PyfleetWarning } from '../../core/warnings';
 import type { ServiceModel, StackModel } from '../../model/stack';
 import { callees, storeCallees } from '../../model/traffic';
 import { needsGateway, publicGateways } from './gateway';
+import { GRAFANA_SERVICE, grafanaEnabled, grafanaPublished, PROMETHEUS_SERVICE, scrapedContainers } from '../monitoring/compose';
 import type { ComposeNetwork } from './types';
 
 // The compose project's networks, from the call graph. A Docker network lets every container on it
@@ -22,6 +23,11 @@ import type { ComposeNetwork } from './types';
 // - a container on no network runs with `network_mode: none` (compose would otherwise put it on a
 //   `default` network with everything else); a swarm ignores `network_mode`, so on an overlay it gets
 //   an internal network of its own, `<container>_alone`.
+//
+// - with monitoring (`Monitoring.prometheus()`), the Prometheus container joins one internal network
+//   per container it scrapes, `prometheus_to_<container>` (each version's own container, not a
+//   gateway: the proxy does not carry the metrics port); with Grafana, `grafana_to_prometheus` joins
+//   the two, and on a bridge `grafana_public` lets Grafana publish its port (on the host's loopback);
 //
 // Networks are undirected: a callee can open connections back to its caller on their shared network,
 // and an exposed container can reach the internet. The injected URLs (`http://<service>:<port>`) are
@@ -101,6 +107,10 @@ export function networkPlan(model: StackModel): NetworkPlan {
     ...model.migrations.map((r) => ({ container: r.composeName, calls: r.calls, stores: r.stores })),
   ];
   for (const b of background) alias.set(b.container, [b.container]);
+  if (model.monitoring) {
+    alias.set(PROMETHEUS_SERVICE, [PROMETHEUS_SERVICE]);
+    if (grafanaEnabled(model)) alias.set(GRAFANA_SERVICE, [GRAFANA_SERVICE]);
+  }
   const joined = new Map<string, Record<string, NetworkAttachment>>([...alias.keys()].map((c) => [c, {}]));
   const networks: Record<string, ComposeNetwork> = {};
   const join = (key: string, members: string[], net: ComposeNetwork): void => {
@@ -127,6 +137,11 @@ export function networkPlan(model: StackModel): NetworkPlan {
     for (const b of background) {
       for (const t of b.calls) join(networkKey(model.name, `${b.container}_to_${t}`), [b.container, t], internal);
       for (const d of b.stores) join(networkKey(model.name, `${b.container}_to_${d}`), [b.container, d], internal);
+    }
+    for (const c of scrapedContainers(model)) join(networkKey(model.name, `${PROMETHEUS_SERVICE}_to_${c.container}`), [PROMETHEUS_SERVICE, c.container], internal);
+    if (grafanaEnabled(model)) {
+      join(networkKey(model.name, `${GRAFANA_SERVICE}_to_${PROMETHEUS_SERVICE}`), [GRAFANA_SERVICE, PROMETHEUS_SERVICE], internal);
+      if (grafanaPublished(model)) join(networkKey(model.name, `${GRAFANA_SERVICE}_public`), [GRAFANA_SERVICE], driver);
     }
     if (mode === ComposeNetworkMode.OVERLAY) {
       for (const [c, nets] of joined) if (Object.keys(nets).length === 0) join(networkKey(model.name, `${c}_alone`), [c], internal);

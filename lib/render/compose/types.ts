@@ -211,7 +211,7 @@ export interface ComposeProject {
   networks?: Record<string, ComposeNetwork>;
   /**
    * Named volumes by key (compose prefixes the project name): persistent volumes, `<service>-<version>-<volume>`,
-   * and the data of backing services, `<store>-data`.
+   * the data of backing services, `<store>-data`, and of the monitoring services.
    */
   volumes?: Record<string, Record<string, never>>;
   /** Swarm configs by key, each read from a generated file beside the compose file (overlay stacks). */

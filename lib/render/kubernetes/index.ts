@@ -20,7 +20,7 @@ export { KubeObject } from './object';
 // `metadata` first), so manifests match what a cdk8s chart would synthesize.
 
 /** Apply order for `kubectl apply -f`: namespaces and identities first, workloads last. */
-const KIND_ORDER = ['Namespace', 'ServiceAccount', 'Role', 'RoleBinding', 'Secret', 'ConfigMap', 'PersistentVolumeClaim', 'PeerAuthentication', 'NetworkPolicy', 'AuthorizationPolicy', 'Service', 'DestinationRule', 'StatefulSet', 'Job', 'Deployment', 'CronJob', 'PodDisruptionBudget', 'HorizontalPodAutoscaler', 'Gateway', 'VirtualService'];
+const KIND_ORDER = ['Namespace', 'ServiceAccount', 'Role', 'RoleBinding', 'Secret', 'ConfigMap', 'PersistentVolumeClaim', 'PeerAuthentication', 'NetworkPolicy', 'AuthorizationPolicy', 'Service', 'DestinationRule', 'StatefulSet', 'Job', 'Deployment', 'CronJob', 'PodDisruptionBudget', 'HorizontalPodAutoscaler', 'Gateway', 'VirtualService', 'ServiceMonitor'];
 
 /**
  * A part of the Kubernetes target that adds to what it renders (Istio is one). The Kubernetes target

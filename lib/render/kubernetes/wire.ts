@@ -16,7 +16,7 @@ import { k8s } from 'cdk8s-plus-27';
 // any difference (PYFLEET_CHECK_SERIALIZER), and check both tables below against the generated
 // type declarations, so an upgrade of the generated code that adds a rename or a map cannot drift.
 
-/** TypeScript field name to JSON field name, where they differ (Kubernetes 1.27 and Istio 1.30 imports). */
+/** TypeScript field name to JSON field name, where they differ (Kubernetes 1.27, Istio 1.30 and prometheus-operator 0.87 imports). */
 export const WIRE_RENAMES: Readonly<Record<string, string>> = {
   clientIp: 'clientIP', clusterIp: 'clusterIP', datasetUuid: 'datasetUUID', diskUri: 'diskURI', downwardApi: 'downwardAPI',
   externalId: 'externalID', hostIp: 'hostIP', hostIpc: 'hostIPC', hostPid: 'hostPID', insecureSkipTlsVerify: 'insecureSkipTLSVerify',
@@ -29,6 +29,8 @@ export const WIRE_RENAMES: Readonly<Record<string, string>> = {
   xKubernetesPreserveUnknownFields: 'x-kubernetes-preserve-unknown-fields', xKubernetesValidations: 'x-kubernetes-validations',
   // Istio
   consecutive5XxErrors: 'consecutive5xxErrors', mirrorPercent: 'mirror_percent',
+  // prometheus-operator 0.87
+  convertClassicHistogramsToNhcb: 'convertClassicHistogramsToNHCB',
 };
 
 /** Fields whose value is a free-form map (`{ [key: string]: ... }`): their keys are never renamed. */
@@ -39,6 +41,8 @@ export const WIRE_MAP_FIELDS: ReadonlySet<string> = new Set([
   'patternProperties', 'podFixed', 'properties', 'requests', 'selector', 'stringData', 'volumeAttributes',
   // Istio 1.30
   'add', 'headers', 'portLevelMtls', 'queryParams', 'set', 'sourceLabels', 'to', 'withoutHeaders',
+  // prometheus-operator 0.87
+  'endpointParams', 'params', 'proxyConnectHeader',
 ]);
 
 // Looked up once: `k8s` is a lazily loaded namespace.

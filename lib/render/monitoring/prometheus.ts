@@ -2,10 +2,10 @@ import { Duration } from '../../core/units';
 import type { ServiceModel, StackModel, VersionModel } from '../../model/stack';
 
 // Prometheus scrape jobs for the metrics endpoints pyfleet generates, read from the model: one job per
-// service with a metrics port, one target per version (its `version` label tells the versions apart).
-// This is the minimal piece of monitoring: a Monitoring construct (a Prometheus service on compose,
-// ServiceMonitors on Kubernetes, a NetworkPolicy edge from the scraper to the metrics port) is not
-// there yet, so the model admits nobody on a metrics port.
+// service with a metrics port, one static target per version, for a Prometheus of the user's own
+// (`host` says where each version is reached from it). A stack with `Monitoring.prometheus()` gets
+// its compose Prometheus configuration from lib/render/monitoring/compose.ts instead (Docker DNS
+// discovery of every replica) and ServiceMonitors on Kubernetes (lib/render/monitoring/kubernetes.ts).
 
 /** One `scrape_configs` entry of a Prometheus configuration (the fields pyfleet writes). */
 export interface PrometheusScrapeJob {

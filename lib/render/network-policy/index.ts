@@ -14,7 +14,8 @@ import { KubeObject, kubeObject } from '../kubernetes/object';
 //   ingress from the pods of its callers on every port its Service names, from anywhere on `http`
 //   when it is exposed (the load balancer's source addresses are not known, and with the default
 //   externalTrafficPolicy they are the nodes'), from the mesh's ingress gateway on `http` when a
-//   MeshGateway routes to it; egress to the pods of each service it calls on that service's ports,
+//   MeshGateway routes to it, from the monitoring scraper (`Monitoring.prometheus()`: its
+//   namespace and pod labels) on `metrics` alone; egress to the pods of each service it calls on that service's ports,
 //   to the cluster DNS (kube-system pods labelled `k8s-app: kube-dns`, UDP and TCP 53) and, in an
 //   Istio mesh, to istiod on 15012 (the sidecar's configuration and certificates).
 //
@@ -53,6 +54,10 @@ function ingressRules(model: StackModel, edge: ServiceIngress): k8s.NetworkPolic
   if (edge.publicPort) rules.push({ ports: [named(edge.publicPort)] });
   if (edge.meshIngressPort && model.mesh) {
     rules.push({ from: [inNamespace(model.mesh.ingressNamespace, model.mesh.ingressSelector)], ports: [named(edge.meshIngressPort)] });
+  }
+  // The monitoring scraper (the cluster's Prometheus pods) on the metrics port alone.
+  if (edge.scraperPort && model.monitoring) {
+    rules.push({ from: [inNamespace(model.monitoring.scraperNamespace, model.monitoring.scraperPodLabels)], ports: [named(edge.scraperPort)] });
   }
   return rules;
 }

@@ -1,0 +1,79 @@
+import { Duration } from '../../core/units';
+import { ServiceMonitor, ServiceMonitorProps, toJson_ServiceMonitorProps } from '../../imports/monitoring.coreos.com';
+import { KubernetesScrapeMode } from '../../monitoring/monitoring';
+import type { ServiceModel, StackModel, VersionModel } from '../../model/stack';
+import { metricsPort } from '../../model/traffic';
+import type { KubernetesExtension } from '../kubernetes';
+import { KubeObject, kubeObject } from '../kubernetes/object';
+
+// Monitoring on Kubernetes (`Monitoring.prometheus()` on a stack), as an extension of the Kubernetes
+// target. For every service that serves pyfleet's metrics endpoint:
+//
+// - KubernetesScrapeMode.SERVICE_MONITOR (the default): a prometheus-operator ServiceMonitor named like
+//   the service, labelled for the Prometheus's serviceMonitorSelector (`release: kube-prometheus-stack`
+//   by default), selecting the service's Service (`app: <service>`, in the stack's namespace) and its
+//   named port `metrics` (every Service pyfleet writes carries it: the metrics port is one of the
+//   service's additional ports), path `/metrics`, the stack's interval; the pods' `app` and `version`
+//   labels become target labels (`podTargetLabels`), so every series says which version served it.
+// - KubernetesScrapeMode.ANNOTATIONS: `prometheus.io/scrape: "true"`, `prometheus.io/port` and
+//   `prometheus.io/path` on the pods, for a Prometheus with the classic annotation-driven pod job.
+//
+// The NetworkPolicies admit the scraper (its namespace and pod labels) to the metrics port: that edge
+// is in lib/model/traffic (`scraperPort`), which every enforcing target reads.
+//
+// In an Istio mesh the metrics port is excluded from the sidecar's inbound capture
+// (`traffic.sidecar.istio.io/excludeInboundPorts`), the way Istio documents for a Prometheus that has
+// no sidecar of its own (kube-prometheus-stack's has none): under STRICT mTLS the sidecar would refuse
+// its plain-text scrape, and with the port excluded neither mTLS nor the AuthorizationPolicies apply to
+// it, while the NetworkPolicy still admits only the scraper. Istio's metrics merging (which rewrites
+// `prometheus.io/*` annotations to its agent's port 15020) is turned off on these pods
+// (`prometheus.istio.io/merge-metrics: "false"`), so the scrape goes to the app's own port in both modes.
+
+/** Pod annotation: inbound ports the Istio sidecar does not intercept. */
+export const EXCLUDE_INBOUND_PORTS = 'traffic.sidecar.istio.io/excludeInboundPorts';
+/** Pod annotation: Istio's metrics merging on or off. */
+export const MERGE_METRICS = 'prometheus.istio.io/merge-metrics';
+
+function goDuration(ms: number): string {
+  return Duration.millis(ms).toGoString();
+}
+
+/** Pod annotations for a version of a service with metrics, in a stack with monitoring. */
+export function monitoringPodAnnotations(model: StackModel, s: ServiceModel, _v?: VersionModel): Record<string, string> {
+  const mon = model.monitoring;
+  const port = metricsPort(s);
+  if (!mon || !port) return {};
+  const out: Record<string, string> = {};
+  if (mon.kubernetesScrape === KubernetesScrapeMode.ANNOTATIONS) {
+    Object.assign(out, { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(port.port), 'prometheus.io/path': '/metrics' });
+  }
+  if (model.mesh) Object.assign(out, { [EXCLUDE_INBOUND_PORTS]: String(port.port), [MERGE_METRICS]: 'false' });
+  return out;
+}
+
+/** The stack's ServiceMonitors: one per service with metrics (none in annotation mode or without monitoring). */
+export function serviceMonitors(model: StackModel): KubeObject[] {
+  const mon = model.monitoring;
+  if (!mon || mon.kubernetesScrape !== KubernetesScrapeMode.SERVICE_MONITOR) return [];
+  return model.services.filter((s) => metricsPort(s)).map((s) => {
+    const props: ServiceMonitorProps = {
+      metadata: { name: s.name, namespace: model.namespace, labels: { ...s.labels, ...mon.serviceMonitorLabels } },
+      spec: {
+        selector: { matchLabels: { ...s.selector } },
+        namespaceSelector: { matchNames: [model.namespace] },
+        podTargetLabels: ['app', 'version'],
+        endpoints: [{ port: metricsPort(s)!.name, path: '/metrics', interval: goDuration(mon.intervalMs), scrapeTimeout: goDuration(mon.timeoutMs) }],
+      },
+    };
+    return kubeObject(ServiceMonitor.GVK, toJson_ServiceMonitorProps, props);
+  });
+}
+
+/** Monitoring as part of the Kubernetes target: ServiceMonitors or scrape annotations, and the Istio sidecar exclusion of the metrics port. */
+export function monitoringExtension(): KubernetesExtension {
+  return {
+    name: 'monitoring',
+    podAnnotations: monitoringPodAnnotations,
+    objects: serviceMonitors,
+  };
+}

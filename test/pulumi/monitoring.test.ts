@@ -1,0 +1,60 @@
+// Monitoring through Pulumi (mocks): the ServiceMonitors go to the cluster as CustomResources with the
+// synthesized content, each created after the Service it selects.
+import * as path from 'path';
+import * as pulumi from '@pulumi/pulumi';
+import { App, FastApiApp, Monitoring, Stack } from '../../lib';
+import { DockerHostDeployment, KubernetesDeployment } from '../../lib/pulumi';
+import { cleanup, tempDir } from './fixtures';
+import { installMocks, ofType, plain, registered, settle } from './mocks';
+
+const USERS = path.join(__dirname, '..', '..', 'examples', 'shop', 'services', 'user');
+
+beforeEach(async () => {
+  await installMocks();
+});
+afterAll(cleanup);
+
+test('ServiceMonitors are CustomResources created after the Service they select, with the synthesized content', async () => {
+  const app = new App({ outdir: tempDir('pyfleet-pulumi-monitoring-') });
+  const stack = new Stack(app, 'shop', { namespace: 'shop', monitoring: Monitoring.prometheus() });
+  const users = new FastApiApp(stack, 'user-service', { source: USERS });
+  new FastApiApp(stack, 'order-service', { source: USERS, calls: [users] });
+  const manifests = app.synthesize().find((o) => o.stack === stack)!.results.kubernetes as any[];
+  const d = new KubernetesDeployment('shop', { stack, buildImages: false });
+  await settle(d.objects.map((o) => o.resource));
+
+  const monitors = ofType('kubernetes:monitoring.coreos.com/v1:ServiceMonitor');
+  expect(monitors.map((r) => r.name).sort()).toEqual(['shop-servicemonitor-order-service', 'shop-servicemonitor-user-service']);
+  const order = registered.map((r) => r.name);
+  for (const svc of ['order-service', 'user-service']) {
+    const m = monitors.find((r) => r.name === `shop-servicemonitor-${svc}`)!;
+    expect(m.dependsOn).toEqual(expect.arrayContaining(['shop-namespace-shop', `shop-service-${svc}`]));
+    // only its own Service
+    expect(m.dependsOn.filter((x: string) => x.startsWith('shop-service-'))).toEqual([`shop-service-${svc}`]);
+    expect(order.indexOf(`shop-service-${svc}`)).toBeLessThan(order.indexOf(m.name));
+    const inputs = plain(m.inputs);
+    const synthesized = manifests.find((o) => o.kind === 'ServiceMonitor' && o.metadata.name === svc);
+    expect(inputs.spec).toEqual(synthesized.spec);
+    expect(inputs.spec.endpoints[0].port).toBe('metrics');
+  }
+  expect(d.objects.find((o) => o.key === 'ServiceMonitor/shop/user-service')!.dependsOn).toEqual(['Namespace/shop', 'Service/shop/user-service']);
+});
+
+test('DockerHostDeployment: Prometheus and Grafana with their named volumes, generated files uploaded, the Grafana password as a secret', async () => {
+  const app = new App({ outdir: tempDir('pyfleet-pulumi-monitoring-') });
+  const stack = new Stack(app, 'shop', { monitoring: Monitoring.prometheus({ grafana: true }) });
+  new FastApiApp(stack, 'user-service', { source: USERS });
+  expect(() => new DockerHostDeployment('nopw', { stack })).toThrow(/GRAFANA_ADMIN_PASSWORD/);
+  const d = new DockerHostDeployment('vps', { stack, secrets: { GRAFANA_ADMIN_PASSWORD: pulumi.secret('pw') } });
+  await settle([...Object.values(d.containers).flat()]);
+  const volumes = ofType('docker:index/volume:Volume');
+  expect(volumes.map((v) => v.inputs.name).sort()).toEqual(['shop_grafana-data', 'shop_prometheus-data']);
+  const files = new Map(app.synthesize().find((o) => o.stack === stack)!.artifacts.filter((a) => a.content !== undefined).map((a) => [a.path, a.content]));
+  const prom = ofType('docker:index/container:Container').find((c) => c.inputs.name === 'shop-prometheus-1')!;
+  expect(plain(prom.inputs.volumes)).toEqual([{ volumeName: 'shop_prometheus-data', containerPath: '/prometheus' }]);
+  expect(prom.inputs.uploads).toEqual([{ file: '/etc/prometheus/prometheus.yml', content: files.get('shop.compose/prometheus.yml') }]);
+  expect(prom.inputs).toMatchObject({ user: '65534:65534', readOnly: true, image: expect.anything() });
+  const grafana = ofType('docker:index/container:Container').find((c) => c.inputs.name === 'shop-grafana-1')!;
+  expect(grafana.inputs.uploads.map((u: any) => u.file).sort()).toEqual(['/etc/grafana/dashboards/user-service.json', '/etc/grafana/provisioning/dashboards/pyfleet.yml', '/etc/grafana/provisioning/datasources/pyfleet.yml']);
+  expect(grafana.dependsOn).toContain('vps-prometheus-1');
+});
