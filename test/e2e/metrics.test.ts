@@ -197,8 +197,15 @@ run('metrics and logs of the generated app, scraped by a real Prometheus', () =>
       const r = await get(`http://127.0.0.1:${port}/nothing-here`, { 'X-Request-ID': 'abc-123' });
       expect(r.status).toBe(404);
       expect(r.headers['x-request-id']).toBe('abc-123');
-      const text = (await get(`http://127.0.0.1:${metricsPort}/metrics`)).body;
-      const samples = new Map(text.split('\n').filter((l) => l.startsWith('http_requests_total{')).map((l) => [l.slice(0, l.lastIndexOf(' ')), Number(l.slice(l.lastIndexOf(' ') + 1))]));
+      // The wrapper counts a request once its response is sent, so the last one may land just after the
+      // client has its answer: read until the 5 requests are counted (bounded), then check each series.
+      let samples = new Map<string, number>();
+      for (const deadline = Date.now() + 10_000; ;) {
+        const text = (await get(`http://127.0.0.1:${metricsPort}/metrics`)).body;
+        samples = new Map(text.split('\n').filter((l) => l.startsWith('http_requests_total{') && !l.includes('/healthz')).map((l) => [l.slice(0, l.lastIndexOf(' ')), Number(l.slice(l.lastIndexOf(' ') + 1))]));
+        if ([...samples.values()].reduce((a, b) => a + b, 0) >= 5 || Date.now() > deadline) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
       expect(samples.get('http_requests_total{method="GET",route="/users/{user_id}",status="200"}')).toBe(3);
       expect(samples.get('http_requests_total{method="GET",route="/users/{user_id}",status="404"}')).toBe(1);
       expect(samples.get('http_requests_total{method="GET",route="unmatched",status="404"}')).toBe(1);
