@@ -245,7 +245,7 @@ class VersionRelease {
       const status = c.State.Health?.Status;
       if (status === 'healthy') return;
       const last = (c.State.Health?.Log ?? []).slice(-1)[0];
-      const detail = last ? `; last check exited ${last.ExitCode}: ${String(last.Output).trim().slice(-300)}` : '';
+      const detail = last ? `; last check exited ${last.ExitCode}: ${String(last.Output).trim().split('\n').slice(-1)[0].slice(-300)}` : '';
       if (!c.State.Running) {
         const logs = await docker(['logs', '--tail', '20', id], this.env, 30_000).catch(() => '');
         throw new Error(`the container exited with code ${c.State.ExitCode}${logs ? `; its last log lines: ${logs.trim().slice(-600)}` : ''}`);
