@@ -1,3 +1,4 @@
+import { createHash } from 'crypto';
 import * as path from 'path';
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
@@ -245,20 +246,28 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
 
     // Containers, callees first.
     this.containers = {};
+    const released = releasedBehindGateway(services);
     for (const svcName of composeOrder(services)) {
       const def = services[svcName];
       const replicas: number = def.deploy?.replicas ?? 1;
       const waitFor = Object.keys(def.depends_on ?? {}).flatMap((d) => this.containers[d] ?? []);
       const list: docker.Container[] = [];
+      // A version behind its gateway on a bridge network: each release has its own container names
+      // (`<project>-<service>-<release hash>-<n>`), so Pulumi creates the new containers (healthy:
+      // `wait`) before it deletes the old ones, and the gateway, which finds a version's containers by
+      // DNS with spare server slots, serves the new ones beside the old until those go. Every other
+      // container has compose's fixed name, so its replacement must go first.
+      const release = released.has(svcName) ? releaseHash(def) : undefined;
       for (let i = 1; i <= replicas; i++) {
         list.push(new docker.Container(`${name}-${svcName}-${i}`, containerArgs(projectName, svcName, def, i, {
+          release,
           image: imageRefs.get(composeImage(def))!,
           networks: networkIds,
           files,
           secrets: args.secrets ?? {},
           healthyTimeout: args.healthyTimeout,
           runtime: runtime[svcName] ?? {},
-        }), { ...child, dependsOn: waitFor, deleteBeforeReplace: true })); // fixed name: as compose, remove then recreate
+        }), { ...child, dependsOn: waitFor, deleteBeforeReplace: release === undefined }));
       }
       this.containers[svcName] = list;
     }
@@ -268,6 +277,24 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
     this.addresses = pulumi.output(addresses);
     this.registerOutputs({ addresses: this.addresses });
   }
+}
+
+/**
+ * Compose services of versions behind a gateway on a bridge network, which release with names of their
+ * own. In host network mode a version's slot ports are fixed per slot, and which slot is free depends on
+ * what runs: `pyfleet deploy` releases those (here they keep compose's fixed names).
+ */
+export function releasedBehindGateway(services: Record<string, any>): Set<string> {
+  const gateways = new Set(Object.values<any>(services).filter((d) => d.labels?.['app.kubernetes.io/component'] === 'gateway').map((d) => d.labels.app));
+  return new Set(Object.keys(services).filter((n) => {
+    const d = services[n];
+    return d.labels?.version !== undefined && gateways.has(d.labels.app) && d.network_mode !== 'host';
+  }));
+}
+
+/** Content hash of a compose service definition: the release a container runs (12 hex digits). */
+export function releaseHash(def: unknown): string {
+  return createHash('sha256').update(JSON.stringify(def)).digest('hex').slice(0, 12);
 }
 
 /** Compose services ordered so that every service comes after those it depends on (stable otherwise). */
@@ -293,6 +320,8 @@ interface ContainerContext {
   readonly healthyTimeout?: Duration;
   /** The numbers of this compose service from the model (`{}` for a service pyfleet did not generate). */
   readonly runtime?: ComposeRuntime;
+  /** Release hash of a version behind a gateway: its containers are named per release. */
+  readonly release?: string;
 }
 
 /** The docker.Container arguments of replica `index` (from 1) of compose service `svcName`. */
@@ -304,7 +333,7 @@ export function containerArgs(project: string, svcName: string, def: any, index:
   });
 
   const args: any = {
-    name: `${project}-${svcName}-${index}`,
+    name: ctx.release ? `${project}-${svcName}-${ctx.release}-${index}` : `${project}-${svcName}-${index}`,
     image: ctx.image,
     envs: envs.length > 0 ? envs : undefined,
     entrypoints: def.entrypoint,

@@ -80,7 +80,8 @@ describe('compose gateway rendering', () => {
     expect(lines).toContain('retry-on conn-failure empty-response junk-response response-timeout 500 501 502 503 504');
     expect(lines).toContain('http-request set-timeout server 2s if { var(txn.rule) -m int eq 2 }');
     expect(lines).toContain('balance leastconn');
-    const server = lines.find((l) => l.startsWith('server-template v1- 2 order-service-v1:8002'))!;
+    // 2 replicas, a spare server slot each for releases.
+    const server = lines.find((l) => l.startsWith('server-template v1- 4 order-service-v1:8002'))!;
     expect(server).toContain('observe layer7 error-limit 5 on-error mark-down');
     expect(server).toContain('maxconn 100');
     expect(server).toContain('inter 10s');

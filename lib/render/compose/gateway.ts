@@ -482,10 +482,11 @@ function versionBackend(svc: MicroService, v: ServiceVersion, rules: ResolvedRul
   if (retrying) {
     L.push(`  retries ${retrying.retries.attempts}`);
     L.push(`  retry-on ${retryOnKeywords(retrying.retries.retryOn).join(' ')}`);
-  } else if (host) {
-    // Host mode: a version has a spare release slot, down while no release runs in it; a connection
-    // refused there (before the health check marks it down, or while a release stops) is sent once
-    // more, to the other server (option redispatch). The request never reached a server.
+  } else if (host || options.addresses === undefined) {
+    // A version has spare server slots for a release (host mode: a second loopback slot; DNS: twice
+    // the replicas), down while no release is in them; a connection refused by one (before its health
+    // check marks it down, or while an old release stops) is sent once more, to another server
+    // (option redispatch). The request never reached a server.
     L.push('  retries 1');
   }
   // Per-rule timeouts: each try waits at most the per-try timeout (or the rule timeout without retries).
@@ -516,7 +517,9 @@ function versionBackend(svc: MicroService, v: ServiceVersion, rules: ResolvedRul
     const names = host?.slots[v.workloadName]?.map((x) => x.server);
     fixed.forEach((a, i) => L.push(`  server ${names?.[i] ?? `${v.versionName}-${i + 1}`} ${a} ${params.join(' ')}`));
   } else {
-    L.push(`  server-template ${v.versionName}- ${Math.max(1, v.replicas)} ${v.workloadName}:${svc.port} resolvers docker resolve-prefer ipv4 ${params.join(' ')}`);
+    // Twice the replicas: while a release's new containers run beside the old ones (a swarm's
+    // start-first update, DockerHostDeployment's create-before-delete), DNS answers both, and both serve.
+    L.push(`  server-template ${v.versionName}- ${Math.max(1, v.replicas) * 2} ${v.workloadName}:${svc.port} resolvers docker resolve-prefer ipv4 ${params.join(' ')}`);
   }
   return L;
 }
