@@ -6,14 +6,14 @@
 // fails; a canary moves the measured share of requests step by step; --abort goes back.
 // The gateway image is a stand-in (test/support/docker.ts buildHaproxyStandIn): no registry is reachable.
 import * as fs from 'fs';
-import * as http from 'http';
 import * as path from 'path';
 import * as yaml from 'js-yaml';
 import { App, CircuitBreaker, ComposeNetworkMode, Duration, GunicornFlaskApp, HealthCheck, Mesh, Stack } from '../../lib';
 import { deployCommand } from '../../lib/cli';
 import { GATEWAY_IMAGE } from '../../lib/render/compose/gateway';
 import { buildHaproxyStandIn, Engine, forDockerCompose129, haveDocker, importBase, localIndexDir, serveIndex, startEngine } from '../support/docker';
-import { freePort, get, Started, stopAll } from '../support/process';
+import { freeBlock, load } from '../support/load';
+import { get, Started, stopAll } from '../support/process';
 import { havePython } from '../support/python';
 import { Synthesized, synth, tmpdir } from '../support/synth';
 
@@ -45,77 +45,6 @@ def healthz():
         return "broken", 500
     return "ok"
 `;
-
-/** A port p such that p .. p+count-1 are free on 127.0.0.1. */
-async function freeBlock(count: number): Promise<number> {
-  const net = await import('net');
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const p = await freePort();
-    if (p + count > 65535) continue;
-    let ok = true;
-    for (let i = 0; i < count && ok; i++) {
-      ok = await new Promise<boolean>((resolve) => {
-        const s = net.createServer();
-        s.once('error', () => resolve(false));
-        s.listen(p + i, '127.0.0.1', () => s.close(() => resolve(true)));
-      });
-    }
-    if (ok) return p;
-  }
-  throw new Error('no block of free ports');
-}
-
-/** Results of a bounded load: every request's outcome, in order. */
-interface Load {
-  readonly ok: number;
-  readonly failed: number;
-  readonly errors: string[];
-  readonly bodies: string[];
-}
-
-/**
- * A fixed number of GETs (or, with `until`, as many as fit until it resolves, then 1 s more) at a fixed
- * concurrency over keep-alive connections.
- */
-async function load(url: string, options: { requests?: number; until?: Promise<unknown>; concurrency: number }): Promise<Load> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: options.concurrency });
-  const bodies: string[] = [];
-  const errors: string[] = [];
-  let failed = 0;
-  let ok = 0;
-  let started = 0;
-  let stopAt = Infinity;
-  let stop = false;
-  options.until?.then(() => { stopAt = Date.now() + 1000; }, () => { stopAt = Date.now() + 1000; });
-  const one = () => new Promise<void>((resolve) => {
-    const req = http.get(url, { agent, timeout: 30_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => { body += d; });
-      res.on('end', () => {
-        if (res.statusCode === 200) { ok++; bodies.push(body); } else { failed++; errors.push(`HTTP ${res.statusCode}: ${body.slice(0, 100)}`); }
-        resolve();
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (e) => { failed++; errors.push(e.message); resolve(); });
-  });
-  const worker = async () => {
-    for (;;) {
-      if (stop || Date.now() > stopAt) return;
-      if (options.requests !== undefined && started >= options.requests) return;
-      if (options.requests === undefined && options.until === undefined) return;
-      started++;
-      await one();
-    }
-  };
-  if (options.requests === undefined && options.until === undefined) throw new Error('bounded loads only');
-  const safety = setTimeout(() => { stop = true; }, 600_000);
-  await Promise.all(Array.from({ length: options.concurrency }, worker));
-  clearTimeout(safety);
-  agent.destroy();
-  return { ok, failed, errors: errors.slice(0, 10), bodies };
-}
 
 /** With PYFLEET_RELEASE_FIGURES=<file>, the measured figures are appended there (the test log stays quiet). */
 function figure(line: string): void {
