@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as yaml from 'js-yaml';
-import { App, CircuitBreaker, ComposeNetworkMode, ContainerImage, Duration, FastApiApp, HealthCheck, Match, Mesh, MeshRoute, MicroService, Stack } from '../../lib';
+import { App, CircuitBreaker, ComposeNetworkMode, ContainerImage, Duration, FastApiApp, HealthCheck, Match, Mesh, MeshGateway, MeshRoute, MicroService, Stack } from '../../lib';
 import { gatewayConfig } from '../../lib/render/compose/gateway';
 import { HostReleaseLabel, RELEASE_LABEL } from '../../lib/render/compose/host-gateway';
 import { validateComposeSchema } from '../support/checks';
@@ -106,6 +106,16 @@ describe('compose host network mode behind a gateway', () => {
     const v2 = t.orders.addVersion('v2', { replicas: 2 });
     expect(v2).toBeDefined();
     expect(synthProblems(t.app).map((p) => p.problem)).toEqual([expect.stringMatching(/one container per version, but "v2" asks for 2/)]);
+  });
+
+  test('a public entry binds its port on the host: 8081 works, 80 is refused with the fix', () => {
+    const s = hostShop({ expose: false });
+    new MeshGateway(s.stack, 'public', { service: s.orders, hosts: ['shop.example.com'], httpPort: 8081 });
+    const { files } = synthCompose(s.app);
+    expect(files['shop.compose/order-service-gateway.cfg']).toMatch(/^frontend public-public\n {2}bind 0\.0\.0\.0:8081$/m);
+    const t = hostShop({ expose: false });
+    new MeshGateway(t.stack, 'public', { service: t.orders, hosts: ['shop.example.com'] });
+    expect(synthProblems(t.app).map((p) => `${p.problem} | ${p.fix}`)).toEqual([expect.stringMatching(/binds port 80 on the host itself.*\| use a port from 1024 up \(e\.g\. 8080\)/)]);
   });
 
   test('host mode still warns that it cannot segment', () => {

@@ -1,5 +1,6 @@
 import { PyfleetError } from '../../core/errors';
 import { ComposeNetworkMode } from '../../core/stack';
+import { stackMesh } from '../../mesh/model';
 import { LISTEN_PORT_ENV, METRICS_PORT_ENV } from '../../python/recipe';
 import type { MicroService, ServiceVersion } from '../../service/microservice';
 
@@ -116,6 +117,15 @@ export function hostGatewayProblems(svc: MicroService): PyfleetError[] {
   if (extra.length > 0) {
     errors.push(new PyfleetError(where, `additional ports (${extra.map(([n, port]) => `${n} ${port}`).join(', ')}) would be bound by two releases at once in compose host network mode behind a gateway`,
       'drop additionalPorts for this service, or use ComposeNetworkMode.BRIDGE'));
+  }
+  // The gateway binds public entries' ports on the host itself, without root or capabilities.
+  for (const g of stackMesh(svc.stack).gateways.filter((x) => x.service === svc)) {
+    for (const port of g.tls ? [g.httpPort, g.httpsPort] : [g.httpPort]) {
+      if (port < 1024) {
+        errors.push(new PyfleetError(g.node.path, `in compose host network mode the gateway binds port ${port} on the host itself, as a non-root user without capabilities, which only root may do below 1024`,
+          `use a port from 1024 up (e.g. ${port + 8000}) and forward ${port} to it on the host, or use ComposeNetworkMode.BRIDGE`));
+      }
+    }
   }
   const top = Math.max(...hostGatewayPorts(svc));
   if (top > 65535) {
