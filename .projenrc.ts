@@ -150,6 +150,11 @@ const typecheck = project.addTask('typecheck', {
   exec: 'tsc --noEmit -p tsconfig.json && tsc --noEmit -p test/tsconfig.json && tsc --noEmit -p examples/tsconfig.json && tsc --noEmit -p bench/tsconfig.json',
 });
 
+project.addTask('bench:release', {
+  description: 'Release benchmark: failed requests and longest latency during a release, docker-compose up -d vs pyfleet deploy (needs root and the docker setup)',
+  exec: 'ts-node --project bench/tsconfig.json bench/release.ts',
+  receiveArgs: true,
+});
 project.addTask('bench:synth', {
   description: 'Benchmark (issue #9): synth of one stack of N FastApiApps against cdk8s-plus and a YAML floor, medians of fresh processes (args: sizes, --runs K, --dir DIR, --profile [N], --check)',
   exec: 'ts-node --project bench/tsconfig.json bench/synth.ts',

@@ -7,12 +7,15 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as yaml from 'js-yaml';
+import { DEPLOY_USAGE, DeployUsageError, parseDeployArgs } from './deploy/cli';
+import { deploy } from './deploy/release';
 import { toDot } from './render/topology/dot';
 import { toMermaid } from './render/topology/mermaid';
 import { toText } from './render/topology/text';
 import { isTopology, Topology } from './render/topology/types';
 
 const USAGE = `Usage: pyfleet graph [OUTDIR] [options]
+       pyfleet deploy COMPOSE_FILE [options]   (pyfleet deploy --help)
 
 Prints the topology of every stack (services, versions, routes, breakers, public entries, calls)
 from the <stack>.topology.json files of a synthesized outdir.
@@ -154,6 +157,7 @@ export function main(argv: readonly string[], io: CliIo = { out: (s) => process.
       io.out(USAGE);
       return 0;
     }
+    if (command === 'deploy') throw new UsageError('deploy runs asynchronously: call deployCommand (the pyfleet binary does)');
     if (command !== 'graph') throw new UsageError(`unknown command "${command}"`);
     if (rest.includes('-h') || rest.includes('--help')) {
       io.out(USAGE);
@@ -170,4 +174,37 @@ export function main(argv: readonly string[], io: CliIo = { out: (s) => process.
   }
 }
 
-if (require.main === module) process.exitCode = main(process.argv.slice(2));
+/**
+ * Runs `pyfleet deploy` (after the word `deploy`); resolves to the exit code (0 released, 1 failed,
+ * 2 wrong usage). Progress goes to `io.out`, the reason of a failure to `io.err`.
+ */
+export async function deployCommand(args: readonly string[], io: CliIo = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) },
+  cwd = process.cwd(), env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  if (args.includes('-h') || args.includes('--help')) {
+    io.out(DEPLOY_USAGE);
+    return 0;
+  }
+  let options: ReturnType<typeof parseDeployArgs>;
+  try {
+    options = parseDeployArgs(args);
+  } catch (e) {
+    if (e instanceof DeployUsageError) {
+      io.err(`pyfleet deploy: ${e.message}\n\n${DEPLOY_USAGE}`);
+      return 2;
+    }
+    throw e;
+  }
+  try {
+    await deploy({ ...options, file: path.resolve(cwd, options.file), env, log: (line) => io.out(`${line}\n`) });
+    return 0;
+  } catch (e) {
+    io.err(`pyfleet deploy: ${(e as Error).message}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  const argv = process.argv.slice(2);
+  if (argv[0] === 'deploy') void deployCommand(argv.slice(1)).then((code) => { process.exitCode = code; });
+  else process.exitCode = main(argv);
+}

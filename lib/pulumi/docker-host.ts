@@ -1,3 +1,4 @@
+import { createHash } from 'crypto';
 import * as path from 'path';
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
@@ -262,6 +263,7 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
 
     // Containers, callees first.
     this.containers = {};
+    const released = releasedBehindGateway(services);
     for (const svcName of composeOrder(services)) {
       const def = services[svcName];
       const replicas: number = def.deploy?.replicas ?? 1;
@@ -270,8 +272,15 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
       // A one-shot this service must see exit 0 first (a Migration: `service_completed_successfully`).
       const completed = Object.entries<any>(def.depends_on ?? {}).filter(([d, c]) => c?.condition === 'service_completed_successfully' && this.containers[d]).map(([d]) => d);
       const list: docker.Container[] = [];
+      // A version behind its gateway on a bridge network: each release has its own container names
+      // (`<project>-<service>-<release hash>-<n>`), so Pulumi creates the new containers (healthy:
+      // `wait`) before it deletes the old ones, and the gateway, which finds a version's containers by
+      // DNS with spare server slots, serves the new ones beside the old until those go. Every other
+      // container has compose's fixed name, so its replacement must go first.
+      const release = released.has(svcName) ? releaseHash(def) : undefined;
       for (let i = 1; i <= replicas; i++) {
         const cargs = containerArgs(projectName, svcName, def, i, {
+          release,
           image: imageRefs.get(composeImage(def))!,
           networks: networkIds,
           files,
@@ -280,7 +289,8 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
           runtime: runtime[svcName] ?? {},
         });
         if (completed.length > 0) (cargs as any).labels = [...((cargs as any).labels ?? []), ...completed.map((d) => ({ label: `pyfleet.dev/completed.${d}`, value: completedOk(d, this.containers[d][0]) }))];
-        list.push(new docker.Container(`${name}-${svcName}-${i}`, cargs, { ...child, dependsOn: waitFor, deleteBeforeReplace: true })); // fixed name: as compose, remove then recreate
+        // A fixed name (as compose) must be removed before it is recreated; a release-named container is created first.
+        list.push(new docker.Container(`${name}-${svcName}-${i}`, cargs, { ...child, dependsOn: waitFor, deleteBeforeReplace: release === undefined }));
       }
       this.containers[svcName] = list;
     }
@@ -313,6 +323,24 @@ function generatedConfigFile(source: string): boolean {
   return /^\.\/[^/]+\.compose\/files\//.test(source);
 }
 
+/**
+ * Compose services of versions behind a gateway on a bridge network, which release with names of their
+ * own. In host network mode a version's slot ports are fixed per slot, and which slot is free depends on
+ * what runs: `pyfleet deploy` releases those (here they keep compose's fixed names).
+ */
+export function releasedBehindGateway(services: Record<string, any>): Set<string> {
+  const gateways = new Set(Object.values<any>(services).filter((d) => d.labels?.['app.kubernetes.io/component'] === 'gateway').map((d) => d.labels.app));
+  return new Set(Object.keys(services).filter((n) => {
+    const d = services[n];
+    return d.labels?.version !== undefined && gateways.has(d.labels.app) && d.network_mode !== 'host';
+  }));
+}
+
+/** Content hash of a compose service definition: the release a container runs (12 hex digits). */
+export function releaseHash(def: unknown): string {
+  return createHash('sha256').update(JSON.stringify(def)).digest('hex').slice(0, 12);
+}
+
 /** Compose services ordered so that every service comes after those it depends on (stable otherwise). */
 export function composeOrder(services: Record<string, any>): string[] {
   const out: string[] = [];
@@ -338,6 +366,8 @@ interface ContainerContext {
   readonly healthyTimeout?: Duration;
   /** The numbers of this compose service from the model (`{}` for a service pyfleet did not generate). */
   readonly runtime?: ComposeRuntime;
+  /** Release hash of a version behind a gateway: its containers are named per release. */
+  readonly release?: string;
 }
 
 /** The docker.Container arguments of replica `index` (from 1) of compose service `svcName`. */
@@ -350,7 +380,7 @@ export function containerArgs(project: string, svcName: string, def: any, index:
 
   const oneShot = def.restart === 'no' && def.labels?.['app.kubernetes.io/component'] === 'migration';
   const args: any = {
-    name: `${project}-${svcName}-${index}`,
+    name: ctx.release ? `${project}-${svcName}-${ctx.release}-${index}` : `${project}-${svcName}-${index}`,
     // A Migration's one-shot runs to completion during the update (its exit code gates what waits for it).
     ...(oneShot ? { mustRun: false, attach: true, logs: true } : {}),
     image: ctx.image,

@@ -11,7 +11,7 @@ import { checkPort } from '../core/names';
 import { ContainerImage } from '../service/image';
 import { MicroService, MicroServiceProps, ServiceVersion, VersionOptions } from '../service/microservice';
 import { appInterface, findModuleAttribute } from './module';
-import { APP_DIR, EXTRA_REQUIREMENTS_FILE, GunicornSettingValue, LISTEN_HOST_ENV, METRICS_HOST_ENV, PythonServiceRecipe, VERSION_ENV, WRAPPER_FILE } from './recipe';
+import { APP_DIR, EXTRA_REQUIREMENTS_FILE, GunicornSettingValue, LISTEN_HOST_ENV, LISTEN_PORT_ENV, METRICS_HOST_ENV, METRICS_PORT_ENV, PythonServiceRecipe, VERSION_ENV, WRAPPER_FILE } from './recipe';
 import { readRequirements, RequirementsInfo } from './requirements';
 import { ARBITER_MEMORY, AsgiWorkerClass, WorkerProfile, workerProfile, workersFor, WsgiWorkerClass } from './workers';
 
@@ -432,6 +432,14 @@ export abstract class PythonWebApp extends MicroService implements IWarningSourc
     return APP_DIR;
   }
 
+  /** @internal The generated gunicorn.conf.py (and metrics server) listen on the ports these variables name. */
+  public _listenPortEnv(ports: { port: number; metricsPort?: number }): Record<string, string> | undefined {
+    return {
+      [LISTEN_PORT_ENV]: String(ports.port),
+      ...(this.metricsPort !== undefined && ports.metricsPort !== undefined ? { [METRICS_PORT_ENV]: String(ports.metricsPort) } : {}),
+    };
+  }
+
   /** @internal The metrics port, which callers and the public never reach (NetworkPolicies, compose). */
   public _metricsPort(): number | undefined {
     return this.metricsPort;
@@ -727,8 +735,18 @@ function withPythonCommand(hc: HealthCheck, servicePort: number): HealthCheck {
     timeout: hc.timeout,
     failureThreshold: hc.failureThreshold,
     startPeriod: hc.startPeriod,
-    composeCommand: pythonHealthCommand(`http://127.0.0.1:${hc.port ?? servicePort}${hc.path}`, hc.timeout.wholeSeconds),
+    composeCommand: hc.port === undefined
+      ? pythonListenPortHealthCommand(servicePort, hc.path!, hc.timeout.wholeSeconds)
+      : pythonHealthCommand(`http://127.0.0.1:${hc.port}${hc.path}`, hc.timeout.wholeSeconds),
   });
+}
+
+/**
+ * The health command of a check on the service port: it requests the port $PYFLEET_LISTEN_PORT names
+ * when set (a release slot in compose host mode), else the service port, as gunicorn.conf.py binds.
+ */
+export function pythonListenPortHealthCommand(port: number, pathName: string, timeoutSeconds: number): string[] {
+  return ['python', '-c', `import os, urllib.request; urllib.request.urlopen("http://127.0.0.1:%s" % (os.environ.get("${LISTEN_PORT_ENV}") or "${port}") + ${JSON.stringify(pathName)}, timeout=${timeoutSeconds})`];
 }
 
 /** An exec-form command that exits 0 when `url` answers 2xx/3xx: Python's urllib, no curl needed. */

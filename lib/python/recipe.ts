@@ -6,6 +6,10 @@ export const LISTEN_HOST_ENV = 'PYFLEET_LISTEN_HOST';
 
 /** The address the metrics server listens on: 0.0.0.0 unless set (compose host mode sets 127.0.0.1: metrics are never public). */
 export const METRICS_HOST_ENV = 'PYFLEET_METRICS_HOST';
+/** The port gunicorn listens on when set (compose host mode: the release slot's loopback port), else the service port. */
+export const LISTEN_PORT_ENV = 'PYFLEET_LISTEN_PORT';
+/** The port the metrics server listens on when set (compose host mode: the release slot's), else the metrics port. */
+export const METRICS_PORT_ENV = 'PYFLEET_METRICS_PORT';
 /** The version name a container runs (pyfleet sets it on every version); the JSON access log carries it. */
 export const VERSION_ENV = 'PYFLEET_VERSION';
 /** The generated module that wraps the user's app with request metrics and the JSON access log (gunicorn runs `pyfleet_app:app`). */

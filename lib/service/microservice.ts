@@ -508,6 +508,16 @@ export class MicroService extends Construct {
   }
 
   /**
+   * Environment that makes this service's server listen on `port` (and its metrics on `metricsPort`)
+   * instead of the configured ports: compose host mode runs each release of a version on a loopback
+   * port of its own. Undefined when pyfleet does not control the server's ports (an image of the user's own).
+   * @internal
+   */
+  public _listenPortEnv(_ports: { port: number; metricsPort?: number }): Record<string, string> | undefined {
+    return undefined;
+  }
+
+  /**
    * The container port pyfleet's generated metrics endpoint listens on, or undefined. It is one of
    * `additionalPorts` (named `metrics`) that callers and the public never reach.
    * @internal

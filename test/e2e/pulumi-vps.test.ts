@@ -39,7 +39,8 @@ maybe('examples/vps services under gunicorn, configured as DockerHostDeployment 
     const app = new App({ outdir: tempDir('pyfleet-pulumi-e2e-') });
     const d = new DockerHostDeployment('vps', { stack: buildVps(app), host: 'ssh://deploy@203.0.113.7' });
     await settle(Object.values(d.containers).flat());
-    containers = new Map(ofType('docker:index/container:Container').map((c) => [c.inputs.name, c.inputs]));
+    // By container name; a version behind the gateway is named per release (vps-web-v1-<hash>-1): keyed without the hash.
+    containers = new Map(ofType('docker:index/container:Container').map((c) => [String(c.inputs.name).replace(/-[0-9a-f]{12}-(\d+)$/, '-$1'), c.inputs]));
     for (const svc of ['quotes', 'web']) ports[svc] = await freePort();
   });
 

@@ -34,7 +34,8 @@ describe('examples/canary', () => {
     expect(Object.keys(compose.services).sort()).toEqual(['order-service', 'order-service-v1', 'order-service-v2', 'user-service']);
     expect(compose.services['order-service'].ports).toEqual(['0.0.0.0:80:8002/tcp']);
     const cfg = fs.readFileSync(path.join(outdir, 'canary.compose/order-service-gateway.cfg'), 'utf8');
-    expect(cfg).toMatch(/server-template v1- 2 order-service-v1:8002 .*inter 10s .*rise 4 .*error-limit 5 on-error mark-down maxconn 100/);
+    // Two replicas of v1, a spare server slot each for releases.
+    expect(cfg).toMatch(/server-template v1- 4 order-service-v1:8002 .*inter 10s .*rise 4 .*error-limit 5 on-error mark-down maxconn 100/);
   });
 
   const HAVE = haveEngine('haproxy', 'apt-get install haproxy');

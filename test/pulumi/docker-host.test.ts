@@ -3,7 +3,7 @@ import * as path from 'path';
 import * as pulumi from '@pulumi/pulumi';
 import { App, Compose, ComposeNetworkMode, ContainerImage, Cpu, MicroService, PyfleetError, Size, Stack } from '../../lib';
 import { composeOrder, composeSizeToMiB, CPU_PERIOD_MICROS, DockerHostDeployment, goDurationMillis, KubernetesDeployment } from '../../lib/pulumi';
-import { containerArgs } from '../../lib/pulumi/docker-host';
+import { containerArgs, releasedBehindGateway, releaseHash } from '../../lib/pulumi/docker-host';
 import { GATEWAY_IMAGE } from '../../lib/render/compose/gateway';
 import { buildTestShop, cleanup, sourceDir, tempDir } from './fixtures';
 import { installMocks, ofType, plain, registered, settle, valueOf } from './mocks';
@@ -67,13 +67,20 @@ describe('DockerHostDeployment', () => {
     const total = Object.values<any>(doc.services).reduce((n, s) => n + (s.deploy?.replicas ?? 1), 0);
     expect(all).toHaveLength(total);
     const remote = new Map(ofType('docker:index/remoteImage:RemoteImage').map((r) => [r.inputs.name, r]));
-    for (const c of all) expect(c.deleteBeforeReplace).toBe(true); // fixed container names
+    // Fixed container names (replacement goes first), except the versions behind the gateway, named per release.
+    const released = releasedBehindGateway(doc.services);
+    expect([...released].sort()).toEqual(['order-service-v1', 'order-service-v2']);
+    for (const c of all) {
+      const svcName = c.inputs.labels.find((l: any) => l.label === 'com.docker.compose.service').value;
+      expect({ svcName, deleteBeforeReplace: c.deleteBeforeReplace }).toEqual({ svcName, deleteBeforeReplace: !released.has(svcName) });
+    }
     for (const n of ofType('docker:index/network:Network')) expect(n.deleteBeforeReplace).toBe(true);
     for (const [svcName, svc] of Object.entries<any>(doc.services)) {
       const replicas = svc.deploy?.replicas ?? 1;
       const mine = all.filter((c) => c.inputs.labels.some((l: any) => l.label === 'com.docker.compose.service' && l.value === svcName));
       expect({ svcName, n: mine.length }).toEqual({ svcName, n: replicas });
-      expect(mine.map((c) => c.inputs.name).sort()).toEqual(Array.from({ length: replicas }, (_, i) => `shop-${svcName}-${i + 1}`).sort());
+      const release = released.has(svcName) ? `${releaseHash(svc)}-` : '';
+      expect(mine.map((c) => c.inputs.name).sort()).toEqual(Array.from({ length: replicas }, (_, i) => `shop-${svcName}-${release}${i + 1}`).sort());
       for (const c of mine) {
         const inp = c.inputs;
         // Image: the built reference itself (its tag is the content hash), or the pulled image's id.
@@ -144,7 +151,8 @@ describe('DockerHostDeployment', () => {
     const byName = new Map(containers().map((c) => [c.inputs.name, c.inputs]));
     expect(byName.get('shop-user-service-1')).toMatchObject({ cpuPeriod: 100000, cpuQuota: 50000, memory: 256, memoryReservation: 256 });
     expect(byName.get('shop-user-service-2')).toMatchObject({ cpuPeriod: 100000, cpuQuota: 50000, memory: 256 });
-    expect(byName.get('shop-order-service-v1-1')).toMatchObject({ cpuQuota: 100000, memory: 512 });
+    expect([...byName.keys()].find((n) => /^shop-order-service-v1-[0-9a-f]{12}-1$/.test(n)!)).toBeDefined();
+    expect(byName.get([...byName.keys()].find((n) => /^shop-order-service-v1-[0-9a-f]{12}-1$/.test(n))!)).toMatchObject({ cpuQuota: 100000, memory: 512 });
     expect(byName.get('shop-order-service-1')).toMatchObject({ cpuQuota: 50000, memory: 128 });
   });
 
@@ -305,5 +313,31 @@ describe('DockerHostDeployment', () => {
     // Built once per target: pushed for the cluster, built on the host for Docker; same tags.
     const images = ofType('docker:index/image:Image');
     expect(images.filter((i) => i.inputs.skipPush).map((i) => i.inputs.imageName).sort()).toEqual(images.filter((i) => !i.inputs.skipPush).map((i) => i.inputs.imageName).sort());
+  });
+  test('a release behind the gateway: new containers with names of their own, healthy before the old go, the gateway after them', async () => {
+    const names = async (orders: string): Promise<Map<string, { name: string; deleteBeforeReplace: boolean; dependsOn: string[]; wait: boolean }>> => {
+      await installMocks();
+      await deploy('vps', buildTestShop(undefined, { orders: sourceDir(orders) }));
+      return new Map(containers().map((c) => [c.name, { name: c.inputs.name, deleteBeforeReplace: c.deleteBeforeReplace, dependsOn: c.dependsOn, wait: c.inputs.wait === true }]));
+    };
+    const first = await names('print("orders")\n');
+    const second = await names('print("orders, release 2")\n');
+    // Same Pulumi resource, another container name: Pulumi replaces it, creating the new one first
+    // (no deleteBeforeReplace) and, with wait, only once Docker reports it healthy; then it deletes the old.
+    const v1 = 'vps-order-service-v1-1';
+    expect(first.get(v1)!.name).toMatch(/^shop-order-service-v1-[0-9a-f]{12}-1$/);
+    expect(second.get(v1)!.name).not.toBe(first.get(v1)!.name);
+    expect(second.get(v1)).toMatchObject({ deleteBeforeReplace: false, wait: true });
+    // A service not behind a gateway keeps compose's fixed name (nothing changed for it here).
+    expect(second.get('vps-user-service-1')).toMatchObject({ name: 'shop-user-service-1', deleteBeforeReplace: true });
+    // The gateway is created after (depends on) every version container, and keeps its fixed name.
+    const gw = second.get('vps-order-service-1')!;
+    expect(gw.name).toBe('shop-order-service-1');
+    expect(gw.deleteBeforeReplace).toBe(true);
+    expect(gw.dependsOn).toEqual(expect.arrayContaining([v1, 'vps-order-service-v2-1']));
+    // It finds a version's containers by DNS with a spare server slot per replica, so that the old and
+    // the new release are both servers while they overlap.
+    const cfg = containers().find((c) => c.name === 'vps-order-service-1')!.inputs.uploads[0].content as string;
+    expect(cfg).toMatch(/server-template v1- 2 order-service-v1:8002 /);
   });
 });

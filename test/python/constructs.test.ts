@@ -153,7 +153,8 @@ describe('construct model', () => {
     const [out] = (s.node.root as App).synthesize();
     const test = (out.results.compose as any).services.api.healthcheck.test;
     expect(test.slice(0, 3)).toEqual(['CMD', 'python', '-c']);
-    expect(test[3]).toContain('http://127.0.0.1:9000/ready');
+    // The port $PYFLEET_LISTEN_PORT names (a release slot in compose host mode), else the service port.
+    expect(test[3]).toContain('urlopen("http://127.0.0.1:%s" % (os.environ.get("PYFLEET_LISTEN_PORT") or "9000") + "/ready"');
   });
 
   test('a version built from another source gets its own context; the package index is a build argument', () => {

@@ -118,7 +118,7 @@ describe('generated files', () => {
     for (const hook of ['on_starting', 'when_ready', 'post_fork', 'child_exit', 'nworkers_changed']) expect(conf).toMatch(new RegExp(`^def ${hook}\\(`, 'm'));
     expect(conf).toContain('multiprocess.mark_process_dead(worker.pid, _METRICS_DIR)');
     expect(conf).toContain('os.environ.get("PROMETHEUS_MULTIPROC_DIR") or "/tmp/prometheus"');
-    expect(conf).toMatch(/^_METRICS_PORT = 9100$/m);
+    expect(conf).toMatch(/^_METRICS_PORT = int\(os\.environ\.get\("PYFLEET_METRICS_PORT"\) or "9100"\)$/m);
     expect(files['pyfleet_app.py']).toMatch(/^_TARGET = "app:app"$/m);
     expect(files['pyfleet_app.py']).toMatch(/^_INTERFACE = "asgi"$/m);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pyfleet-compile-'));

@@ -80,7 +80,8 @@ describe('compose gateway rendering', () => {
     expect(lines).toContain('retry-on conn-failure empty-response junk-response response-timeout 500 501 502 503 504');
     expect(lines).toContain('http-request set-timeout server 2s if { var(txn.rule) -m int eq 2 }');
     expect(lines).toContain('balance leastconn');
-    const server = lines.find((l) => l.startsWith('server-template v1- 2 order-service-v1:8002'))!;
+    // 2 replicas, a spare server slot each for releases.
+    const server = lines.find((l) => l.startsWith('server-template v1- 4 order-service-v1:8002'))!;
     expect(server).toContain('observe layer7 error-limit 5 on-error mark-down');
     expect(server).toContain('maxconn 100');
     expect(server).toContain('inter 10s');
@@ -209,12 +210,12 @@ describe('compose gateway rendering', () => {
     expect(synthProblems(s.app).map((p) => p.problem)).toEqual([expect.stringMatching(/rules 0 and 1 retry requests to version "v1" differently/)]);
   });
 
-  test('host networking cannot run a gateway', () => {
+  test('host networking runs a gateway only for services whose listen port pyfleet sets', () => {
     const app = new App({ outdir: path.join(os.tmpdir(), 'pyfleet-unused') });
     const stack = new Stack(app, 'shop', { mesh: Mesh.istio(), compose: { networkMode: ComposeNetworkMode.HOST } });
     const svc = new MicroService(stack, 'api', { image: ContainerImage.fromRegistry('registry.example.com/api:1.0.0'), replicas: 1 });
     new CircuitBreaker(stack, 'b', { service: svc, maxConnections: 5 });
-    expect(synthProblems(app).map((p) => p.problem)).toEqual([expect.stringMatching(/needs a private network/)]);
+    expect(synthProblems(app).map((p) => p.problem)).toEqual([expect.stringMatching(/cannot set the listen port of an image of your own/)]);
   });
 
   test('byte-identical across two synths', () => {

@@ -213,7 +213,7 @@ describe('compose output', () => {
     expect(gateway.depends_on).toEqual({ 'hello-v1': { condition: 'service_healthy', restart: true } });
     const conf = out.files.get(gateway.volumes[0].source.replace(/^\.\//, ''))!;
     expect(conf).toMatch(/bind :5000\n/);
-    expect(conf).toMatch(/server-template v1- 3 hello-v1:5000 /);
+    expect(conf).toMatch(/server-template v1- 6 hello-v1:5000 /); // 3 replicas, a spare slot each for releases
     expect(dclint(path.join(out.dir, 'hello.compose.yml'))).toEqual({ errors: [], warnings: [] });
   });
 

@@ -191,3 +191,50 @@ export function stackConfig(cli: string, file: string, env: NodeJS.ProcessEnv = 
   // js-yaml is loaded lazily: docker.ts is also imported by tests that parse no YAML.
   return (require('js-yaml') as typeof import('js-yaml')).load(r.stdout);
 }
+
+/**
+ * A stand-in for the official HAProxy image (no registry is reachable here): Debian's haproxy 2.6 (the
+ * same LTS branch as the pinned haproxy:2.6 image) and the shared libraries it links that the base lacks,
+ * on the stand-in base image, honouring the official image's contract: the config at
+ * /usr/local/etc/haproxy/haproxy.cfg, master-worker in the foreground, a non-root user (99, as the
+ * official image's `haproxy` user), and a `wget -q -O /dev/null URL` for the generated health check
+ * (the official alpine image has busybox wget; this one is a small Python script).
+ */
+export function buildHaproxyStandIn(engine: Engine, tag: string, base: string): void {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-haproxy-'));
+  try {
+    const binary = execFileSync('sh', ['-c', 'command -v haproxy'], { encoding: 'utf8', timeout: 10_000 }).trim();
+    fs.mkdirSync(path.join(dir, 'lib'));
+    fs.copyFileSync(binary, path.join(dir, 'haproxy'));
+    const ldd = execFileSync('ldd', [binary], { encoding: 'utf8', timeout: 10_000 });
+    for (const m of ldd.matchAll(/=> (\/\S+)/g)) {
+      // The C library and loader come from the base (the same Debian release).
+      if (/\/(libc|libm|libdl|libpthread|librt|ld-linux[^/]*)\.so/.test(m[1])) continue;
+      fs.copyFileSync(m[1], path.join(dir, 'lib', path.basename(m[1])));
+    }
+    fs.writeFileSync(path.join(dir, 'wget'), [
+      '#!/usr/bin/env python3',
+      '# Stand-in for busybox wget as the generated health check calls it: wget -q -O /dev/null URL.',
+      'import sys, urllib.request',
+      'try:',
+      '    urllib.request.urlopen(sys.argv[-1], timeout=5).read()',
+      'except Exception as e:',
+      '    sys.exit(1)',
+      '',
+    ].join('\n'), { mode: 0o755 });
+    fs.writeFileSync(path.join(dir, 'Dockerfile'), [
+      `FROM ${base}`,
+      'COPY lib/ /usr/local/lib/haproxy-standin/',
+      'COPY haproxy /usr/local/sbin/haproxy',
+      'COPY wget /usr/local/bin/wget',
+      'ENV LD_LIBRARY_PATH=/usr/local/lib/haproxy-standin',
+      'USER 99:99',
+      'STOPSIGNAL SIGUSR1',
+      'CMD ["haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]',
+      '',
+    ].join('\n'));
+    engine.docker(['build', '-t', tag, dir], { timeout: 300_000 });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -15,6 +15,8 @@ import { addProjectMounts, addServiceMounts, composeVolumeWarnings } from './vol
 import { hostModeWarnings, NetworkAttachment, networkNameProblems, networkPlan } from './networks';
 import { dataStoreComposeProblems, dataStoreService, dataVolumes, storeDependencies, storeEnvironment } from './data';
 import { monitoringCompose, monitoringComposeProblems } from '../monitoring/compose';
+import { hostGatewayLayout, hostGatewayPorts, RELEASE_LABEL, releaseLabel } from './host-gateway';
+import { LISTEN_PORT_ENV } from '../../python/recipe';
 import { composeName, GATEWAY_HEALTH_PORT, GATEWAY_IMAGE, GATEWAY_LUA, GATEWAY_LUA_PATH, gatewayConfig, needsGatewayLua, gatewayProblems, needsGateway, PUBLIC_CONTAINER_PORT_BASE, PUBLIC_TLS_CONTAINER_PORT_BASE, gatewayCertificatePath, publicGateways } from './gateway';
 
 /**
@@ -30,11 +32,17 @@ function publishedPort(svc: MicroService): string {
   return `0.0.0.0:${svc.expose!.port}:${svc.port}/tcp`;
 }
 
-function healthTest(svc: MicroService): string[] {
+function healthTest(svc: MicroService, slotted: boolean): string[] {
   const hc = svc.healthCheck;
   if (hc.composeCommand) return ['CMD', ...hc.composeCommand];
-  const url = `http://127.0.0.1:${svc.healthPort}${hc.path}`;
   const timeout = Math.max(1, hc.timeout.seconds);
+  if (slotted) {
+    // A release slot's container checks the port its variable names (`$$` is compose's literal `$`; the shell expands it).
+    const url = `http://127.0.0.1:$\${${LISTEN_PORT_ENV}}${hc.path}`;
+    const py = `-c "import urllib.request; urllib.request.urlopen('${url}', timeout=${timeout})"`;
+    return ['CMD-SHELL', `python3 ${py} 2>/dev/null || python ${py} 2>/dev/null || curl -fsS -o /dev/null "${url}" 2>/dev/null || wget -q -O /dev/null "${url}" || exit 1`];
+  }
+  const url = `http://127.0.0.1:${svc.healthPort}${hc.path}`;
   const py = `-c "import urllib.request; urllib.request.urlopen('${url}', timeout=${timeout})"`;
   return ['CMD-SHELL', `python3 ${py} 2>/dev/null || python ${py} 2>/dev/null || curl -fsS -o /dev/null '${url}' 2>/dev/null || wget -q -O /dev/null '${url}' || exit 1`];
 }
@@ -66,8 +74,11 @@ function renderVersion(model: StackModel, m: ServiceModel, vm: VersionModel, net
   const version = vm.construct;
   const mode = model.compose.networkMode;
   const env: Record<string, string> = {};
-  // Host mode shares the host's interfaces: a service nobody outside calls listens on loopback only.
-  if (mode === ComposeNetworkMode.HOST && !svc.expose) Object.assign(env, svc._loopbackListenEnv());
+  // Host mode behind a gateway: each release of a version runs in a slot of loopback ports (host-gateway.ts).
+  const slotted = mode === ComposeNetworkMode.HOST && needsGateway(svc);
+  // Host mode shares the host's interfaces: a service nobody outside calls (or behind its gateway) listens on loopback only.
+  if (mode === ComposeNetworkMode.HOST && (!svc.expose || slotted)) Object.assign(env, svc._loopbackListenEnv());
+  if (slotted) Object.assign(env, svc._listenPortEnv(releaseLabel(version).slots[0]));
   // ... and its metrics endpoint always on loopback: metrics are never public.
   if (mode === ComposeNetworkMode.HOST) Object.assign(env, svc._loopbackMetricsEnv());
   for (const callee of m.calls) {
@@ -128,7 +139,7 @@ function renderVersion(model: StackModel, m: ServiceModel, vm: VersionModel, net
   const hc = svc.healthCheck;
   if (hc.enabled) {
     service.healthcheck = {
-      test: healthTest(svc),
+      test: healthTest(svc, slotted),
       interval: hc.interval.toGoString(),
       timeout: hc.timeout.toGoString(),
       retries: hc.failureThreshold,
@@ -156,7 +167,7 @@ function renderVersion(model: StackModel, m: ServiceModel, vm: VersionModel, net
   if (mode !== ComposeNetworkMode.OVERLAY) service.security_opt = ['no-new-privileges:true'];
   service.stop_signal = 'SIGTERM';
   service.stop_grace_period = svc.gracefulShutdown.plus(svc.preStopDelay).toGoString();
-  service.labels = sortObject(versionLabels(version));
+  service.labels = sortObject({ ...versionLabels(version), ...(slotted ? { [RELEASE_LABEL]: JSON.stringify(releaseLabel(version)) } : {}) });
   service.logging = composeLogging(model);
   addServiceMounts(service, model, m, vm);
   return [composeName(version), applyOverrides(orderServiceKeys(service), vm.hatches, vm.path)];
@@ -207,21 +218,24 @@ function luaFile(stack: Stack, svc: MicroService): string {
 }
 
 /** The gateway proxy container: carries the service's name and port, enforces its routes and breaker. */
-function gatewayService(model: StackModel, svc: MicroService, networks: Record<string, NetworkAttachment>, conf: Artifact, lua: Artifact | undefined): any {
+function gatewayService(model: StackModel, svc: MicroService, networks: Record<string, NetworkAttachment> | undefined, conf: Artifact, lua: Artifact | undefined): any {
   const swarm = model.compose.networkMode === ComposeNetworkMode.OVERLAY;
   const dependsOn: Record<string, any> = {};
   for (const v of svc.versions) dependsOn[v.workloadName] = { condition: svc.healthCheck.enabled ? 'service_healthy' : 'service_started', restart: true };
   const service: any = { image: GATEWAY_IMAGE };
+  const host = model.compose.networkMode === ComposeNetworkMode.HOST;
   // A swarm ignores start order; HAProxy starts without its servers (init-addr none) and finds them by DNS.
   if (!swarm) service.depends_on = sortObject(dependsOn);
-  attach(service, networks);
+  // Host mode: the gateway binds the service's (and public entries') ports on the host itself.
+  if (host) service.network_mode = 'host';
+  else attach(service, networks!);
   const ports: string[] = [];
   if (svc.expose) ports.push(publishedPort(svc));
   publicGateways(svc).forEach((g, i) => {
     ports.push(`0.0.0.0:${g.httpPort}:${PUBLIC_CONTAINER_PORT_BASE + i}/tcp`);
     if (g.tls) ports.push(`0.0.0.0:${g.httpsPort}:${PUBLIC_TLS_CONTAINER_PORT_BASE + i}/tcp`);
   });
-  if (ports.length > 0) service.ports = ports;
+  if (ports.length > 0 && !host) service.ports = ports;
   // On a swarm the generated files travel as configs (a bind mount would need the file on every node).
   const generated: Array<[Artifact, string]> = [[conf, '/usr/local/etc/haproxy/haproxy.cfg'], ...(lua ? [[lua, GATEWAY_LUA_PATH] as [Artifact, string]] : [])];
   service.volumes = [];
@@ -237,7 +251,7 @@ function gatewayService(model: StackModel, svc: MicroService, networks: Record<s
   if (service.volumes.length === 0) delete service.volumes;
   const g = GATEWAY_RUNTIME;
   service.healthcheck = {
-    test: ['CMD', 'wget', '-q', '-O', '/dev/null', `http://127.0.0.1:${GATEWAY_HEALTH_PORT}/healthz`],
+    test: ['CMD', 'wget', '-q', '-O', '/dev/null', `http://127.0.0.1:${host ? hostGatewayLayout(svc).healthPort : GATEWAY_HEALTH_PORT}/healthz`],
     interval: Duration.millis(g.health.intervalMs).toGoString(), timeout: Duration.millis(g.health.timeoutMs).toGoString(),
     retries: g.health.retries, start_period: Duration.millis(g.health.startPeriodMs).toGoString(), start_interval: '1s',
   };
@@ -317,7 +331,7 @@ export function composeDocument(model: StackModel): { document: ComposeProject; 
     if (needsGateway(svc)) {
       const conf: Artifact = { path: `${stack.stackName}.compose/${svc.serviceName}-gateway.cfg`, content: gatewayConfig(svc) };
       const lua: Artifact | undefined = needsGatewayLua(svc) ? { path: luaFile(stack, svc), content: GATEWAY_LUA } : undefined;
-      const gateway = { ...gatewayService(model, svc, plan.attachments(svc.serviceName)!, conf, lua), logging: composeLogging(model) };
+      const gateway = { ...gatewayService(model, svc, plan.attachments(svc.serviceName), conf, lua), logging: composeLogging(model) };
       services[svc.serviceName] = applyOverrides(orderServiceKeys(gateway), m.hatches, m.path);
       files.push(conf);
       if (lua) files.push(lua);
@@ -374,6 +388,9 @@ function secretVariableClashes(model: StackModel): PyfleetError[] {
 
 /** Host ports a service publishes on the machine its compose project runs on. */
 function publishedHostPorts(svc: MicroService): number[] {
+  if (svc.stack.composeNetworkMode === ComposeNetworkMode.HOST && needsGateway(svc)) {
+    return [...new Set([...hostGatewayPorts(svc), ...publicGateways(svc).flatMap((g) => (g.tls ? [g.httpPort, g.httpsPort] : [g.httpPort]))])];
+  }
   if (svc.stack.composeNetworkMode === ComposeNetworkMode.HOST) return [svc.port, ...Object.values(svc.additionalPorts)];
   return svc.expose ? [svc.expose.port] : [];
 }
@@ -456,7 +473,14 @@ export function composeProblems(models: readonly StackModel[]): PyfleetError[] {
         }
       }
       const containers = svc.versions.reduce((n, v) => n + v.replicas, 0);
-      if (svc.versions.length > 1 || svc.versions.some((v) => v.replicas > 1)) {
+      if (needsGateway(svc)) {
+        // Behind a gateway each version has its own loopback ports (one container per version).
+        const many = svc.versions.filter((v) => v.replicas > 1);
+        if (many.length > 0) {
+          errors.push(new PyfleetError(svc.node.path, `host network mode runs one container per version, but ${many.map((v) => `"${v.versionName}" asks for ${v.replicas}`).join(', ')}; they would all bind one loopback port`,
+            'set replicas: 1 on each version for host mode, or use ComposeNetworkMode.BRIDGE'));
+        }
+      } else if (svc.versions.length > 1 || svc.versions.some((v) => v.replicas > 1)) {
         errors.push(new PyfleetError(svc.node.path, `host network mode runs one container per service, but "${svc.serviceName}" asks for ${containers} containers (${svc.versions.length} version(s)); they would all bind port ${svc.port}`,
           'set replicas: 1 and keep one version for host mode, or use ComposeNetworkMode.BRIDGE'));
       }

@@ -163,8 +163,8 @@ export function networkNameProblems(model: StackModel): PyfleetError[] {
     `give the stack an id of at most ${MAX_NETWORK_NAME - 1 - MIN_KEY} characters (the namespace can stay long: namespace: "..."), or turn segmentation off (networkPolicy: { enabled: false })`)];
 }
 
-/** Host network mode cannot keep containers apart: a warning per stack that would be segmented otherwise. */
+/** Host network mode cannot keep containers apart (nor a gateway's versions from the gateway's callers): a warning per stack that would be segmented otherwise. */
 export function hostModeWarnings(model: StackModel): PyfleetWarning[] {
-  if (!model.compose.enabled || !model.networkPolicy.enabled || model.compose.networkMode !== ComposeNetworkMode.HOST || model.services.length < 2) return [];
+  if (!model.compose.enabled || !model.networkPolicy.enabled || model.compose.networkMode !== ComposeNetworkMode.HOST || (model.services.length < 2 && !model.services.some((m) => needsGateway(m.construct)))) return [];
   return [{ constructPath: model.path, message: 'compose host network mode cannot segment the project: every container shares the host\'s interfaces, so each can reach every other\'s ports whether it calls it or not. Use ComposeNetworkMode.BRIDGE for a network per call' }];
 }

@@ -1,4 +1,4 @@
-import { APP_DIR, EXTRA_REQUIREMENTS_FILE, LISTEN_HOST_ENV, METRICS_HOST_ENV, WRAPPER_FILE } from '../../python/recipe';
+import { APP_DIR, EXTRA_REQUIREMENTS_FILE, LISTEN_HOST_ENV, LISTEN_PORT_ENV, METRICS_HOST_ENV, METRICS_PORT_ENV, WRAPPER_FILE } from '../../python/recipe';
 import { renderAppWrapper } from './pyfleet-app';
 import type { GunicornSettingValue, PythonServiceRecipe } from '../../python/recipe';
 
@@ -159,7 +159,7 @@ export function renderGunicornConf(r: PythonServiceRecipe): string {
   const s = r.sizing;
   const settings: [string, string, string?][] = [
     ['wsgi_app', pythonLiteral(WRAPPER_APP), `${r.module}, wrapped with the JSON access log${r.metrics ? ' and request metrics' : ''} (${WRAPPER_FILE})`],
-    ['bind', `[(os.environ.get("${LISTEN_HOST_ENV}") or "0.0.0.0") + ":${r.port}"]`, `the service port, on all interfaces unless $${LISTEN_HOST_ENV} names one`],
+    ['bind', `[(os.environ.get("${LISTEN_HOST_ENV}") or "0.0.0.0") + ":" + (os.environ.get("${LISTEN_PORT_ENV}") or "${r.port}")]`, `the service port, on all interfaces unless $${LISTEN_HOST_ENV} names one ($${LISTEN_PORT_ENV}: a release slot's port)`],
     ['worker_class', pythonLiteral(r.workerClass)],
     ['workers', '_WORKERS'],
   ];
@@ -313,7 +313,7 @@ function metricsHooks(port: number): string {
 # Metrics: prometheus-client in multiprocess mode. Each worker writes its samples to files in
 # PROMETHEUS_MULTIPROC_DIR (on /tmp, a tmpfs), which the master empties when it starts; the master
 # marks dead workers in child_exit and serves one view summed over every worker on port ${port}.
-_METRICS_PORT = ${port}
+_METRICS_PORT = int(os.environ.get("${METRICS_PORT_ENV}") or "${port}")
 _METRICS_HOST = os.environ.get("${METRICS_HOST_ENV}") or "0.0.0.0"
 _METRICS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or "${METRICS_DIR}"
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = _METRICS_DIR

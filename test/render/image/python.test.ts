@@ -118,7 +118,7 @@ describe.each(ALL.map((g) => [g.name, g] as const))('generated image of %s', (_n
     expect(hc[0]).not.toMatch(/curl|wget/);
     const hcCmd = JSON.parse(hc[0].slice(hc[0].indexOf('CMD ') + 4));
     expect(hcCmd.slice(0, 2)).toEqual(['python', '-c']);
-    expect(hcCmd[2]).toContain(`http://127.0.0.1:${g.port}/healthz`);
+    expect(hcCmd[2]).toContain(`urlopen("http://127.0.0.1:%s" % (os.environ.get("PYFLEET_LISTEN_PORT") or "${g.port}") + "/healthz"`);
     const cmd = get('CMD');
     expect(cmd).toHaveLength(1);
     expect(JSON.parse(cmd[0])).toEqual(['gunicorn', '--config', '/app/gunicorn.conf.py']);
