@@ -156,7 +156,20 @@ class VersionRelease {
   public async release(steps: readonly number[], pauseMs: number, o: DeployOptions): Promise<void> {
     const all = await this.containers();
     for (const c of all.filter((x) => !x.running && x.ours)) await docker(['rm', '-f', c.id], this.env, 60_000);
-    const running = all.filter((c) => c.running);
+    let running = all.filter((c) => c.running);
+    if (running.length > 1) {
+      // A container in a slot the gateway keeps in maintenance serves nothing: one `docker compose up -d`
+      // started after a release, or one an interrupted release never put into the gateway. It goes.
+      const servers = await this.api.servers(this.be);
+      for (const c of running) {
+        const srv = servers.find((x) => x.server === c.slot?.server);
+        if (!srv || !inMaintenance(srv)) continue;
+        this.log(`${this.name}: removing ${c.name}, which the gateway does not serve (its slot ${srv.server} is in maintenance)`);
+        await docker(['stop', '-t', String(Math.ceil(this.spec.stopGraceMs / 1000)), c.id], this.env, this.spec.stopGraceMs + 60_000);
+        await docker(['rm', '-f', c.id], this.env, 60_000);
+      }
+      running = running.filter((c) => !servers.some((x) => x.server === c.slot?.server && inMaintenance(x)));
+    }
     if (running.length > 1) {
       throw new Error(`${this.name}: ${running.length} releases are running (${running.map((c) => c.name).join(', ')}): a release is in progress or was interrupted. Finish it: pyfleet deploy ${o.file} --service ${this.name} --abort (back to the older one)`);
     }

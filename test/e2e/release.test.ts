@@ -173,12 +173,22 @@ run('pyfleet deploy under a real Docker engine (host network mode, a gateway in 
   }, 300_000);
 
   test('a release whose health check never passes: the old one answers throughout, the command fails', async () => {
+    // docker compose up -d after a release starts the compose container again, in the slot the release
+    // left, which the gateway keeps in maintenance: it serves nothing, and the next release removes it.
+    engine.compose(['-p', project, '-f', path.join(base.dir, 'shop.compose129.yml'), 'up', '-d'], base.dir, 300_000);
+    const deadline = Date.now() + 60_000;
+    while (containers().length < 2 && Date.now() < deadline) await sleep(500);
+    expect(containers()).toHaveLength(2);
+    const quiet = await load(`http://127.0.0.1:${port}/`, { requests: 200, concurrency: 4 });
+    expect(quiet.failed).toBe(0);
+    expect(new Set(quiet.bodies)).toEqual(new Set(['r2']));
     const file = release({ RELEASE: 'r-broken', BROKEN: '1' });
     const deploying = deployQuiet([file, '--service', 'order-service', '--project-name', project]);
     const result = await load(`http://127.0.0.1:${port}/`, { until: deploying, concurrency: 4 });
     const d = await deploying;
     figure(`broken release: ${result.ok} ok, ${result.failed} failed; ${d.err.trim()}`);
     expect(d.code).toBe(1);
+    expect(d.out).toMatch(/removing pfrel\d+_order-service-v1_1, which the gateway does not serve \(its slot v1-a is in maintenance\)/);
     expect(d.err).toMatch(/never turned healthy \(Docker reports it unhealthy; last check exited 1/);
     expect(d.err).toMatch(/the old release .* keeps serving, and the new container was removed/);
     expect(result.failed).toBe(0);
