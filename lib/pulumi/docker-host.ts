@@ -2,6 +2,7 @@ import { createHash } from 'crypto';
 import * as path from 'path';
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
+import * as random from '@pulumi/random';
 import { PyfleetError } from '../core/errors';
 import { ComposeNetworkMode, Stack } from '../core/stack';
 import type { Duration } from '../core/units';
@@ -42,8 +43,10 @@ export interface DockerHostDeploymentArgs {
   readonly publicHost?: string;
   /**
    * Values of the variables the compose file reads from the deploying shell for secrets
-   * (`EnvValue.fromSecret("db", "password")` reads `DB_PASSWORD`). Pass Pulumi secrets.
-   * @default - none; a stack with secrets fails with the names to set
+   * (`EnvValue.fromSecret("db", "password")` reads `DB_PASSWORD`). Pass Pulumi secrets. A backing
+   * service's password (`ORDERS_DB_CREDENTIALS_PASSWORD`) that is not given here is generated: a
+   * `@pulumi/random` RandomPassword of 32 letters and digits, kept as a Pulumi secret.
+   * @default - none; a stack with other secrets fails with the names to set
    */
   readonly secrets?: Record<string, pulumi.Input<string>>;
   /**
@@ -131,7 +134,7 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
   public readonly remoteImages: Record<string, docker.RemoteImage>;
   /** The project's networks by compose key (bridge mode: one per call, see the compose target). */
   public readonly networks: Record<string, docker.Network>;
-  /** Named volumes (persistent volumes) by compose key; kept on the host when removed from the stack. */
+  /** Named volumes (persistent volumes, backing services' data) by compose key; kept on the host when removed from the stack. */
   public readonly volumes: Record<string, docker.Volume>;
   /** The provider made from `host`, if any. */
   public readonly provider?: docker.Provider;
@@ -164,6 +167,9 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
 
     // Every check runs before anything is registered, so a mistake leaves no half-made component.
     const services: Record<string, any> = doc.services ?? {};
+    // Backing services' passwords that the caller did not give are generated (below).
+    const generated = synth.output.model.dataStores.filter((d) => args.secrets?.[d.secret.shellVariable] === undefined);
+    const given = new Set([...Object.keys(args.secrets ?? {}), ...generated.map((d) => d.secret.shellVariable)]);
     // CPU, memory and timings as numbers from the model (undefined where an override replaced the key).
     const runtime = composeRuntime(synth.output.model);
     const problems: PyfleetError[] = [];
@@ -182,9 +188,10 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
         }
       }
       for (const [k, v] of Object.entries<string>(def.environment ?? {})) {
-        const secret = /^\$\{([A-Z0-9_]+):\?[^}]*\}$/.exec(v);
-        if (secret && args.secrets?.[secret[1]] === undefined) {
-          problems.push(new PyfleetError(`${stack.node.path}/${svcName}`, `environment variable ${k} reads a secret, but no value was given for ${secret[1]}`, `pass secrets: { ${secret[1]}: config.requireSecret("${secret[1].toLowerCase()}") }`));
+        for (const secret of v.matchAll(SECRET_REFERENCE)) {
+          if (!given.has(secret[1])) {
+            problems.push(new PyfleetError(`${stack.node.path}/${svcName}`, `environment variable ${k} reads a secret, but no value was given for ${secret[1]}`, `pass secrets: { ${secret[1]}: config.requireSecret("${secret[1].toLowerCase()}") }`));
+          }
         }
       }
     }
@@ -227,6 +234,13 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
         name: `${projectName}_${key}`,
         labels: [{ label: 'com.docker.compose.project', value: projectName }, { label: 'com.docker.compose.volume', value: key }],
       }, { ...child, retainOnDelete: true });
+    }
+
+    // Passwords of backing services the caller did not give: random, secret.
+    const secrets: Record<string, pulumi.Input<string>> = { ...(args.secrets ?? {}) };
+    for (const d of generated) {
+      if (secrets[d.secret.shellVariable] !== undefined) continue;
+      secrets[d.secret.shellVariable] = new random.RandomPassword(`${name}-password-${d.name}`, { length: 32, special: false }, { parent: this }).result;
     }
 
     // Images: built ones on the host (no push), registry ones pulled.
@@ -284,7 +298,8 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
           image: imageRefs.get(composeImage(def))!,
           networks: networkIds,
           files,
-          secrets: args.secrets ?? {},
+          secrets,
+          volumes: this.volumes,
           healthyTimeout: args.healthyTimeout,
           runtime: runtime[svcName] ?? {},
         });
@@ -372,11 +387,7 @@ interface ContainerContext {
 
 /** The docker.Container arguments of replica `index` (from 1) of compose service `svcName`. */
 export function containerArgs(project: string, svcName: string, def: any, index: number, ctx: ContainerContext): docker.ContainerArgs {
-  const envs = Object.entries<string>(def.environment ?? {}).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => {
-    const secret = /^\$\{([A-Z0-9_]+):\?[^}]*\}$/.exec(v);
-    if (secret) return pulumi.interpolate`${k}=${ctx.secrets[secret[1]]}`;
-    return `${k}=${v.replace(/\$\$/g, '$')}`; // compose escapes a literal $ as $$
-  });
+  const envs = Object.entries<string>(def.environment ?? {}).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => interpolateSecrets(`${k}=${v}`, ctx.secrets));
 
   const oneShot = def.restart === 'no' && def.labels?.['app.kubernetes.io/component'] === 'migration';
   const args: any = {
@@ -386,7 +397,7 @@ export function containerArgs(project: string, svcName: string, def: any, index:
     image: ctx.image,
     envs: envs.length > 0 ? envs : undefined,
     entrypoints: def.entrypoint,
-    command: def.command,
+    command: def.command ? (def.command as string[]).map((c) => interpolateSecrets(c, ctx.secrets)) : undefined,
     restart: def.restart ?? 'no',
     user: def.user,
     readOnly: def.read_only,
@@ -472,4 +483,23 @@ export function containerArgs(project: string, svcName: string, def: any, index:
 
   for (const k of Object.keys(args)) if (args[k] === undefined) delete args[k];
   return args as docker.ContainerArgs;
+}
+
+/** A compose secret reference, `${VAR:?message}`, as the compose target writes it. */
+const SECRET_REFERENCE = /\$\{([A-Z0-9_]+):\?[^}]*\}/g;
+
+/**
+ * A compose value with its secret references replaced by the given secrets (as compose interpolates
+ * them from the deploying shell) and `$$` by `$`: a plain string without secrets, a secret output with.
+ */
+export function interpolateSecrets(value: string, secrets: Record<string, pulumi.Input<string>>): pulumi.Input<string> {
+  const parts: Array<pulumi.Input<string>> = [];
+  let last = 0;
+  for (const m of value.matchAll(SECRET_REFERENCE)) {
+    parts.push(value.slice(last, m.index).replace(/\$\$/g, '$'), secrets[m[1]]);
+    last = m.index! + m[0].length;
+  }
+  const rest = value.slice(last).replace(/\$\$/g, '$'); // compose escapes a literal $ as $$
+  if (parts.length === 0) return rest;
+  return pulumi.all([...parts, rest]).apply((xs) => xs.join(''));
 }
