@@ -1,12 +1,17 @@
-// examples/shop: two FastAPI services; order-service calls user-service through USER_SERVICE_URL.
+// examples/shop: two FastAPI services; order-service calls user-service through USER_SERVICE_URL and
+// keeps its orders in Postgres (ORDERS_DB_URL); user-service caches lookups in Redis (CACHE_URL).
 // No hand-written Dockerfiles: FastApiApp generates the image (Dockerfile, gunicorn.conf.py, .dockerignore).
 // Run `cdk8s synth` in this folder, or `npx projen shop` at the top of the repository.
 import * as path from 'path';
-import { App, Cpu, Duration, FastApiApp, HealthCheck, Size, Stack } from '../../lib';
+import { App, Cpu, Duration, FastApiApp, HealthCheck, Postgres, Redis, Size, Stack } from '../../lib';
 import { printSummary } from '../summary';
 
 export function buildShop(app: App): Stack {
   const shop = new Stack(app, 'shop', { namespace: 'shop', imageRegistry: 'registry.example.com/shop' });
+
+  // Backing services: a database for the orders, a cache for user lookups (passwords in Secrets).
+  const ordersDb = new Postgres(shop, 'orders-db', { storage: Size.gibibytes(10) });
+  const cache = new Redis(shop, 'cache', { maxMemory: Size.mebibytes(192) });
 
   const users = new FastApiApp(shop, 'user-service', {
     source: path.join(__dirname, 'services/user'),
@@ -15,6 +20,7 @@ export function buildShop(app: App): Stack {
     cpu: Cpu.millis(500),
     memory: Size.mebibytes(256),
     healthCheck: HealthCheck.http('/healthz', { interval: Duration.seconds(5) }),
+    calls: [cache],
   });
 
   new FastApiApp(shop, 'order-service', {
@@ -24,7 +30,7 @@ export function buildShop(app: App): Stack {
     cpu: Cpu.cores(1),
     memory: Size.mebibytes(512),
     healthCheck: HealthCheck.http('/healthz', { interval: Duration.seconds(5) }),
-    calls: [users],
+    calls: [users, ordersDb],
     expose: { port: 80 },
     replicas: 1,
   });

@@ -4,7 +4,7 @@ import * as path from 'path';
 import { haveEngine } from './engines';
 
 /** Packages the real-run tests need, from pip's local index. */
-export const VENV_PACKAGES = ['flask', 'gunicorn', 'fastapi', 'uvicorn', 'httpx', 'prometheus-client'];
+export const VENV_PACKAGES = ['flask', 'gunicorn', 'fastapi', 'uvicorn', 'httpx', 'prometheus-client', 'psycopg[binary]', 'redis'];
 
 /** Where the shared test virtualenv lives (reused across runs; `npm ci` starts it afresh). */
 export const VENV_DIR = process.env.PYFLEET_TEST_VENV ?? path.join(__dirname, '..', '..', 'node_modules', '.cache', 'pyfleet-venv');
