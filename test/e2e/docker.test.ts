@@ -14,7 +14,7 @@ import * as yaml from 'js-yaml';
 import { App, ComposeNetworkMode, ContainerImage, Cpu, Duration, FastApiApp, HealthCheck, MicroService, Size, Stack } from '../../lib';
 import { expectedCompose } from '../support/expected-reachability';
 import { composeReachability } from '../support/reachability';
-import { containerLogs, Engine, forDockerCompose129, haveDocker, importBase, localIndexDir, serveIndex, startEngine, swarmCli } from '../support/docker';
+import { containerLogs, Engine, forDockerCompose129, haveDocker, importBase, indexWithStandIns, localIndexDir, serveIndex, startEngine, swarmCli } from '../support/docker';
 import { freePort, get, Started, stopAll } from '../support/process';
 import { havePython } from '../support/python';
 import { Synthesized, synth, tmpdir } from '../support/synth';
@@ -95,7 +95,8 @@ run('generated images and the compose project under a real Docker engine', () =>
     expect([...bases]).toHaveLength(1);
     for (const b of bases) importBase(engine, b);
     base = [...bases][0];
-    index = await serveIndex(localIndexDir());
+    // The shop's order service needs Celery, whose two CLI dependencies the local index lacks: stand-ins (test/support/docker.ts).
+    index = await serveIndex(indexWithStandIns(localIndexDir()));
   }, 600_000);
 
   afterAll(async () => {
