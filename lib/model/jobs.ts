@@ -130,8 +130,13 @@ export interface ScheduleModel {
   readonly timeZone: string;
   /** The command. */
   readonly command: readonly string[];
-  /** The workload it runs as: `service` or `worker`, and its name. */
-  readonly runsAs: { readonly kind: 'service' | 'worker'; readonly name: string };
+  /** The workload it runs as: `kind` (`service` or `worker`) and `name`. */
+  readonly runsAs: {
+    /** `service` or `worker`. */
+    readonly kind: 'service' | 'worker';
+    /** The service's or worker's name (also the ServiceAccount its pods run as). */
+    readonly name: string;
+  };
   /** The image it runs (the service's default version's, or the worker's). */
   readonly image: ImageModel;
   /** Environment, sorted (the default version's or the worker's). */
