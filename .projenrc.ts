@@ -14,6 +14,8 @@ const pulumiLibs = {
   '@pulumi/pulumi': '~3.248.0',
   '@pulumi/kubernetes': '^4.18.0',
   '@pulumi/docker': '^4.11.0',
+  // Random passwords of the backing services' Secrets (KubernetesDeployment) and compose passwords (DockerHost).
+  '@pulumi/random': '^4.21.0',
 };
 
 const project = new typescript.TypeScriptProject({

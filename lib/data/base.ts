@@ -68,12 +68,17 @@ export interface DataStoreProps {
   readonly healthInterval?: Duration;
 }
 
-/** What a concrete store fixes for the base class. */
+/** What a concrete store (Postgres, Redis) fixes for the base class. */
 export interface DataStoreDefaults {
+  /** The engine. */
   readonly kind: DataStoreKind;
+  /** Default port. */
   readonly port: number;
+  /** Default CPU limit. */
   readonly cpu: Cpu;
+  /** Default memory limit. */
   readonly memory: Size;
+  /** Default volume size, or undefined for none. */
   readonly storage?: Size;
 }
 

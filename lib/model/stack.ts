@@ -293,7 +293,12 @@ export interface ConnectionVariable {
   /** True for the password itself. */
   readonly password?: true;
   /** A value built around the password: `before` + password + `after`. */
-  readonly url?: { readonly before: string; readonly after: string };
+  readonly url?: {
+    /** The text before the password (`postgresql://orders_db:`). */
+    readonly before: string;
+    /** The text after the password (`@orders-db:5432/orders_db`). */
+    readonly after: string;
+  };
 }
 
 /** The health check of a backing service: the engine's own tool, run in its container. */
@@ -360,7 +365,14 @@ export interface DataStoreModel {
    * The password's Secret: `name` (Kubernetes Secret), `key` inside it (`password`), and
    * `shellVariable`, the deploying shell's variable compose reads it from (`ORDERS_DB_CREDENTIALS_PASSWORD`).
    */
-  readonly secret: { readonly name: string; readonly key: string; readonly shellVariable: string };
+  readonly secret: {
+    /** Name of the Kubernetes Secret. */
+    readonly name: string;
+    /** Key of the password inside it. */
+    readonly key: string;
+    /** The deploying shell's variable compose reads the password from. */
+    readonly shellVariable: string;
+  };
   /** CPU and memory of the container. */
   readonly resources: ResourcesModel;
   /** The engine's health check. */
@@ -389,13 +401,23 @@ export interface DataStoreModel {
   /** Redis only: the eviction policy. */
   readonly maxMemoryPolicy?: string;
   /** Where callers reach it on each target. */
-  readonly addresses: { readonly kubernetes: DataStoreAddress; readonly compose: DataStoreAddress };
+  readonly addresses: {
+    /** In the cluster: `<name>.<namespace>.svc.cluster.local` and the port. */
+    readonly kubernetes: DataStoreAddress;
+    /** In the compose project: the store's name, or 127.0.0.1 in host network mode, and the port. */
+    readonly compose: DataStoreAddress;
+  };
   /** Prefix of the variables injected into callers (`ORDERS_DB`). */
   readonly envPrefix: string;
   /** `<NAME>_URL`, the connection URL injected into callers. */
   readonly urlVariable: string;
   /** The variables a caller gets on each target, in definition order (the URL after the password). */
-  readonly connection: { readonly kubernetes: readonly ConnectionVariable[]; readonly compose: readonly ConnectionVariable[] };
+  readonly connection: {
+    /** On Kubernetes (the cluster address; the password through a secretKeyRef). */
+    readonly kubernetes: readonly ConnectionVariable[];
+    /** On compose (the project address; the password from the deploying shell). */
+    readonly compose: readonly ConnectionVariable[];
+  };
   /** Labels of its objects and pods (stack labels, `app`, `app.kubernetes.io/*` with component `database` or `cache`). */
   readonly labels: Readonly<Record<string, string>>;
   /** Labels that select its pods: `app`. */

@@ -1,6 +1,7 @@
 import * as path from 'path';
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
+import * as random from '@pulumi/random';
 import { PyfleetError } from '../core/errors';
 import { ComposeNetworkMode, Stack } from '../core/stack';
 import type { Duration } from '../core/units';
@@ -41,8 +42,10 @@ export interface DockerHostDeploymentArgs {
   readonly publicHost?: string;
   /**
    * Values of the variables the compose file reads from the deploying shell for secrets
-   * (`EnvValue.fromSecret("db", "password")` reads `DB_PASSWORD`). Pass Pulumi secrets.
-   * @default - none; a stack with secrets fails with the names to set
+   * (`EnvValue.fromSecret("db", "password")` reads `DB_PASSWORD`). Pass Pulumi secrets. A backing
+   * service's password (`ORDERS_DB_CREDENTIALS_PASSWORD`) that is not given here is generated: a
+   * `@pulumi/random` RandomPassword of 32 letters and digits, kept as a Pulumi secret.
+   * @default - none; a stack with other secrets fails with the names to set
    */
   readonly secrets?: Record<string, pulumi.Input<string>>;
   /**
@@ -132,6 +135,8 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
   public readonly networks: Record<string, docker.Network>;
   /** The provider made from `host`, if any. */
   public readonly provider?: docker.Provider;
+  /** The project's named volumes (backing services' data) by compose key, created before the containers that mount them. */
+  public readonly volumes: Record<string, docker.Volume>;
   /** Address of each public service (`expose`): `http://<host>:<port>`, by service name. */
   public readonly addresses: pulumi.Output<Record<string, string>>;
 
@@ -161,6 +166,9 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
 
     // Every check runs before anything is registered, so a mistake leaves no half-made component.
     const services: Record<string, any> = doc.services ?? {};
+    // Backing services' passwords that the caller did not give are generated (below).
+    const generated = synth.output.model.dataStores.filter((d) => args.secrets?.[d.secret.shellVariable] === undefined);
+    const given = new Set([...Object.keys(args.secrets ?? {}), ...generated.map((d) => d.secret.shellVariable)]);
     // CPU, memory and timings as numbers from the model (undefined where an override replaced the key).
     const runtime = composeRuntime(synth.output.model);
     const problems: PyfleetError[] = [];
@@ -175,9 +183,10 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
         }
       }
       for (const [k, v] of Object.entries<string>(def.environment ?? {})) {
-        const secret = /^\$\{([A-Z0-9_]+):\?[^}]*\}$/.exec(v);
-        if (secret && args.secrets?.[secret[1]] === undefined) {
-          problems.push(new PyfleetError(`${stack.node.path}/${svcName}`, `environment variable ${k} reads a secret, but no value was given for ${secret[1]}`, `pass secrets: { ${secret[1]}: config.requireSecret("${secret[1].toLowerCase()}") }`));
+        for (const secret of v.matchAll(SECRET_REFERENCE)) {
+          if (!given.has(secret[1])) {
+            problems.push(new PyfleetError(`${stack.node.path}/${svcName}`, `environment variable ${k} reads a secret, but no value was given for ${secret[1]}`, `pass secrets: { ${secret[1]}: config.requireSecret("${secret[1].toLowerCase()}") }`));
+          }
         }
       }
     }
@@ -210,6 +219,23 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
       }, { ...child, deleteBeforeReplace: true }); // its name is fixed, so a replacement must go first
     }
     this.networks = networkIds;
+
+    // Named volumes (compose names them <project>_<volume>): the backing services' data. They outlive
+    // the containers (`retainOnDelete`): removing a service from the program keeps its data on the host.
+    this.volumes = {};
+    for (const vol of Object.keys(doc.volumes ?? {})) {
+      this.volumes[vol] = new docker.Volume(`${name}-volume-${vol}`, {
+        name: `${projectName}_${vol}`,
+        labels: [{ label: 'com.docker.compose.project', value: projectName }, { label: 'com.docker.compose.volume', value: vol }],
+      }, { ...child, retainOnDelete: true });
+    }
+
+    // Passwords of backing services the caller did not give: random, secret.
+    const secrets: Record<string, pulumi.Input<string>> = { ...(args.secrets ?? {}) };
+    for (const d of generated) {
+      if (secrets[d.secret.shellVariable] !== undefined) continue;
+      secrets[d.secret.shellVariable] = new random.RandomPassword(`${name}-password-${d.name}`, { length: 32, special: false }, { parent: this }).result;
+    }
 
     // Images: built ones on the host (no push), registry ones pulled.
     this.images = {};
@@ -257,7 +283,8 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
           image: imageRefs.get(composeImage(def))!,
           networks: networkIds,
           files,
-          secrets: args.secrets ?? {},
+          secrets,
+          volumes: this.volumes,
           healthyTimeout: args.healthyTimeout,
           runtime: runtime[svcName] ?? {},
         });
@@ -310,6 +337,8 @@ interface ContainerContext {
   readonly networks: Record<string, docker.Network>;
   readonly files: Map<string, string>;
   readonly secrets: Record<string, pulumi.Input<string>>;
+  /** The project's named volumes by compose key. */
+  readonly volumes?: Record<string, docker.Volume>;
   readonly healthyTimeout?: Duration;
   /** The numbers of this compose service from the model (`{}` for a service pyfleet did not generate). */
   readonly runtime?: ComposeRuntime;
@@ -317,11 +346,7 @@ interface ContainerContext {
 
 /** The docker.Container arguments of replica `index` (from 1) of compose service `svcName`. */
 export function containerArgs(project: string, svcName: string, def: any, index: number, ctx: ContainerContext): docker.ContainerArgs {
-  const envs = Object.entries<string>(def.environment ?? {}).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => {
-    const secret = /^\$\{([A-Z0-9_]+):\?[^}]*\}$/.exec(v);
-    if (secret) return pulumi.interpolate`${k}=${ctx.secrets[secret[1]]}`;
-    return `${k}=${v.replace(/\$\$/g, '$')}`; // compose escapes a literal $ as $$
-  });
+  const envs = Object.entries<string>(def.environment ?? {}).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => interpolateSecrets(`${k}=${v}`, ctx.secrets));
 
   const oneShot = def.restart === 'no' && def.labels?.['app.kubernetes.io/component'] === 'migration';
   const args: any = {
@@ -331,7 +356,7 @@ export function containerArgs(project: string, svcName: string, def: any, index:
     image: ctx.image,
     envs: envs.length > 0 ? envs : undefined,
     entrypoints: def.entrypoint,
-    command: def.command,
+    command: def.command ? (def.command as string[]).map((c) => interpolateSecrets(c, ctx.secrets)) : undefined,
     restart: def.restart ?? 'no',
     user: def.user,
     readOnly: def.read_only,
@@ -400,7 +425,10 @@ export function containerArgs(project: string, svcName: string, def: any, index:
     args.waitTimeout = Math.ceil(ms / 1000);
   }
 
-  const uploads = (def.volumes ?? []).map((v: any) => {
+  // Named volumes mount the project's volume; bind mounts are generated files, uploaded.
+  const named = (def.volumes ?? []).filter((v: any) => typeof v === 'object' && v.type === 'volume');
+  if (named.length > 0) args.volumes = named.map((v: any) => ({ volumeName: ctx.volumes![v.source].name, containerPath: v.target, readOnly: v.read_only === true ? true : undefined }));
+  const uploads = (def.volumes ?? []).filter((v: any) => !(typeof v === 'object' && v.type === 'volume')).map((v: any) => {
     const source = typeof v === 'string' ? v.split(':')[0] : v.source;
     const target = typeof v === 'string' ? v.split(':')[1] : v.target;
     return { file: target, content: ctx.files.get(source)! };
@@ -409,4 +437,23 @@ export function containerArgs(project: string, svcName: string, def: any, index:
 
   for (const k of Object.keys(args)) if (args[k] === undefined) delete args[k];
   return args as docker.ContainerArgs;
+}
+
+/** A compose secret reference, `${VAR:?message}`, as the compose target writes it. */
+const SECRET_REFERENCE = /\$\{([A-Z0-9_]+):\?[^}]*\}/g;
+
+/**
+ * A compose value with its secret references replaced by the given secrets (as compose interpolates
+ * them from the deploying shell) and `$$` by `$`: a plain string without secrets, a secret output with.
+ */
+export function interpolateSecrets(value: string, secrets: Record<string, pulumi.Input<string>>): pulumi.Input<string> {
+  const parts: Array<pulumi.Input<string>> = [];
+  let last = 0;
+  for (const m of value.matchAll(SECRET_REFERENCE)) {
+    parts.push(value.slice(last, m.index).replace(/\$\$/g, '$'), secrets[m[1]]);
+    last = m.index! + m[0].length;
+  }
+  const rest = value.slice(last).replace(/\$\$/g, '$'); // compose escapes a literal $ as $$
+  if (parts.length === 0) return rest;
+  return pulumi.all([...parts, rest]).apply((xs) => xs.join(''));
 }

@@ -3,8 +3,10 @@ import * as path from 'path';
 import * as docker from '@pulumi/docker';
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
+import * as random from '@pulumi/random';
 import { PyfleetError } from '../core/errors';
 import type { Stack } from '../core/stack';
+import type { StackModel } from '../model/stack';
 import type { Duration } from '../core/units';
 import { assetOutdir, BuiltImage, sorted, synthesizeStack, writeContexts } from './common';
 
@@ -82,6 +84,14 @@ export interface KubernetesDeploymentArgs {
    * @default - the App's outdir
    */
   readonly assetDir?: string;
+  /**
+   * Create the credentials Secret of each backing service (Postgres, Redis): a random password of 32
+   * letters and digits (`@pulumi/random` RandomPassword, kept as a Pulumi secret; URL-safe, since it
+   * goes into `<NAME>_URL` as it is) under the key `password`, before the workloads that read it. Set to
+   * false when the Secrets exist already (the manifests reference them by name).
+   * @default true
+   */
+  readonly createDataStoreSecrets?: boolean;
   /**
    * Await control per resource: keys are a kind (`Deployment`) or a kind and name
    * (`Deployment/order-service-v1`); the name wins over the kind.
@@ -193,11 +203,23 @@ export class KubernetesDeployment extends pulumi.ComponentResource {
     // Resources, in apply order; dependsOn as computed from the objects themselves.
     const resources = new Map<string, pulumi.CustomResource>();
     const byKey = new Map<string, any>(synth.manifests.map((o) => [objectKey(o), o]));
-    const deps = dependencies(synth.manifests);
+    // The backing services' Secrets: made by this component, so workloads that read them wait for them.
+    const secrets = (args.createDataStoreSecrets ?? true) ? dataStoreSecrets(synth.output.model) : [];
+    for (const sec of secrets) byKey.set(sec.key, sec.manifest);
+    const deps = dependencies([...synth.manifests, ...secrets.map((x) => x.manifest)]);
     this.objects = [];
-    for (const manifest of topological(synth.manifests, deps, byKey)) {
+    for (const manifest of topological([...synth.manifests, ...secrets.map((x) => x.manifest)], deps, byKey)) {
       const key = objectKey(manifest);
       const dependsOn = (deps.get(key) ?? []).filter((k) => byKey.has(k));
+      const secret = secrets.find((x) => x.key === key);
+      if (secret) {
+        const password = new random.RandomPassword(`${name}-password-${secret.store}`, { length: 32, special: false }, { parent: this });
+        const resource = new k8s.core.v1.Secret(`${name}-secret-${manifest.metadata.name}`, { ...manifest, stringData: { [secret.passwordKey]: password.result } },
+          { parent: this, provider, dependsOn: dependsOn.map((k) => resources.get(k)!), additionalSecretOutputs: ['stringData', 'data'] });
+        resources.set(key, resource);
+        this.objects.push({ key, manifest, resource, dependsOn });
+        continue;
+      }
       const awaitOpts = args.await?.[`${manifest.kind}/${manifest.metadata.name}`] ?? args.await?.[manifest.kind];
       let content = substituteImages(manifest, digests);
       if (awaitOpts?.skipAwait) {
@@ -234,6 +256,17 @@ export class KubernetesDeployment extends pulumi.ComponentResource {
     this.addresses = pulumi.output(addresses) as pulumi.Output<Record<string, string>>;
     this.registerOutputs({ addresses: this.addresses });
   }
+}
+
+/** The credentials Secrets of a stack's backing services (one per Secret name), as manifests without data. */
+function dataStoreSecrets(model: StackModel): Array<{ key: string; store: string; passwordKey: string; manifest: any }> {
+  const out: Array<{ key: string; store: string; passwordKey: string; manifest: any }> = [];
+  for (const d of model.dataStores) {
+    const key = `Secret/${model.namespace}/${d.secret.name}`;
+    if (out.some((x) => x.key === key)) continue;
+    out.push({ key, store: d.name, passwordKey: d.secret.key, manifest: { apiVersion: 'v1', kind: 'Secret', metadata: { name: d.secret.name, namespace: model.namespace, labels: { ...d.labels } }, type: 'Opaque' } });
+  }
+  return out;
 }
 
 /** The objects in apply order, moved only where an object would come before something it depends on. */

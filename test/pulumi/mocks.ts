@@ -70,6 +70,9 @@ export async function installMocks(project = 'pyfleet-test', stack = 'test'): Pr
           state.status = { loadBalancer: { ingress: [{ ip: '203.0.113.10' }] } };
         }
       }
+      if (args.type === 'random:index/randomPassword:RandomPassword') {
+        state.result = `mock-password-${args.name.length}`;
+      }
       if (args.type === 'docker:index/image:Image') {
         state.repoDigest = mockDigest(args.inputs.imageName);
       }
