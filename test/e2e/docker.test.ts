@@ -95,7 +95,7 @@ run('generated images and the compose project under a real Docker engine', () =>
     expect([...bases]).toHaveLength(1);
     for (const b of bases) importBase(engine, b);
     base = [...bases][0];
-    // The shop's order service needs Celery, whose two CLI dependencies the local index lacks: stand-ins (test/support/docker.ts).
+    // The local index lacks Celery's two CLI dependencies and async-timeout (redis 8 on the base's Python 3.11.2): stand-ins (test/support/docker.ts).
     index = await serveIndex(indexWithStandIns(localIndexDir()));
   }, 600_000);
 
@@ -117,8 +117,13 @@ run('generated images and the compose project under a real Docker engine', () =>
   }, 180_000);
 
   function build(context: string, tag: string): string {
-    return engine.docker(['build', '--network', 'host', '--build-arg', `PIP_INDEX_URL=${index.url}`, '-t', tag, context],
-      { timeout: 600_000 });
+    try {
+      return engine.docker(['build', '--network', 'host', '--build-arg', `PIP_INDEX_URL=${index.url}`, '-t', tag, context],
+        { timeout: 600_000 });
+    } catch (e) {
+      // pip's own message (e.g. a requirement the index lacks) is in the build's output, not in the exit status.
+      throw new Error(`docker build of ${context} failed:\n${String((e as any).stdout ?? '').slice(-4000)}\n${String((e as any).stderr ?? '').slice(-2000)}`);
+    }
   }
 
   test('each generated Dockerfile builds into a non-root image that keeps the package index out', () => {
