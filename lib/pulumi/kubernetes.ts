@@ -208,7 +208,11 @@ export class KubernetesDeployment extends pulumi.ComponentResource {
     for (const sec of secrets) byKey.set(sec.key, sec.manifest);
     const deps = dependencies([...synth.manifests, ...secrets.map((x) => x.manifest)]);
     this.objects = [];
-    for (const manifest of topological([...synth.manifests, ...secrets.map((x) => x.manifest)], deps, byKey)) {
+    // In apply order the Secrets come where the Kubernetes target puts Secrets: after the Namespace and ServiceAccounts.
+    const at = synth.manifests.findIndex((o) => o.kind !== 'Namespace' && o.kind !== 'ServiceAccount');
+    const ordered = [...synth.manifests];
+    ordered.splice(at < 0 ? ordered.length : at, 0, ...secrets.map((x) => x.manifest));
+    for (const manifest of topological(ordered, deps, byKey)) {
       const key = objectKey(manifest);
       const dependsOn = (deps.get(key) ?? []).filter((k) => byKey.has(k));
       const secret = secrets.find((x) => x.key === key);

@@ -5,7 +5,7 @@ import { App } from '../../lib';
 import { buildHello } from '../../examples/hello/main';
 import { buildShop } from '../../examples/shop/main';
 import { crossObjectProblems, dclint, validateComposeSchema, validateKubernetesObject } from '../support/checks';
-import { load, readTree, tmpdir } from '../support/synth';
+import { load, quietSynth, readTree, tmpdir } from '../support/synth';
 
 const examples: Array<[string, (app: App) => unknown]> = [['shop', buildShop], ['hello', buildHello]];
 
@@ -13,7 +13,8 @@ function synthInto(build: (app: App) => unknown): string {
   const dir = path.join(tmpdir(), 'dist');
   const app = new App({ outdir: dir });
   build(app);
-  app.synth();
+  // Quiet: what synth prints is exactly app.warnings() (the shop's notes about the Secrets to create).
+  quietSynth(app);
   return dir;
 }
 
@@ -75,6 +76,12 @@ test('examples/shop: order-service calls user-service through the injected URL o
   for (const d of out.k8s('shop').filter((o) => o.kind === 'Deployment')) {
     expect(d.spec.template.spec.containers[0].resources.limits).toEqual(expect.objectContaining({ cpu: expect.any(String), memory: expect.any(String) }));
   }
+  // Its orders in Postgres, its user lookups cached in Redis: the URLs with the password from the Secret.
+  expect(env).toContainEqual({ name: 'ORDERS_DB_URL', value: 'postgresql://orders_db:$(ORDERS_DB_PASSWORD)@orders-db.shop.svc.cluster.local:5432/orders_db' });
+  const usersEnv = out.find('shop', 'Deployment', 'user-service-v1').spec.template.spec.containers[0].env;
+  expect(usersEnv).toContainEqual({ name: 'CACHE_URL', value: 'redis://:$(CACHE_PASSWORD)@cache.shop.svc.cluster.local:6379/0' });
+  expect(out.find('shop', 'StatefulSet', 'orders-db').spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('10Gi');
+  expect(compose.services['order-service'].depends_on['orders-db'].condition).toBe('service_healthy');
   fs.rmSync(path.dirname(dir), { recursive: true, force: true });
 });
 

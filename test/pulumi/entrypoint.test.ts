@@ -50,7 +50,7 @@ test('lib/index.ts reaches no Pulumi package and no file of lib/pulumi', () => {
 
 test('lib/pulumi reaches the Pulumi packages (the closure walk sees them)', () => {
   const { packages } = closure(path.join(root, 'lib/pulumi/index.ts'));
-  expect([...packages].filter((p) => p.startsWith('@pulumi/')).sort()).toEqual(['@pulumi/docker', '@pulumi/kubernetes', '@pulumi/pulumi']);
+  expect([...packages].filter((p) => p.startsWith('@pulumi/')).sort()).toEqual(['@pulumi/docker', '@pulumi/kubernetes', '@pulumi/pulumi', '@pulumi/random']);
 });
 
 test('package.json: two entry points, Pulumi packages as optional peers', () => {
