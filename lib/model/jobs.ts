@@ -6,6 +6,7 @@ import type { Schedule } from '../jobs/schedule';
 import type { EnvValue } from '../service/env';
 import { MicroService } from '../service/microservice';
 import { DataStoreKind } from '../data/base';
+import { stackDataStores } from '../data/resolve';
 import { CELERY_BROKER_ENV, CeleryWorker } from '../workers/celery';
 import { stackMigrations, stackSchedules, stackWorkers } from '../workers/registry';
 import type { Worker } from '../workers/worker';
@@ -319,6 +320,7 @@ export function validateBackground(stacks: readonly Stack[]): PyfleetError[] {
   const errors: PyfleetError[] = [];
   for (const stack of stacks) {
     const names = new Map<string, string>();
+    for (const d of stackDataStores(stack)) names.set(d.storeName, d.node.path);
     for (const s of stack.services) {
       names.set(s.serviceName, s.node.path);
       for (const v of s.versions) names.set(v.workloadName, v.node.path);

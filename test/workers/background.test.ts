@@ -2,6 +2,7 @@
 // Kubernetes and compose targets make of them, validated against the real schemas and Pod Security
 // "restricted"; the cron expressions' next runs against hand-computed times (a DST change included).
 import { execFileSync } from 'child_process';
+import { Construct } from 'constructs';
 import * as fs from 'fs';
 import * as yaml from 'js-yaml';
 import * as path from 'path';
@@ -221,6 +222,22 @@ describe('validation', () => {
       const msgs = (e as PyfleetValidationError).errors.map((x) => x.message);
       expect(msgs.some((m) => /shop\/w: the Celery worker has no broker/.test(m))).toBe(true);
       expect(msgs.some((m) => /shop\/v: taskTimeLimit 300s is longer than gracefulShutdown 60s/.test(m))).toBe(true);
+    }
+  });
+
+  test('a worker named like a service or a backing service; a built worker image on a swarm with the placeholder registry', () => {
+    const app = new App({ outdir: tmpdir() });
+    const s = new Stack(app, 'shop', { compose: { networkMode: ComposeNetworkMode.OVERLAY } });
+    new Redis(new Construct(s, 'data'), 'cache');
+    new Worker(s, 'cache', { image: ContainerImage.fromRegistry('a/b:1.0.0') });
+    new CeleryWorker(s, 'celery', { source: src, env: { CELERY_BROKER_URL: 'redis://x:6379/0' } });
+    try {
+      app.synth();
+      throw new Error('no error');
+    } catch (e) {
+      const msgs = (e as PyfleetValidationError).errors.map((x) => x.message);
+      expect(msgs.some((m) => /shop\/cache: worker "cache" has the name of "shop\/data\/cache"/.test(m))).toBe(true);
+      expect(msgs.some((m) => /shop\/celery: the stack deploys to a Docker swarm.*this worker's image is built from source/.test(m))).toBe(true);
     }
   });
 
