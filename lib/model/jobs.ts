@@ -6,6 +6,7 @@ import type { Schedule } from '../jobs/schedule';
 import type { EnvValue } from '../service/env';
 import { MicroService } from '../service/microservice';
 import { DataStoreKind } from '../data/base';
+import { stackDataStores } from '../data/resolve';
 import { CELERY_BROKER_ENV, CeleryWorker } from '../workers/celery';
 import { stackMigrations, stackSchedules, stackWorkers } from '../workers/registry';
 import type { Worker } from '../workers/worker';
@@ -130,8 +131,13 @@ export interface ScheduleModel {
   readonly timeZone: string;
   /** The command. */
   readonly command: readonly string[];
-  /** The workload it runs as: `service` or `worker`, and its name. */
-  readonly runsAs: { readonly kind: 'service' | 'worker'; readonly name: string };
+  /** The workload it runs as: `kind` (`service` or `worker`) and `name`. */
+  readonly runsAs: {
+    /** `service` or `worker`. */
+    readonly kind: 'service' | 'worker';
+    /** The service's or worker's name (also the ServiceAccount its pods run as). */
+    readonly name: string;
+  };
   /** The image it runs (the service's default version's, or the worker's). */
   readonly image: ImageModel;
   /** Environment, sorted (the default version's or the worker's). */
@@ -314,6 +320,7 @@ export function validateBackground(stacks: readonly Stack[]): PyfleetError[] {
   const errors: PyfleetError[] = [];
   for (const stack of stacks) {
     const names = new Map<string, string>();
+    for (const d of stackDataStores(stack)) names.set(d.storeName, d.node.path);
     for (const s of stack.services) {
       names.set(s.serviceName, s.node.path);
       for (const v of s.versions) names.set(v.workloadName, v.node.path);

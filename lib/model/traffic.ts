@@ -129,6 +129,8 @@ export interface BackgroundSource {
   readonly selector: Readonly<Record<string, string>>;
   /** Labels of its objects. */
   readonly labels: Readonly<Record<string, string>>;
+  /** The ServiceAccount its pods run as (its mTLS identity in a mesh): the worker's own, the migrated service's, or the account of what a schedule runs as. */
+  readonly serviceAccount: string;
   /** Services it calls. */
   readonly calls: readonly string[];
   /** Backing services it calls. */
@@ -137,16 +139,16 @@ export interface BackgroundSource {
 
 /** The background sources of a stack: workers, then migrations (one per Migration), then schedules. */
 export function backgroundSources(model: StackModel): BackgroundSource[] {
-  const out: BackgroundSource[] = model.workers.map((w) => ({ kind: 'worker', name: w.name, path: w.path, selector: w.selector, labels: w.labels, calls: w.calls, stores: w.stores }));
+  const out: BackgroundSource[] = model.workers.map((w) => ({ kind: 'worker', name: w.name, path: w.path, selector: w.selector, labels: w.labels, serviceAccount: w.name, calls: w.calls, stores: w.stores }));
   const seen = new Set<string>();
   for (const r of model.migrations) {
     const name = r.selector.app;
     if (seen.has(name)) continue;
     seen.add(name);
     const { version: _v, 'pyfleet.dev/release': _r, ...labels } = r.labels as Record<string, string>;
-    out.push({ kind: 'migration', name, path: r.path, selector: r.selector, labels, calls: r.calls, stores: r.stores });
+    out.push({ kind: 'migration', name, path: r.path, selector: r.selector, labels, serviceAccount: r.service, calls: r.calls, stores: r.stores });
   }
-  for (const s of model.schedules) out.push({ kind: 'schedule', name: s.name, path: s.path, selector: { app: s.name }, labels: s.labels, calls: s.calls, stores: s.stores });
+  for (const s of model.schedules) out.push({ kind: 'schedule', name: s.name, path: s.path, selector: { app: s.name }, labels: s.labels, serviceAccount: s.runsAs.name, calls: s.calls, stores: s.stores });
   return out;
 }
 

@@ -4,7 +4,7 @@
 // evaluator's own semantics on hand-written policies, and policies broken on purpose.
 import * as path from 'path';
 import * as yaml from 'js-yaml';
-import { App, CircuitBreaker, ComposeNetworkMode, ContainerImage, FastApiApp, HealthCheck, Match, Mesh, MeshGateway, MeshRoute, MicroService, Monitoring, Postgres, Redis, RedisMode, Stack } from '../../lib';
+import { App, CircuitBreaker, ComposeNetworkMode, ContainerImage, FastApiApp, HealthCheck, Match, Mesh, MeshGateway, MeshRoute, MicroService, Monitoring, Postgres, Redis, RedisMode, Stack, Worker, WorkerHealthCheck } from '../../lib';
 import { buildCanary } from '../../examples/canary/main';
 import { buildFlaskGunicorn } from '../../examples/flask-gunicorn/main';
 import { buildHello } from '../../examples/hello/main';
@@ -49,8 +49,11 @@ function everyEdge(app: App, mode = ComposeNetworkMode.BRIDGE): Stack {
   const db = new Postgres(stack, 'orders-db');
   orders.addCall(db);
   stack.services.find((s) => s.serviceName === 'reports')!.addCall(db);
-  users.addCall(new Redis(stack, 'cache'));
+  const cache = new Redis(stack, 'cache');
+  users.addCall(cache);
   new Redis(stack, 'archive', { mode: RedisMode.STORE, port: 6380 });
+  // A worker (no port, nobody calls it) calling a service with extra ports, a service behind a gateway, and two stores.
+  new Worker(stack, 'mailer', { image: image('mailer'), calls: [users, orders, db, cache], healthCheck: WorkerHealthCheck.command(['true']) });
   return stack;
 }
 
@@ -205,15 +208,20 @@ describe('a program with every kind of edge', () => {
     // catalog has a MeshGateway, so a gateway proxy fronts it on compose: callers see the proxy only
     expect(c.resolves.catalog).toEqual(['catalog-v1', 'reports']);
     expect(c.resolves['catalog-v1']).toEqual(['catalog', 'users']);
-    expect(c.resolves.users).toEqual(['cache', 'catalog-v1', 'orders-v1', 'orders-v2']);
+    expect(c.resolves.users).toEqual(['cache', 'catalog-v1', 'mailer', 'orders-v1', 'orders-v2']);
+    // the worker: it reaches what it calls (orders through its gateway proxy), nothing reaches it
+    expect(c.resolves.mailer).toEqual(['cache', 'orders', 'orders-db', 'users']);
+    expect(f.filter((x) => / -> edges\/mailer /.test(x))).toEqual([]);
+    expect(f.filter((x) => x.startsWith('edges/mailer ->'))).toEqual(expect.arrayContaining(['edges/mailer -> edges/orders-v2 TCP/8002', 'edges/mailer -> edges/users-v1 TCP/9100', 'edges/mailer -> edges/orders-db TCP/5432']));
+    expect(istioFlows(w.k8s).filter((x) => / -> edges\/mailer /.test(x))).toEqual([]);
     expect(c.resolves.reports).toEqual(['catalog', 'orders', 'orders-db']);
     expect(c.resolves['orders-v1']).toEqual(['orders', 'orders-db', 'users']);
     // backing services: only their callers, on their one port; they reach nothing but DNS and istiod
-    expect(f.filter((x) => / -> edges\/orders-db /.test(x))).toEqual(['edges/orders-v1 -> edges/orders-db TCP/5432', 'edges/orders-v2 -> edges/orders-db TCP/5432', 'edges/reports-v1 -> edges/orders-db TCP/5432']);
+    expect(f.filter((x) => / -> edges\/orders-db /.test(x))).toEqual(['edges/mailer -> edges/orders-db TCP/5432', 'edges/orders-v1 -> edges/orders-db TCP/5432', 'edges/orders-v2 -> edges/orders-db TCP/5432', 'edges/reports-v1 -> edges/orders-db TCP/5432']);
     expect(f.filter((x) => / -> edges\/archive /.test(x))).toEqual([]);
     expect(f.filter((x) => x.startsWith('edges/cache ->'))).toHaveLength(3);
-    expect(istioFlows(w.k8s).filter((x) => / -> edges\/cache /.test(x))).toEqual(['edges/users-v1 -> edges/cache TCP/6379']);
-    expect(c.resolves['orders-db']).toEqual(['orders-v1', 'orders-v2', 'reports']);
+    expect(istioFlows(w.k8s).filter((x) => / -> edges\/cache /.test(x))).toEqual(['edges/mailer -> edges/cache TCP/6379', 'edges/users-v1 -> edges/cache TCP/6379']);
+    expect(c.resolves['orders-db']).toEqual(['mailer', 'orders-v1', 'orders-v2', 'reports']);
     expect(c.resolves.archive).toEqual([]);
   });
 

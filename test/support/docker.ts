@@ -238,3 +238,55 @@ export function buildHaproxyStandIn(engine: Engine, tag: string, base: string): 
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * Stand-ins for packages the local index lacks (measured), built as wheels (a zip with the module and
+ * its dist-info): the two that Celery's CLI imports, click-didyoumean (`DYMGroup`, here a plain click
+ * Group: no "did you mean" suggestions) and click-repl (`register_repl`, here a no-op: no `celery amqp`
+ * REPL), which `celery worker` and `celery inspect` never call otherwise; and async-timeout, which
+ * redis 8 requires on Python before 3.11.3 (the stand-in base image's Debian Python is 3.11.2), here
+ * the standard library's `asyncio.timeout`, which it backports.
+ */
+const STAND_INS: ReadonlyArray<{ name: string; module: string; version: string; source: string; requires?: string }> = [
+  { name: 'async-timeout', module: 'async_timeout', version: '4.0.3', source: '# test stand-in: the local index has no async-timeout; Python 3.11 has what it backports\nfrom asyncio import Timeout, timeout  # noqa: F401\n' },
+  { name: 'click-didyoumean', module: 'click_didyoumean', version: '0.3.1', requires: 'click>=7', source: '# test stand-in: the local index has no click-didyoumean\nimport click\n\n\nclass DYMMixin:\n    pass\n\n\nclass DYMGroup(click.Group):\n    pass\n' },
+  { name: 'click-repl', module: 'click_repl', version: '0.3.0', requires: 'click>=7', source: '# test stand-in: the local index has no click-repl\n\n\ndef register_repl(group, name="repl"):\n    pass\n\n\ndef repl(*args, **kwargs):\n    raise SystemExit("the REPL is not available in this test stand-in")\n' },
+];
+
+/**
+ * The local index (`dir`, a PEP 503 `simple` directory) with the stand-ins beside it, as a directory
+ * of this run's temp dir: every project of the index linked in, plus a page and a wheel per stand-in.
+ * Returns the new `simple` directory, to serve with {@link serveIndex}.
+ */
+export function indexWithStandIns(dir: string): string {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pyfleet-index-'));
+  const simple = path.join(root, path.basename(dir));
+  fs.mkdirSync(simple);
+  for (const entry of fs.readdirSync(dir)) fs.symlinkSync(path.join(dir, entry), path.join(simple, entry));
+  // The index's pages link to ../../<files dir>: link every sibling of the index in too.
+  for (const sibling of fs.readdirSync(path.dirname(dir))) {
+    if (sibling !== path.basename(dir)) fs.symlinkSync(path.join(path.dirname(dir), sibling), path.join(root, sibling));
+  }
+  const wheels = path.join(root, 'stand-ins');
+  fs.mkdirSync(wheels);
+  for (const s of STAND_INS) {
+    const wheel = `${s.module}-${s.version}-py3-none-any.whl`;
+    const script = [
+      'import base64, hashlib, sys, zipfile',
+      'path, module, name, version, source, requires = sys.argv[1:7]',
+      'info = "%s-%s.dist-info" % (module, version)',
+      'files = {module + ".py": source, info + "/METADATA": "Metadata-Version: 2.1\\nName: %s\\nVersion: %s\\n%s" % (name, version, ("Requires-Dist: %s\\n" % requires) if requires else ""),',
+      '         info + "/WHEEL": "Wheel-Version: 1.0\\nGenerator: pyfleet-test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"}',
+      'def digest(b): return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(b).digest()).rstrip(b"=").decode()',
+      'record = "".join("%s,%s,%d\\n" % (f, digest(c.encode()), len(c.encode())) for f, c in files.items()) + info + "/RECORD,,\\n"',
+      'with zipfile.ZipFile(path, "w") as z:',
+      '    for f, c in files.items(): z.writestr(f, c)',
+      '    z.writestr(info + "/RECORD", record)',
+    ].join('\n');
+    execFileSync('python3', ['-c', script, path.join(wheels, wheel), s.module, s.name, s.version, s.source, s.requires ?? ''], { timeout: 30_000 });
+    if (fs.existsSync(path.join(simple, s.name))) fs.unlinkSync(path.join(simple, s.name));
+    fs.mkdirSync(path.join(simple, s.name));
+    fs.writeFileSync(path.join(simple, s.name, 'index.html'), `<!DOCTYPE html><html><body><a href="../../stand-ins/${wheel}">${wheel}</a></body></html>\n`);
+  }
+  return simple;
+}

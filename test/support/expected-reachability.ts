@@ -2,7 +2,7 @@
 // monitoring edges (with `monitoring` on the stack, the scraper reaches each Python app's metrics port
 // and nothing else), read from the constructs (the user's program), to compare with what test/support/reachability
 // finds in the synthesized output. Flow notation as there.
-import { ComposeNetworkMode, DataStore, MeshGateway, MicroService, PythonWebApp, Stack } from '../../lib';
+import { ComposeNetworkMode, DataStore, MeshGateway, MicroService, Migration, PythonWebApp, Stack, Worker } from '../../lib';
 import { INTERNET, WORLD } from './reachability';
 
 const DNS = 'kube-system/kube-dns';
@@ -20,6 +20,20 @@ function stores(stack: Stack): DataStore[] {
 
 function storePod(stack: Stack, d: DataStore): string {
   return `${stack.namespaceName}/${d.storeName}`;
+}
+
+/** The workers of a stack (Deployments without a Service: they call, nobody calls them). */
+function workers(stack: Stack): Worker[] {
+  return stack.node.findAll().filter((c): c is Worker => Worker.isWorker(c));
+}
+
+function workerPod(stack: Stack, w: Worker): string {
+  return `${stack.namespaceName}/${w.workerName}`;
+}
+
+/** Services a Migration holds back: their pods' gate reads the Job from the API server (any address, port 443 or 6443). */
+function migrated(stack: Stack): Set<MicroService> {
+  return new Set(stack.node.findAll().filter((c): c is Migration => c instanceof Migration).map((m) => m.of));
 }
 
 function pods(stack: Stack, s: MicroService): string[] {
@@ -67,6 +81,16 @@ export function expectedKubernetesFlows(stack: Stack): string[] {
       if (metrics !== undefined) for (const w of scrapers(stack)) out.push(`${w} -> ${q} TCP/${metrics}`);
     }
   }
+  // A worker reaches DNS (istiod), what it calls, and nothing reaches it.
+  for (const w of workers(stack)) {
+    const p = workerPod(stack, w);
+    out.push(`${p} -> ${DNS} UDP/53`, `${p} -> ${DNS} TCP/53`);
+    if (stack.mesh) out.push(`${p} -> ${ISTIOD} TCP/15012`);
+    for (const t of w.calls) for (const q of pods(stack, t)) for (const port of ports(t)) out.push(`${p} -> ${q} TCP/${port}`);
+    for (const d of w.storeCalls) out.push(`${p} -> ${storePod(stack, d)} TCP/${d.port}`);
+  }
+  // A release held back by a Migration reads its Job from the API server, outside the pod network (the internet's 443 here).
+  for (const s of migrated(stack)) for (const p of pods(stack, s)) out.push(`${p} -> ${INTERNET.id} TCP/443`);
   // A backing service reaches only DNS (and istiod in a mesh).
   for (const d of stores(stack)) {
     out.push(`${storePod(stack, d)} -> ${DNS} UDP/53`, `${storePod(stack, d)} -> ${DNS} TCP/53`);
@@ -78,7 +102,7 @@ export function expectedKubernetesFlows(stack: Stack): string[] {
 /** Requests Istio must admit at the stack's sidecars (STRICT mTLS and AuthorizationPolicies): callers' identities, the ingress gateway, and anyone on an exposed port. */
 export function expectedIstioFlows(stack: Stack): string[] {
   const out: string[] = [];
-  const everyone = [...stack.services.flatMap((s) => pods(stack, s)), ...stores(stack).map((d) => storePod(stack, d)), ...WORLD.workloads.map((w) => w.id), INTERNET.id];
+  const everyone = [...stack.services.flatMap((s) => pods(stack, s)), ...stores(stack).map((d) => storePod(stack, d)), ...workers(stack).map((w) => workerPod(stack, w)), ...WORLD.workloads.map((w) => w.id), INTERNET.id];
   const meshIngress = new Set(gateways(stack).map((g) => g.service));
   for (const s of stack.services) {
     for (const t of s.calls) for (const p of pods(stack, s)) for (const q of pods(stack, t)) for (const port of ports(t)) out.push(`${p} -> ${q} TCP/${port}`);
@@ -91,6 +115,10 @@ export function expectedIstioFlows(stack: Stack): string[] {
       const metrics = metricsOf(s);
       if (stack.monitoring && metrics !== undefined) for (const w of everyone) if (w !== q) out.push(`${w} -> ${q} TCP/${metrics}`);
     }
+  }
+  for (const w of workers(stack)) {
+    for (const t of w.calls) for (const q of pods(stack, t)) for (const port of ports(t)) out.push(`${workerPod(stack, w)} -> ${q} TCP/${port}`);
+    for (const d of w.storeCalls) out.push(`${workerPod(stack, w)} -> ${storePod(stack, d)} TCP/${d.port}`);
   }
   return sorted(out);
 }
@@ -154,6 +182,18 @@ export function expectedCompose(stack: Stack, doc: any): { flows: string[]; reso
       if (stack.composeNetworkMode === ComposeNetworkMode.BRIDGE) {
         out.push(`grafana -> ${INTERNET.id} */*`, `${INTERNET.id} -> grafana TCP/${stack.monitoring.settings.grafanaPort}`);
       }
+    }
+  }
+  // A worker's container, and a migration's one-shot per release, with what they call.
+  for (const w of workers(stack)) {
+    for (const t of w.calls) pairs.push([w.workerName, entry(t)]);
+    for (const d of w.storeCalls) pairs.push([w.workerName, d.storeName]);
+  }
+  for (const m of stack.node.findAll().filter((c): c is Migration => c instanceof Migration)) {
+    for (const v of m.of.versions) {
+      const one = `${v.workloadName}-${m.migrationName}`;
+      for (const t of [...m.of.calls, ...m.calls]) pairs.push([one, entry(t)]);
+      for (const d of [...m.of.storeCalls, ...m.storeCalls]) pairs.push([one, d.storeName]);
     }
   }
   const resolves: Record<string, Set<string>> = Object.fromEntries(Object.keys(doc.services).map((n) => [n, new Set<string>()]));

@@ -1,6 +1,7 @@
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { indexWithStandIns, localIndexDir } from './docker';
 import { haveEngine } from './engines';
 
 /** Packages the real-run tests need, from pip's local index. */
@@ -22,34 +23,20 @@ export function ensureVenv(): string {
   return ensureVenvOf(VENV_DIR, VENV_PACKAGES);
 }
 
-/**
- * Packages of the background-job tests: Celery's dependencies with Redis, Alembic with SQLAlchemy and
- * psycopg, and the web app that enqueues. Celery itself is installed after them without dependencies:
- * the local index lacks two of its CLI dependencies, click-didyoumean and click-repl (measured), which
- * only add "did you mean" suggestions and the `celery amqp` REPL.
- */
-export const JOBS_VENV_PACKAGES = [...VENV_PACKAGES, 'redis', 'alembic', 'sqlalchemy', 'psycopg[binary]', 'kombu', 'billiard', 'vine', 'click', 'click-plugins', 'python-dateutil', 'tzdata', 'tzlocal'];
-
-/** The Celery release of the local index, installed with --no-deps into the jobs virtualenv. */
-export const CELERY_VERSION = '5.6.3';
+/** Packages of the background-job tests: Celery with Redis, Alembic with SQLAlchemy and psycopg, and the web app that enqueues. */
+export const JOBS_VENV_PACKAGES = [...VENV_PACKAGES, 'celery==5.6.3', 'redis', 'alembic', 'sqlalchemy', 'psycopg[binary]'];
 
 /**
  * The virtualenv of the background-job tests (its own requirements set, made once and reused like the
- * other). The two missing CLI modules get stand-ins of the two names Celery imports from them
- * (`DYMGroup`, a plain click Group; `register_repl`, a no-op), which `celery worker` and `celery
- * inspect` never call otherwise. Generated images install the real packages from PyPI.
+ * other), installed from the local index plus stand-ins for the two CLI packages of Celery it lacks
+ * (test/support/docker.ts `indexWithStandIns`; the Docker builds of the tests get the same).
  */
 export function ensureJobsVenv(): string {
-  return ensureVenvOf(`${VENV_DIR}-jobs`, JOBS_VENV_PACKAGES, (bin) => {
-    execFileSync(path.join(bin, 'pip'), ['install', '--quiet', '--disable-pip-version-check', '--retries', '0', '--timeout', '20', '--no-deps', `celery==${CELERY_VERSION}`], { stdio: 'pipe', timeout: 280_000 });
-    const site = execFileSync(path.join(bin, 'python'), ['-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])'], { encoding: 'utf8' }).trim();
-    fs.writeFileSync(path.join(site, 'click_didyoumean.py'), '# test stand-in: the local index has no click-didyoumean\nimport click\n\n\nclass DYMGroup(click.Group):\n    pass\n');
-    fs.writeFileSync(path.join(site, 'click_repl.py'), '# test stand-in: the local index has no click-repl\n\n\ndef register_repl(group, name="repl"):\n    pass\n');
-  });
+  return ensureVenvOf(`${VENV_DIR}-jobs`, JOBS_VENV_PACKAGES, undefined, () => ['--index-url', `file://${indexWithStandIns(localIndexDir())}`]);
 }
 
 /** A virtualenv at `dir` holding `packages` (one per requirements set), made once from pip's configured index and reused. */
-export function ensureVenvOf(dir: string, packages: readonly string[], after?: (bin: string) => void): string {
+export function ensureVenvOf(dir: string, packages: readonly string[], after?: (bin: string) => void, pipArgs?: () => string[]): string {
   const VENV_DIR = dir;
   const VENV_PACKAGES = packages;
   const bin = path.join(VENV_DIR, 'bin');
@@ -77,7 +64,7 @@ export function ensureVenvOf(dir: string, packages: readonly string[], after?: (
     fs.rmSync(VENV_DIR, { recursive: true, force: true });
     execFileSync('python3', ['-m', 'venv', VENV_DIR], { stdio: 'pipe', timeout: 120_000 });
     // --retries 0: pip's default index is unreachable here; the configured local index answers at once.
-    execFileSync(path.join(bin, 'pip'), ['install', '--quiet', '--disable-pip-version-check', '--retries', '0', '--timeout', '20', ...VENV_PACKAGES],
+    execFileSync(path.join(bin, 'pip'), ['install', '--quiet', '--disable-pip-version-check', '--retries', '0', '--timeout', '20', ...(pipArgs?.() ?? []), ...VENV_PACKAGES],
       { stdio: 'pipe', timeout: 280_000 });
     after?.(bin);
     fs.writeFileSync(marker, want);

@@ -2,6 +2,7 @@
 // Kubernetes and compose targets make of them, validated against the real schemas and Pod Security
 // "restricted"; the cron expressions' next runs against hand-computed times (a DST change included).
 import { execFileSync } from 'child_process';
+import { Construct } from 'constructs';
 import * as fs from 'fs';
 import * as yaml from 'js-yaml';
 import * as path from 'path';
@@ -33,7 +34,7 @@ function build(app: App, opts: { compose?: boolean; mode?: ComposeNetworkMode } 
   return { stack, orders, worker, users, db, cache };
 }
 
-afterAll(() => undefined);
+const fixedSource = appSource();
 
 describe('workers on Kubernetes', () => {
   const out = synth((app) => {
@@ -111,6 +112,16 @@ describe('workers on Kubernetes', () => {
     expect(m.spec.podSelector.matchLabels).toEqual({ app: 'order-service-schema' });
   });
 
+  test('topology: the worker and the jobs are nodes that call, and nothing calls them', () => {
+    const t = JSON.parse(out.files.get('shop.topology.json')!);
+    const worker = t.nodes.find((n: any) => n.title === 'order-worker');
+    expect(worker.kind).toBe('worker');
+    const title = (id: string) => t.nodes.find((n: any) => n.id === id).title;
+    expect(t.edges.filter((e: any) => e.from === worker.id).map((e: any) => title(e.to))).toEqual(['user-service', 'cache', 'orders-db']);
+    expect(t.edges.filter((e: any) => e.to === worker.id)).toEqual([]);
+    expect(t.nodes.filter((n: any) => n.kind === 'job').map((n: any) => n.title)).toEqual(['migration schema', 'schedule nightly-report']);
+  });
+
   test('re-synth is byte-identical; a changed command makes a new Job', () => {
     const again = synth((app) => {
       const { stack, worker } = build(app, { compose: false });
@@ -120,6 +131,19 @@ describe('workers on Kubernetes', () => {
     const b = again.files.get('shop.k8s.yaml')!.replace(/context\.[0-9a-f]+|:[0-9a-f]{12}\b|-[0-9a-f]{10}\b/g, 'H');
     expect(b).toBe(a);
     again.cleanup();
+    // Same source and command: the same Job name (re-applying is a no-op); another command: a new Job.
+    const jobName = (command: string[]) => {
+      const o = synth((app) => {
+        const st = new Stack(app, 'shop', { compose: { enabled: false } });
+        const svc = new FastApiApp(st, 'order-service', { source: fixedSource, replicas: 1 });
+        new Migration(st, 'schema', { of: svc, command });
+      });
+      const name = o.k8s('shop').find((x) => x.kind === 'Job').metadata.name;
+      o.cleanup();
+      return name;
+    };
+    expect(jobName(['alembic', 'upgrade', 'head'])).toBe(jobName(['alembic', 'upgrade', 'head']));
+    expect(jobName(['alembic', 'upgrade', 'head'])).not.toBe(jobName(['alembic', 'upgrade', '+1']));
   });
 });
 
@@ -198,6 +222,22 @@ describe('validation', () => {
       const msgs = (e as PyfleetValidationError).errors.map((x) => x.message);
       expect(msgs.some((m) => /shop\/w: the Celery worker has no broker/.test(m))).toBe(true);
       expect(msgs.some((m) => /shop\/v: taskTimeLimit 300s is longer than gracefulShutdown 60s/.test(m))).toBe(true);
+    }
+  });
+
+  test('a worker named like a service or a backing service; a built worker image on a swarm with the placeholder registry', () => {
+    const app = new App({ outdir: tmpdir() });
+    const s = new Stack(app, 'shop', { compose: { networkMode: ComposeNetworkMode.OVERLAY } });
+    new Redis(new Construct(s, 'data'), 'cache');
+    new Worker(s, 'cache', { image: ContainerImage.fromRegistry('a/b:1.0.0') });
+    new CeleryWorker(s, 'celery', { source: src, env: { CELERY_BROKER_URL: 'redis://x:6379/0' } });
+    try {
+      app.synth();
+      throw new Error('no error');
+    } catch (e) {
+      const msgs = (e as PyfleetValidationError).errors.map((x) => x.message);
+      expect(msgs.some((m) => /shop\/cache: worker "cache" has the name of "shop\/data\/cache"/.test(m))).toBe(true);
+      expect(msgs.some((m) => /shop\/celery: the stack deploys to a Docker swarm.*this worker's image is built from source/.test(m))).toBe(true);
     }
   });
 

@@ -409,6 +409,12 @@ function swarmImageProblems(model: StackModel): PyfleetError[] {
         `set imageRegistry on the stack to a registry the nodes can pull from (new Stack(app, '${model.name}', { imageRegistry: 'ghcr.io/acme/${model.name}', ... })), then build and push the images before \`docker stack deploy\`: the header of ${model.name}.compose.yml lists the docker build and docker push commands`));
     }
   }
+  // A CeleryWorker's image is built too.
+  for (const w of model.workers) {
+    if (w.image.kind !== 'build') continue;
+    errors.push(new PyfleetError(w.path, `the stack deploys to a Docker swarm (ComposeNetworkMode.OVERLAY), whose nodes pull every image, but this worker's image is built from source and named "${w.image.reference}" under the placeholder registry "${model.imageRegistry}", which no swarm node can pull from`,
+      `set imageRegistry on the stack to a registry the nodes can pull from, then build and push the image before \`docker stack deploy\``));
+  }
   return errors;
 }
 
@@ -416,7 +422,7 @@ function swarmImageProblems(model: StackModel): PyfleetError[] {
 function swarmHeader(model: StackModel): string {
   const L: string[] = [];
   const seen = new Set<string>();
-  for (const vm of model.services.flatMap((m) => m.versions)) {
+  for (const vm of [...model.services.flatMap((m) => m.versions), ...model.workers]) {
     if (vm.image.kind !== 'build' || !vm.image.asset || seen.has(vm.image.reference)) continue;
     seen.add(vm.image.reference);
     const ctx = `./${vm.image.asset.contextPath}`;

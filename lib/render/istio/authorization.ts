@@ -5,7 +5,7 @@ import {
 } from '../../imports/security.istio.io';
 import { MtlsMode } from '../../mesh/mesh';
 import type { StackModel } from '../../model/stack';
-import { NamedPort, stackDataIngress, stackIngress } from '../../model/traffic';
+import { backgroundCallersOf, NamedPort, stackDataIngress, stackIngress } from '../../model/traffic';
 import { KubeObject, kubeObject } from '../kubernetes/object';
 
 // Istio identity policies from the call graph (lib/model/traffic), for a stack in an Istio mesh.
@@ -37,21 +37,25 @@ function onPorts(ports: readonly NamedPort[]): AuthorizationPolicySpecRules['to'
 export function authorizationPolicies(model: StackModel): KubeObject[] {
   const mesh = model.mesh;
   if (!mesh || !mesh.authorizationPolicies || mesh.mtls !== MtlsMode.STRICT) return [];
+  // The accounts of a target's callers: services' own, and those of the workers, migrations and schedules that call it.
+  const accounts = (callers: readonly { name: string }[], name: string, kind: 'service' | 'store'): string[] =>
+    [...new Set([...callers.map((c) => c.name), ...backgroundCallersOf(model, name, kind).map((b) => b.serviceAccount)])];
   // A backing service admits its callers' principals on its one port, and nobody else.
-  const stores = stackDataIngress(model).map((edge) => kubeObject(AuthorizationPolicy.GVK, toJson_AuthorizationPolicyProps, {
+  const stores = stackDataIngress(model).map((edge) => ({ edge, callers: accounts(edge.callers, edge.store.name, 'store') })).map(({ edge, callers }) => kubeObject(AuthorizationPolicy.GVK, toJson_AuthorizationPolicyProps, {
     metadata: { name: edge.store.name, namespace: model.namespace, labels: { ...edge.store.labels } },
     spec: {
       selector: { matchLabels: { ...edge.store.selector } },
       action: AuthorizationPolicySpecAction.ALLOW,
-      rules: edge.callers.length > 0 ? [{ from: [{ source: { principals: edge.callers.map((c) => principal(model, model.namespace, c.name)) } }], to: onPorts([edge.port]) }] : undefined,
+      rules: callers.length > 0 ? [{ from: [{ source: { principals: callers.map((c) => principal(model, model.namespace, c)) } }], to: onPorts([edge.port]) }] : undefined,
     },
   }));
   return [...stores, ...stackIngress(model).map((edge) => {
     const s = edge.service;
     const rules: AuthorizationPolicySpecRules[] = [];
-    if (edge.callers.length > 0) {
+    const callers = accounts(edge.callers, s.name, 'service');
+    if (callers.length > 0) {
       // The Kubernetes target runs every pod of a service under the ServiceAccount named like the service.
-      rules.push({ from: [{ source: { principals: edge.callers.map((c) => principal(model, model.namespace, c.name)) } }], to: onPorts(edge.callerPorts) });
+      rules.push({ from: [{ source: { principals: callers.map((c) => principal(model, model.namespace, c)) } }], to: onPorts(edge.callerPorts) });
     }
     if (edge.meshIngressPort) {
       rules.push({ from: [{ source: { principals: [principal(model, mesh.ingressNamespace, mesh.ingressServiceAccount)] } }], to: onPorts([edge.meshIngressPort]) });

@@ -171,13 +171,13 @@ function gateName(run: MigrationModel): string {
  * read that one Job.
  */
 export function migrationObjects(model: StackModel, run: MigrationModel): KubeObject[] {
-  const mesh = model.mesh !== undefined;
   const labels = { ...run.labels };
+  const pod = runToCompletion(model, labels, run.command);
   const container: k8s.Container = {
     name: 'migrate',
     image: run.image.reference,
     imagePullPolicy: 'IfNotPresent',
-    command: [...run.command],
+    command: pod.command,
     env: backgroundEnv(model, run.calls, run.stores, run.env),
     resources: resources(run.resources),
     securityContext: containerSecurity(run.runAsUser),
@@ -193,7 +193,7 @@ export function migrationObjects(model: StackModel, run: MigrationModel): KubeOb
       backoffLimit: run.retries,
       activeDeadlineSeconds: run.timeoutSeconds,
       template: {
-        metadata: mesh ? { labels, annotations: { 'sidecar.istio.io/inject': 'false' } } : { labels },
+        metadata: pod.metadata,
         spec: {
           serviceAccountName: run.service,
           automountServiceAccountToken: false,
@@ -250,11 +250,12 @@ export function migrationGate(model: StackModel, vm: VersionModel, uid: number):
 /** A schedule's CronJob: never two runs at once, a starting deadline, bounded history, its time zone. */
 export function scheduleObjects(model: StackModel, s: ScheduleModel): KubeObject[] {
   const labels = { ...s.labels };
+  const pod = runToCompletion(model, labels, s.command);
   const container: k8s.Container = {
     name: 'job',
     image: s.image.reference,
     imagePullPolicy: 'IfNotPresent',
-    command: [...s.command],
+    command: pod.command,
     env: backgroundEnv(model, s.calls, s.stores, s.env),
     resources: resources(s.resources),
     securityContext: containerSecurity(s.runAsUser),
@@ -276,7 +277,7 @@ export function scheduleObjects(model: StackModel, s: ScheduleModel): KubeObject
           backoffLimit: s.retries,
           activeDeadlineSeconds: s.timeoutSeconds,
           template: {
-            metadata: model.mesh ? { labels, annotations: { 'sidecar.istio.io/inject': 'false' } } : { labels },
+            metadata: pod.metadata,
             spec: {
               serviceAccountName: s.runsAs.name,
               automountServiceAccountToken: false,
@@ -290,6 +291,21 @@ export function scheduleObjects(model: StackModel, s: ScheduleModel): KubeObject
       },
     },
   })];
+}
+
+/**
+ * Pod metadata and command of a run-to-completion pod (a migration or schedule). In a mesh the pod
+ * keeps its sidecar (STRICT mTLS: without one it could reach nothing in the mesh): the command starts
+ * once the proxy is up (`holdApplicationUntilProxyStarts`) and, when it exits, asks the proxy to quit
+ * (pilot-agent's `POST /quitquitquit` on 15020), or the Job would never complete; its exit code is kept.
+ */
+function runToCompletion(model: StackModel, labels: Record<string, string>, command: readonly string[]): { metadata: k8s.ObjectMeta; command: string[] } {
+  if (!model.mesh) return { metadata: { labels }, command: [...command] };
+  const quit = 'python -c "import urllib.request as u; u.urlopen(u.Request(\'http://127.0.0.1:15020/quitquitquit\', method=\'POST\'), timeout=5)" || true';
+  return {
+    metadata: { labels, annotations: { 'proxy.istio.io/config': '{"holdApplicationUntilProxyStarts": true}' } },
+    command: ['sh', '-c', `"$@"; code=$?; ${quit}; exit $code`, 'sh', ...command],
+  };
 }
 
 /** Every background object of the stack. */

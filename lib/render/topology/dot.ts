@@ -15,6 +15,8 @@ const NODE_ATTRS: Record<TopologyNodeKind, string> = {
   version: 'shape=box, style="rounded,filled", fillcolor="#e6f4ea", color="#188038"',
   breaker: 'shape=hexagon, style=filled, fillcolor="#fce8e6", color="#d93025", margin="0.02,0.02"',
   datastore: 'shape=cylinder, style=filled, fillcolor="#f3e8fd", color="#8430ce"',
+  worker: 'shape=component, style=filled, fillcolor="#e8f0fe", color="#5f6368"',
+  job: 'shape=parallelogram, style=filled, fillcolor="#f1f3f4", color="#5f6368"',
 };
 
 const EDGE_ATTRS: Record<TopologyEdgeKind, string> = {

@@ -217,6 +217,31 @@ export function buildTopology(model: StackModel): Topology {
     }
   }
 
+  // Workers, migrations and schedules: they call (services, stores), nobody calls them.
+  const callsOf = (from: string, calls: readonly string[], stores: readonly string[]): void => {
+    for (const callee of calls) edges.push({ from, to: serviceId.get(callee)!, kind: 'call', via: model.service(callee).urlVariable, tls: model.mesh ? 'mtls' : undefined });
+    for (const name of stores) edges.push({ from, to: storeId.get(name)!, kind: 'call', via: model.dataStore(name).urlVariable, tls: model.mesh ? 'mtls' : undefined });
+  };
+  for (const w of model.workers) {
+    const id = ids.make('wrk', w.name);
+    const grace = `grace ${Math.ceil(w.terminationGracePeriodMs / 1000)}s`;
+    nodes.push({ id, kind: 'worker', title: w.name, details: [w.command ? w.command.slice(0, 4).join(' ') : w.image.reference, `${w.replicas} replica${w.replicas === 1 ? '' : 's'}, ${grace}`], path: w.path });
+    callsOf(id, w.calls, w.stores);
+  }
+  const seen = new Set<string>();
+  for (const r of model.migrations) {
+    if (seen.has(r.path)) continue;
+    seen.add(r.path);
+    const id = ids.make('mig', `${r.service}-${r.name}`);
+    nodes.push({ id, kind: 'job', title: `migration ${r.name}`, details: [r.command.join(' '), `before each release of ${r.service} serves`], path: r.path, owner: serviceId.get(r.service) });
+    callsOf(id, r.calls, r.stores);
+  }
+  for (const sc of model.schedules) {
+    const id = ids.make('cron', sc.name);
+    nodes.push({ id, kind: 'job', title: `schedule ${sc.name}`, details: [`${sc.cron} ${sc.timeZone}`, sc.command.join(' '), `timeout ${sc.timeoutSeconds}s, never two at once`], path: sc.path });
+    callsOf(id, sc.calls, sc.stores);
+  }
+
   return {
     format: TOPOLOGY_FORMAT,
     stack: model.name,

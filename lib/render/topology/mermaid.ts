@@ -11,6 +11,8 @@ const SHAPES: Record<TopologyNodeKind, readonly [string, string]> = {
   version: ['(', ')'],
   breaker: ['{{', '}}'],
   datastore: ['[(', ')]'],
+  worker: ['[[', ']]'],
+  job: ['[/', '/]'],
 };
 
 /** Fill, border and text colour per kind (readable on GitHub's light and dark themes: the text colour is set). */
@@ -21,6 +23,8 @@ const STYLES: Record<TopologyNodeKind, string> = {
   version: 'fill:#e6f4ea,stroke:#188038,color:#1f2328',
   breaker: 'fill:#fce8e6,stroke:#d93025,color:#1f2328',
   datastore: 'fill:#f3e8fd,stroke:#8430ce,color:#1f2328',
+  worker: 'fill:#e8f0fe,stroke:#5f6368,color:#1f2328',
+  job: 'fill:#f1f3f4,stroke:#5f6368,color:#1f2328',
 };
 
 /** Link syntax per edge kind: thin arrows for traffic and calls, thick for route rules, dotted for mirrors and breakers. */
@@ -101,6 +105,8 @@ const NODE_LEGEND: Record<TopologyNodeKind, string> = {
   version: 'rounded box: a version (its own Deployment and compose service), replicas and image',
   breaker: 'hexagon: a CircuitBreaker and what it sets',
   datastore: 'cylinder: a backing service (Postgres, Redis), its image, port, volume and mode',
+  worker: 'double-sided box: a worker (no port, nobody calls it), its command, concurrency and grace period',
+  job: 'parallelogram: a Migration (run before each release serves) or a Schedule (cron, zone, timeout)',
 };
 
 const EDGE_LEGEND: Record<TopologyEdgeKind, string> = {

@@ -48,6 +48,9 @@ export function toText(t: Topology): string {
       for (const b of breakersOf(v.id)) lines.push(`    ${b.title}${details(b)}`);
     }
   }
-  for (const d of t.nodes.filter((n) => n.kind === 'datastore')) lines.push('', `${d.title}${details(d)}`);
+  for (const d of t.nodes.filter((n) => n.kind === 'datastore' || n.kind === 'worker' || n.kind === 'job')) {
+    lines.push('', `${d.title}${details(d)}`);
+    for (const e of t.edges.filter((x) => x.from === d.id && x.kind === 'call')) lines.push(`  calls ${title(e.to)}${e.via ? ` (${e.via})` : ''}`);
+  }
   return lines.join('\n') + '\n';
 }

@@ -7,10 +7,11 @@
 export const TOPOLOGY_FORMAT = 'pyfleet.topology/v1';
 
 /**
- * What a node is (`datastore`: a backing service, Postgres or Redis). Workers, migrations and schedules
- * are not in the model yet; they join as further kinds (each printer maps a kind to a shape and a style in one table).
+ * What a node is (`datastore`: a backing service, Postgres or Redis; `worker`: a Worker or CeleryWorker,
+ * which calls and is never called; `job`: a Migration or a Schedule, which runs to completion). Each
+ * printer maps a kind to a shape and a style in one table.
  */
-export type TopologyNodeKind = 'entry' | 'gateway' | 'service' | 'version' | 'breaker' | 'datastore';
+export type TopologyNodeKind = 'entry' | 'gateway' | 'service' | 'version' | 'breaker' | 'datastore' | 'worker' | 'job';
 
 /** One node of the topology. */
 export interface TopologyNode {
