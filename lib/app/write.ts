@@ -28,18 +28,6 @@ type ContextFile = { readonly from: string; readonly content?: undefined } | { r
 
 const tmpSuffix = (): string => `.tmp-pyfleet-${process.pid}`;
 
-/** Whether `file` holds exactly `content`. */
-function sameContent(file: string, content: Buffer): boolean {
-  let stat: fs.Stats;
-  try {
-    stat = fs.statSync(file);
-  } catch {
-    return false;
-  }
-  if (!stat.isFile() || stat.size !== content.length) return false;
-  return fs.readFileSync(file).equals(content);
-}
-
 /** Every file below `dir`, relative and '/'-separated; undefined when `dir` is not a folder. */
 function listTree(dir: string): Set<string> | undefined {
   const out = new Set<string>();
@@ -96,17 +84,25 @@ function copyContext(target: string, files: ReadonlyMap<string, ContextFile>): v
   }
 }
 
-/** Writes `content` to `file` unless it already holds it; returns whether it wrote. */
-function writeIfChanged(file: string, content: string): boolean {
-  const bytes = Buffer.from(content);
-  if (sameContent(file, bytes)) return false;
-  const tmp = file + tmpSuffix();
-  fs.mkdirSync(path.dirname(file), { recursive: true });
+/**
+ * Writes `content` to `file` unless it already holds it; returns whether it wrote. Only a file of the
+ * same size is read and compared; `made` holds the folders known to exist.
+ */
+function writeIfChanged(file: string, content: string, made: Set<string>): boolean {
+  let stat: fs.Stats | undefined;
   try {
-    const stat = fs.lstatSync(file);
-    if (stat.isDirectory()) fs.rmSync(file, { recursive: true, force: true });
-  } catch { /* not there yet */ }
-  fs.writeFileSync(tmp, bytes);
+    stat = fs.statSync(file);
+  } catch { /* not there yet (or a dangling link, replaced below) */ }
+  if (stat?.isFile() && stat.size === Buffer.byteLength(content) && fs.readFileSync(file).equals(Buffer.from(content))) return false;
+  const tmp = file + tmpSuffix();
+  const parent = path.dirname(file);
+  if (!made.has(parent)) {
+    fs.mkdirSync(parent, { recursive: true });
+    made.add(parent);
+  }
+  // A folder where the file goes is removed (a link to one is replaced by the rename).
+  if (stat?.isDirectory() && fs.lstatSync(file).isDirectory()) fs.rmSync(file, { recursive: true, force: true });
+  fs.writeFileSync(tmp, content);
   fs.renameSync(tmp, file);
   return true;
 }
@@ -148,8 +144,9 @@ export function writeArtifacts(outdir: string, artifacts: readonly Artifact[], o
       contextsCopied++;
     }
   }
+  const made = new Set<string>();
   for (const a of plain) {
-    if (writeIfChanged(path.join(abs, a.path), a.content ?? '')) written++;
+    if (writeIfChanged(path.join(abs, a.path), a.content ?? '', made)) written++;
     else unchanged++;
   }
 
