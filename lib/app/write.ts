@@ -60,9 +60,18 @@ function contextInPlace(dir: string, files: ReadonlyMap<string, ContextFile>): b
   return true;
 }
 
-function copyContext(target: string, files: ReadonlyMap<string, ContextFile>): void {
+/** Removes `p` if it is there (without the thrown error `rmSync` costs on a path that is not). */
+function removeIfThere(p: string): void {
+  if (fs.existsSync(p) || isLink(p)) fs.rmSync(p, { recursive: true, force: true });
+}
+
+function isLink(p: string): boolean {
+  return fs.lstatSync(p, { throwIfNoEntry: false })?.isSymbolicLink() === true;
+}
+
+function copyContext(target: string, files: ReadonlyMap<string, ContextFile>, madeParents: Set<string>): void {
   const tmp = target + tmpSuffix();
-  fs.rmSync(tmp, { recursive: true, force: true });
+  removeIfThere(tmp);
   try {
     const made = new Set<string>();
     fs.mkdirSync(tmp, { recursive: true });
@@ -76,11 +85,15 @@ function copyContext(target: string, files: ReadonlyMap<string, ContextFile>): v
       if (f.content !== undefined) fs.writeFileSync(dest, f.content);
       else fs.copyFileSync(f.from, dest);
     }
-    fs.rmSync(target, { recursive: true, force: true });
-    fs.mkdirSync(path.dirname(target), { recursive: true });
+    removeIfThere(target);
+    const parent = path.dirname(target);
+    if (!madeParents.has(parent)) {
+      fs.mkdirSync(parent, { recursive: true });
+      madeParents.add(parent);
+    }
     fs.renameSync(tmp, target);
   } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
+    removeIfThere(tmp);
   }
 }
 
@@ -135,12 +148,13 @@ export function writeArtifacts(outdir: string, artifacts: readonly Artifact[], o
   let contextsCopied = 0;
   let contextsKept = 0;
   fs.mkdirSync(abs, { recursive: true });
+  const madeParents = new Set<string>();
   for (const [p, files] of contexts) {
     const target = path.join(abs, p);
     if (contextInPlace(target, files)) {
       contextsKept++;
     } else {
-      copyContext(target, files);
+      copyContext(target, files, madeParents);
       contextsCopied++;
     }
   }
