@@ -9,7 +9,7 @@ export * from './core/errors';
 export * from './core/units';
 export { App, AppProps, StackOutput } from './app/app';
 export { Stack, StackProps, ComposeNetworkMode, ComposeLogging, ComposeLoggingOptions, ComposeOptions, NetworkPolicyOptions } from './core/stack';
-export { Artifact, Target, TargetOutput } from './model/target';
+export { Artifact, RenderOptions, Target, TargetOutput } from './model/target';
 export * from './model/stack';
 export { BuildRecipe, BuildGenerator, BuildGenerators } from './service/build';
 export * from './service/image';

@@ -129,7 +129,7 @@ export class App extends Cdk8sApp {
       const artifacts: Artifact[] = [];
       for (const t of this.targets) {
         try {
-          const out = t.render(model);
+          const out = t.render(model, { result: keepResults });
           // synth() needs only the files: letting the objects go as soon as they are serialized
           // keeps a large fleet's peak memory at the size of its text.
           if (out.result !== undefined && keepResults) results[t.name] = out.result;

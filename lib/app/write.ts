@@ -28,18 +28,6 @@ type ContextFile = { readonly from: string; readonly content?: undefined } | { r
 
 const tmpSuffix = (): string => `.tmp-pyfleet-${process.pid}`;
 
-/** Whether `file` holds exactly `content`. */
-function sameContent(file: string, content: Buffer): boolean {
-  let stat: fs.Stats;
-  try {
-    stat = fs.statSync(file);
-  } catch {
-    return false;
-  }
-  if (!stat.isFile() || stat.size !== content.length) return false;
-  return fs.readFileSync(file).equals(content);
-}
-
 /** Every file below `dir`, relative and '/'-separated; undefined when `dir` is not a folder. */
 function listTree(dir: string): Set<string> | undefined {
   const out = new Set<string>();
@@ -72,9 +60,18 @@ function contextInPlace(dir: string, files: ReadonlyMap<string, ContextFile>): b
   return true;
 }
 
-function copyContext(target: string, files: ReadonlyMap<string, ContextFile>): void {
+/** Removes `p` if it is there (without the thrown error `rmSync` costs on a path that is not). */
+function removeIfThere(p: string): void {
+  if (fs.existsSync(p) || isLink(p)) fs.rmSync(p, { recursive: true, force: true });
+}
+
+function isLink(p: string): boolean {
+  return fs.lstatSync(p, { throwIfNoEntry: false })?.isSymbolicLink() === true;
+}
+
+function copyContext(target: string, files: ReadonlyMap<string, ContextFile>, madeParents: Set<string>): void {
   const tmp = target + tmpSuffix();
-  fs.rmSync(tmp, { recursive: true, force: true });
+  removeIfThere(tmp);
   try {
     const made = new Set<string>();
     fs.mkdirSync(tmp, { recursive: true });
@@ -88,25 +85,37 @@ function copyContext(target: string, files: ReadonlyMap<string, ContextFile>): v
       if (f.content !== undefined) fs.writeFileSync(dest, f.content);
       else fs.copyFileSync(f.from, dest);
     }
-    fs.rmSync(target, { recursive: true, force: true });
-    fs.mkdirSync(path.dirname(target), { recursive: true });
+    removeIfThere(target);
+    const parent = path.dirname(target);
+    if (!madeParents.has(parent)) {
+      fs.mkdirSync(parent, { recursive: true });
+      madeParents.add(parent);
+    }
     fs.renameSync(tmp, target);
   } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
+    removeIfThere(tmp);
   }
 }
 
-/** Writes `content` to `file` unless it already holds it; returns whether it wrote. */
-function writeIfChanged(file: string, content: string): boolean {
-  const bytes = Buffer.from(content);
-  if (sameContent(file, bytes)) return false;
-  const tmp = file + tmpSuffix();
-  fs.mkdirSync(path.dirname(file), { recursive: true });
+/**
+ * Writes `content` to `file` unless it already holds it; returns whether it wrote. Only a file of the
+ * same size is read and compared; `made` holds the folders known to exist.
+ */
+function writeIfChanged(file: string, content: string, made: Set<string>): boolean {
+  let stat: fs.Stats | undefined;
   try {
-    const stat = fs.lstatSync(file);
-    if (stat.isDirectory()) fs.rmSync(file, { recursive: true, force: true });
-  } catch { /* not there yet */ }
-  fs.writeFileSync(tmp, bytes);
+    stat = fs.statSync(file);
+  } catch { /* not there yet (or a dangling link, replaced below) */ }
+  if (stat?.isFile() && stat.size === Buffer.byteLength(content) && fs.readFileSync(file).equals(Buffer.from(content))) return false;
+  const tmp = file + tmpSuffix();
+  const parent = path.dirname(file);
+  if (!made.has(parent)) {
+    fs.mkdirSync(parent, { recursive: true });
+    made.add(parent);
+  }
+  // A folder where the file goes is removed (a link to one is replaced by the rename).
+  if (stat?.isDirectory() && fs.lstatSync(file).isDirectory()) fs.rmSync(file, { recursive: true, force: true });
+  fs.writeFileSync(tmp, content);
   fs.renameSync(tmp, file);
   return true;
 }
@@ -139,17 +148,19 @@ export function writeArtifacts(outdir: string, artifacts: readonly Artifact[], o
   let contextsCopied = 0;
   let contextsKept = 0;
   fs.mkdirSync(abs, { recursive: true });
+  const madeParents = new Set<string>();
   for (const [p, files] of contexts) {
     const target = path.join(abs, p);
     if (contextInPlace(target, files)) {
       contextsKept++;
     } else {
-      copyContext(target, files);
+      copyContext(target, files, madeParents);
       contextsCopied++;
     }
   }
+  const made = new Set<string>();
   for (const a of plain) {
-    if (writeIfChanged(path.join(abs, a.path), a.content ?? '')) written++;
+    if (writeIfChanged(path.join(abs, a.path), a.content ?? '', made)) written++;
     else unchanged++;
   }
 

@@ -25,6 +25,15 @@ export interface TargetOutput<R = unknown> {
   readonly artifacts?: readonly Artifact[];
 }
 
+/** How a target's output is used. */
+export interface RenderOptions {
+  /**
+   * Whether the caller keeps the in-memory result (`TargetOutput.result`).
+   * @default true
+   */
+  readonly result?: boolean;
+}
+
 /**
  * One output target: a pure function from the resolved model of a stack to a typed result and its
  * files. A target never adds to or edits the user's construct tree. Targets are values passed to the
@@ -40,6 +49,10 @@ export interface Target<R = unknown> {
   validate?(models: readonly StackModel[]): PyfleetError[];
   /** Things that may go wrong on this target but do not stop the synth (listed by `App.warnings()`). */
   warnings?(models: readonly StackModel[]): PyfleetWarning[];
-  /** Renders one stack. Called only after every model validated. */
-  render(model: StackModel): TargetOutput<R>;
+  /**
+   * Renders one stack. Called only after every model validated. With `options.result` false the
+   * caller keeps only the artifacts (`app.synth()`), so a target may leave its result out and save
+   * the memory it takes; the artifacts must be the same either way.
+   */
+  render(model: StackModel, options?: RenderOptions): TargetOutput<R>;
 }

@@ -100,7 +100,10 @@ export function dumpDocument(doc: object, options: DumpOptions = {}): string {
   }
 }
 
+/** What goes between two documents of a multi-document file. @internal */
+export const DOCUMENT_SEPARATOR = '---\n';
+
 /** Documents joined the way cdk8s writes a multi-document manifest file. */
 export function dumpDocuments(docs: readonly object[]): string {
-  return docs.map((d) => dumpDocument(d)).join('---\n');
+  return docs.map((d) => dumpDocument(d)).join(DOCUMENT_SEPARATOR);
 }

@@ -7,7 +7,7 @@ import { backgroundObjects, migrationGate } from './background';
 import { KubeObject, kubeObject } from './object';
 import { containerMounts, hasPersistentVolume, podVolumes, recreates, volumeObjects, volumeWarnings } from './volumes';
 import { autoscalerObject, checkAutoscaledDeployment, disruptionBudgetObject, scalingHatchProblems, scalingWarnings, spreadConstraints } from './scaling';
-import { dumpDocuments } from '../yaml';
+import { DOCUMENT_SEPARATOR, dumpDocument, dumpDocuments } from '../yaml';
 import { dataStoreObjects, storeEnv } from './data';
 
 export { KubeObject } from './object';
@@ -246,17 +246,26 @@ const collator = new Intl.Collator();
 
 /** The stack's Kubernetes objects as JSON, in apply order: pyfleet's, its extensions' and the user's own. */
 export function manifests(model: StackModel, extensions: readonly KubernetesExtension[] = []): KubeObject[] {
-  const objects: KubeObject[] = [namespaceObject(model, extensions)];
-  for (const m of model.services) objects.push(...serviceObjects(model, m, extensions));
-  for (const d of model.dataStores) objects.push(...dataStoreObjects(model, d));
-  objects.push(...backgroundObjects(model));
-  for (const x of extensions) objects.push(...(x.objects?.(model) ?? []));
-  objects.push(...userObjects(model));
+  return inApplyOrder(model, extensions, (o) => o);
+}
+
+/**
+ * Each object of the stack made into `as(object)` as soon as it is built, in apply order. With
+ * `as` a serializer, no more than a service's objects are ever held at once.
+ */
+function inApplyOrder<V>(model: StackModel, extensions: readonly KubernetesExtension[], as: (o: KubeObject) => V): V[] {
+  const entries: { v: V; i: number; r: number; n: string }[] = [];
+  const add = (objects: readonly KubeObject[]): void => {
+    for (const o of objects) entries.push({ v: as(o), i: entries.length, r: rank(o.kind), n: String(o.metadata?.name) });
+  };
+  add([namespaceObject(model, extensions)]);
+  for (const m of model.services) add(serviceObjects(model, m, extensions));
+  for (const d of model.dataStores) add(dataStoreObjects(model, d));
+  add(backgroundObjects(model));
+  for (const x of extensions) add(x.objects?.(model) ?? []);
+  add(userObjects(model));
   // Stable: by kind rank, then name (definition order breaks ties, and is deterministic).
-  return objects
-    .map((o, i) => ({ o, i, r: rank(o.kind), n: String(o.metadata?.name) }))
-    .sort((a, b) => a.r - b.r || collator.compare(a.n, b.n) || a.i - b.i)
-    .map((x) => x.o);
+  return entries.sort((a, b) => a.r - b.r || collator.compare(a.n, b.n) || a.i - b.i).map((x) => x.v);
 }
 
 /** Serializes manifests the way cdk8s does (one multi-document file), byte for byte as js-yaml writes them. */
@@ -275,7 +284,12 @@ export function kubernetesTarget(options: KubernetesTargetOptions = {}): Target<
     extensions,
     validate: (models) => [...scalingHatchProblems(models), ...extensions.flatMap((x) => x.validate?.(models) ?? [])],
     warnings: (models) => [...scalingWarnings(models), ...volumeWarnings(models)],
-    render(model) {
+    render(model, options) {
+      if (options?.result === false) {
+        // Only the file is wanted: each object becomes text as it is built and is let go.
+        const texts = inApplyOrder(model, extensions, (o) => dumpDocument(o));
+        return { artifacts: [{ path: `${model.name}.k8s.yaml`, content: texts.join(DOCUMENT_SEPARATOR) }] };
+      }
       const objects = manifests(model, extensions);
       return { result: objects, artifacts: [{ path: `${model.name}.k8s.yaml`, content: toYaml(objects) }] };
     },

@@ -54,21 +54,43 @@ const RENAMES = new Map(Object.entries(WIRE_RENAMES));
 /**
  * For a list of field names: the fields in JSON order, each as (TypeScript name, JSON name, whether
  * its value is a free-form map). Objects made from the same literal share their field names, so the
- * plan is worked out once per shape instead of sorting every object's keys.
+ * plan is worked out once per shape instead of sorting every object's keys. Plans are found by
+ * walking a tree of the field names one by one (names are interned strings, so nothing is built or
+ * hashed anew per object, as a joined key would be).
  */
-const plans = new Map<string, ReadonlyArray<string | boolean>>();
+interface PlanNode {
+  plan?: ReadonlyArray<string | boolean>;
+  readonly next: Map<string, PlanNode>;
+}
+let structPlans: PlanNode = { next: new Map() };
+let mapPlans: PlanNode = { next: new Map() };
+let planNodes = 0;
+
+function makePlan(keys: readonly string[], inMap: boolean): ReadonlyArray<string | boolean> {
+  const renamed = inMap ? keys : keys.map((k) => RENAMES.get(k) ?? k);
+  const order = renamed.map((_, i) => i).sort((a, b) => (renamed[a] < renamed[b] ? -1 : renamed[a] > renamed[b] ? 1 : 0));
+  // A map's values are structs again.
+  return order.flatMap((i) => [keys[i], renamed[i], !inMap && WIRE_MAP_FIELDS.has(keys[i])]);
+}
+
 function planOf(keys: readonly string[], inMap: boolean): ReadonlyArray<string | boolean> {
-  const id = (inMap ? '1' : '0') + keys.join('\0');
-  let plan = plans.get(id);
-  if (plan === undefined) {
-    const renamed = inMap ? keys : keys.map((k) => RENAMES.get(k) ?? k);
-    const order = renamed.map((_, i) => i).sort((a, b) => (renamed[a] < renamed[b] ? -1 : renamed[a] > renamed[b] ? 1 : 0));
-    // A map's values are structs again.
-    plan = order.flatMap((i) => [keys[i], renamed[i], !inMap && WIRE_MAP_FIELDS.has(keys[i])]);
-    if (plans.size > 50_000) plans.clear(); // maps with user keys make new shapes: keep the cache bounded
-    plans.set(id, plan);
+  let node = inMap ? mapPlans : structPlans;
+  for (let i = 0; i < keys.length; i++) {
+    let child = node.next.get(keys[i]);
+    if (child === undefined) {
+      // Maps with user keys make new shapes: keep the tree bounded.
+      if (++planNodes > 200_000) {
+        structPlans = { next: new Map() };
+        mapPlans = { next: new Map() };
+        planNodes = 0;
+        return makePlan(keys, inMap);
+      }
+      child = { next: new Map() };
+      node.next.set(keys[i], child);
+    }
+    node = child;
   }
-  return plan;
+  return node.plan ?? (node.plan = makePlan(keys, inMap));
 }
 
 function wireValue(value: unknown, inMap: boolean): unknown {
