@@ -10,7 +10,7 @@ import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as yaml from 'js-yaml';
-import { App, ComposeNetworkMode, ContainerImage, GunicornFlaskApp, MicroService, Postgres, Redis, Stack } from '../../lib';
+import { App, ComposeNetworkMode, ContainerImage, GunicornFlaskApp, MicroService, Postgres, Redis, Stack, Worker } from '../../lib';
 import { BUILTIN_BUILD_GENERATORS } from '../../lib/render/image';
 import { imageAsset } from '../../lib/service/asset';
 import { dclint, validateComposeSchema } from '../support/checks';
@@ -89,6 +89,14 @@ describe('compose with a password file', () => {
     const app = new App({ outdir: '/nonexistent/x' });
     const s = new Stack(app, 's');
     expect(() => new Postgres(s, 'db', { compose: { passwordFile: 'my secrets/pw' } })).toThrow(/s\/db: compose.passwordFile "my secrets\/pw" is not a usable file path.*Fix: give the path/s);
+  });
+
+  test('a worker that uses a password-file store is refused with the fix (it would get no URL)', () => {
+    const app = new App({ outdir: '/nonexistent/x' });
+    const s = new Stack(app, 's');
+    const db = new Postgres(s, 'db', { compose: { passwordFile: './pw' } });
+    new Worker(s, 'mailer', { image: image('mailer'), command: ['python', '-m', 'mailer'], calls: [db] });
+    expect(() => app.synthesize()).toThrow(/s\/mailer: it uses backing service "db", whose compose password comes from a file.*Fix: remove compose.passwordFile from "db"/s);
   });
 
   const dc = haveEngine('docker-compose', 'apt-get install docker-compose');

@@ -172,8 +172,9 @@ export function dataVolumes(model: StackModel): Record<string, Record<string, ne
  * must not be taken by a service or another store of the project.
  */
 export function dataStoreComposeProblems(model: StackModel): PyfleetError[] {
-  if (!model.compose.enabled || model.compose.networkMode !== ComposeNetworkMode.HOST) return [];
-  const errors: PyfleetError[] = [];
+  if (!model.compose.enabled) return [];
+  const errors: PyfleetError[] = passwordFileProblems(model);
+  if (model.compose.networkMode !== ComposeNetworkMode.HOST) return errors;
   const taken = new Map<number, string>();
   for (const s of model.services) {
     for (const p of [s.settings.port, ...s.settings.additionalPorts.map((x) => x.port)]) taken.set(p, s.path);
@@ -189,3 +190,23 @@ export function dataStoreComposeProblems(model: StackModel): PyfleetError[] {
   }
   return errors;
 }
+
+/**
+ * A store with `compose.passwordFile` reaches only services' containers (whose generated start code
+ * builds the URL): a Celery worker, a migration or a broker would get no URL, so they are refused.
+ */
+function passwordFileProblems(model: StackModel): PyfleetError[] {
+  const errors: PyfleetError[] = [];
+  const users = [...model.workers.map((w) => ({ path: w.path, stores: [...w.stores, ...(w.broker ? [w.broker] : [])] })), ...model.migrations.map((m) => ({ path: m.path, stores: m.stores }))];
+  for (const u of users) {
+    for (const name of u.stores) {
+      const d = model.dataStore(name);
+      if (d.composePasswordFile) {
+        errors.push(new PyfleetError(u.path, `it uses backing service "${d.name}", whose compose password comes from a file (compose.passwordFile), which workers, migrations and brokers do not read yet`,
+          `remove compose.passwordFile from "${d.name}" (compose then reads the password from the deploying shell), or do not use it from this worker or migration`));
+      }
+    }
+  }
+  return errors;
+}
+
