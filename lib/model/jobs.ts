@@ -131,7 +131,12 @@ export interface ScheduleModel {
   /** The command. */
   readonly command: readonly string[];
   /** The workload it runs as: `service` or `worker`, and its name. */
-  readonly runsAs: { readonly kind: 'service' | 'worker'; readonly name: string };
+  readonly runsAs: {
+    /** `service` or `worker`. */
+    readonly kind: 'service' | 'worker';
+    /** The service's or worker's name. */
+    readonly name: string;
+  };
   /** The image it runs (the service's default version's, or the worker's). */
   readonly image: ImageModel;
   /** Environment, sorted (the default version's or the worker's). */
