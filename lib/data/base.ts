@@ -66,6 +66,32 @@ export interface DataStoreProps {
    * @default Duration.seconds(5)
    */
   readonly healthInterval?: Duration;
+  /**
+   * How the compose target passes the password.
+   * @default - from the deploying shell's variable `<NAME>_PASSWORD` (interpolated into the file's environment)
+   */
+  readonly compose?: DataStoreComposeOptions;
+}
+
+/**
+ * Compose options of a backing service. By default compose interpolates the password from the
+ * deploying shell's variable into the store's and the callers' environment, which `docker inspect`
+ * then shows. With `passwordFile` the password stays in a file on the deploying machine, mounted as a
+ * compose secret at `/run/secrets/<store>-password` into the store and each caller: no container's
+ * configuration holds it.
+ */
+export interface DataStoreComposeOptions {
+  /**
+   * Path of a file on the deploying machine that holds the password (compose `secrets.<store>-password.file`;
+   * relative paths are relative to the compose file). One line, no whitespace or quotes (hex, as
+   * `openssl rand -hex 24` makes); readable by the store's user 999 and the callers' users (outside a
+   * swarm compose bind-mounts the file with its own owner and mode, e.g. `chmod 0444`). The store reads it
+   * (Postgres: `POSTGRES_PASSWORD_FILE`; Redis: a `sh -c` start that feeds `requirepass` to
+   * `redis-server` on stdin), generated Python apps build `<NAME>_PASSWORD` and `<NAME>_URL` from it at
+   * start; a caller with an image of your own gets `<NAME>_PASSWORD_FILE` and `<NAME>_URL_TEMPLATE` and must read them.
+   * @default - none: the password comes from the deploying shell's variable
+   */
+  readonly passwordFile?: string;
 }
 
 /** What a concrete store (Postgres, Redis) fixes for the base class. */
@@ -122,6 +148,8 @@ export abstract class DataStore extends Construct {
   public readonly credentialsSecret: string;
   /** Time between health checks. */
   public readonly healthInterval: Duration;
+  /** The password file compose mounts as a secret, if any (`compose.passwordFile`). */
+  public readonly composePasswordFile?: string;
 
   protected constructor(scope: Construct, id: string, props: DataStoreProps, defaults: DataStoreDefaults) {
     const path = scope.node.path ? `${scope.node.path}/${id}` : id;
@@ -153,7 +181,18 @@ export abstract class DataStore extends Construct {
     if (!(this.healthInterval instanceof Duration) || this.healthInterval.millis < 1000 || this.healthInterval.millis % 1000 !== 0) {
       throw new PyfleetError(path, 'healthInterval must be a whole number of seconds, at least one', 'use e.g. Duration.seconds(5)');
     }
+    const file = props.compose?.passwordFile;
+    if (file !== undefined && (typeof file !== 'string' || file === '' || /[\s$'"\\]/.test(file))) {
+      throw new PyfleetError(path, `compose.passwordFile "${String(file)}" is not a usable file path`, 'give the path of the password file on the machine that runs compose, without whitespace, quotes, "\\" or "$"');
+    }
+    this.composePasswordFile = file;
   }
+
+  /**
+   * @internal The engine's compose variant with the password read from a mounted file: its
+   * environment, arguments (the image's command) and health command, none of which holds the password.
+   */
+  public abstract _passwordFileEngine(file: string): Pick<DataStoreEngine, 'env' | 'args' | 'healthCommand'>;
 
   /** @internal what the engine contributes to its model (image, arguments, environment, health command). */
   public abstract _engine(): DataStoreEngine;
@@ -168,7 +207,8 @@ export abstract class DataStore extends Construct {
     const variable = `${this.credentialsSecret}_password`.toUpperCase().replace(/[^A-Z0-9]/g, '_');
     return [`the Kubernetes manifests reference the Secret "${this.credentialsSecret}" (key "password") and do not contain it: create it once before applying them, ` +
       `e.g. kubectl create secret generic ${this.credentialsSecret} -n ${this.stack.namespaceName} --from-literal=password="$(openssl rand -hex 24)". ` +
-      `Compose reads the password from the deploying shell's ${variable}; pyfleet/pulumi creates the Secret itself`];
+      (this.composePasswordFile !== undefined ? `Compose reads the password from the file ${this.composePasswordFile} (a compose secret); pyfleet/pulumi creates the Secret itself`
+        : `Compose reads the password from the deploying shell's ${variable}; pyfleet/pulumi creates the Secret itself`)];
   }
 
   /** Prefix of the variables injected into callers: `orders-db` -> `ORDERS_DB`. */

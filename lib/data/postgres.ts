@@ -101,4 +101,14 @@ export class Postgres extends DataStore {
       component: 'database',
     };
   }
+
+  /** @internal The official image reads `POSTGRES_PASSWORD_FILE` at first start; pg_isready needs no password. */
+  public _passwordFileEngine(file: string): Pick<DataStoreEngine, 'env' | 'args' | 'healthCommand'> {
+    const e = this._engine();
+    return {
+      env: e.env.map((x) => (x.password ? { name: 'POSTGRES_PASSWORD_FILE', value: file } : x)),
+      args: e.args,
+      healthCommand: e.healthCommand,
+    };
+  }
 }

@@ -159,6 +159,24 @@ export class Redis extends DataStore {
       component: this.mode === RedisMode.CACHE ? 'cache' : 'database',
     };
   }
+
+  /**
+   * @internal Redis has no `_FILE` variable: a `sh -c` reads the file and passes `requirepass` to
+   * `redis-server` as configuration on stdin (`-`, a here-document), then execs it (it stays PID 1 and
+   * gets the stop signal). The password is in no argument (`docker inspect` and the process list show
+   * `redis-server --port ... -`), only in the server's memory. The health check reads the file into
+   * `REDISCLI_AUTH`, the environment of redis-cli alone.
+   */
+  public _passwordFileEngine(file: string): Pick<DataStoreEngine, 'env' | 'args' | 'healthCommand'> {
+    const e = this._engine();
+    const at = e.args.indexOf('--requirepass');
+    const args = [...e.args.slice(0, at), ...e.args.slice(at + 2)];
+    return {
+      env: [],
+      args: ['sh', '-c', `P="$(cat ${file})" && exec "$@" - <<EOF\nrequirepass $P\nEOF`, 'sh', ...args],
+      healthCommand: ['sh', '-c', `REDISCLI_AUTH="$(cat ${file})" redis-cli -p ${this.port} ping | grep -q PONG`],
+    };
+  }
 }
 
 /** A memory size as Redis reads it: `<n>mb` for whole MiB (Redis' `mb` is 1024²), else bytes. */

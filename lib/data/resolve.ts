@@ -33,6 +33,23 @@ function connection(prefix: string, address: DataStoreAddress, user: string | un
   return out;
 }
 
+/** The placeholder of `<NAME>_URL_TEMPLATE` that the caller replaces with the (percent-encoded) password. */
+export const PASSWORD_PLACEHOLDER = '{password}';
+
+/**
+ * A caller's variables on compose with a password file: the parts, `_PASSWORD_FILE` (where the secret
+ * is mounted) and `_URL_TEMPLATE` (the URL with {@link PASSWORD_PLACEHOLDER}); no password, no URL.
+ */
+function fileConnection(vars: ConnectionVariable[], prefix: string, mountPath: string): ConnectionVariable[] {
+  const out: ConnectionVariable[] = [];
+  for (const v of vars) {
+    if (v.password) out.push({ name: `${prefix}_PASSWORD_FILE`, value: mountPath });
+    else if (v.url) out.push({ name: `${prefix}_URL_TEMPLATE`, value: `${v.url.before}${PASSWORD_PLACEHOLDER}${v.url.after}` });
+    else out.push(v);
+  }
+  return out;
+}
+
 /** The model of one backing service; `callers` are the names of the stack's services that call it. */
 export function resolveDataStore(store: DataStore, callers: readonly string[]): DataStoreModel {
   const stack = store.stack;
@@ -42,6 +59,10 @@ export function resolveDataStore(store: DataStore, callers: readonly string[]): 
     compose: { host: stack.composeNetworkMode === ComposeNetworkMode.HOST ? '127.0.0.1' : store.storeName, port: store.port },
   };
   const prefix = store.envPrefix;
+  const secretName = `${store.storeName}-password`;
+  const mountPath = `/run/secrets/${secretName}`;
+  const fileEngine = store.composePasswordFile !== undefined ? store._passwordFileEngine(mountPath) : undefined;
+  const composeConnection = connection(prefix, addresses.compose, e.user, e.database, e.urlScheme, e.urlUser);
   const interval = store.healthInterval.millis;
   return {
     construct: store,
@@ -80,7 +101,7 @@ export function resolveDataStore(store: DataStore, callers: readonly string[]): 
     urlVariable: store.urlVariable,
     connection: {
       kubernetes: connection(prefix, addresses.kubernetes, e.user, e.database, e.urlScheme, e.urlUser),
-      compose: connection(prefix, addresses.compose, e.user, e.database, e.urlScheme, e.urlUser),
+      compose: fileEngine ? fileConnection(composeConnection, prefix, mountPath) : composeConnection,
     },
     labels: {
       ...stack.extraLabels,
@@ -92,5 +113,13 @@ export function resolveDataStore(store: DataStore, callers: readonly string[]): 
     },
     selector: { app: store.storeName },
     callers: [...callers],
+    composePasswordFile: fileEngine && {
+      source: store.composePasswordFile!,
+      secretName,
+      mountPath,
+      env: fileEngine.env.map((x) => ({ ...x })),
+      args: [...fileEngine.args],
+      healthCommand: [...fileEngine.healthCommand],
+    },
   };
 }

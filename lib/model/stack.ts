@@ -430,4 +430,26 @@ export interface DataStoreModel {
   readonly selector: Readonly<Record<string, string>>;
   /** Names of the services of the stack that call it, in the stack's order. */
   readonly callers: readonly string[];
+  /**
+   * Compose with `compose.passwordFile`: the compose secret that carries the password, and the store's
+   * compose variant that reads it (environment, arguments, health command); `connection.compose` then
+   * holds `<NAME>_PASSWORD_FILE` and `<NAME>_URL_TEMPLATE` instead of the password and the URL.
+   */
+  readonly composePasswordFile?: DataStorePasswordFileModel;
+}
+
+/** The compose secret of a backing service's password (`compose.passwordFile`). */
+export interface DataStorePasswordFileModel {
+  /** Path of the file on the deploying machine (compose `secrets.<name>.file`). */
+  readonly source: string;
+  /** Key of the compose secret: `<store>-password`. */
+  readonly secretName: string;
+  /** Where the store and its callers see it: `/run/secrets/<store>-password`. */
+  readonly mountPath: string;
+  /** The store's environment in this variant (no password variable). */
+  readonly env: readonly DataStoreEnv[];
+  /** The store's arguments in this variant. */
+  readonly args: readonly string[];
+  /** The store's health command in this variant. */
+  readonly healthCommand: readonly string[];
 }

@@ -419,6 +419,7 @@ export abstract class PythonWebApp extends MicroService implements IWarningSourc
       metrics: this.metricsPort !== undefined ? { port: this.metricsPort } : undefined,
       extraRequirements: this.metricsPort !== undefined && !requirements.packages.has('prometheus-client') ? [PROMETHEUS_CLIENT_REQUIREMENT] : [],
       ...volumeDirectories(this),
+      ...(this.storeCalls.some((d) => d.composePasswordFile !== undefined) ? { passwordFiles: true as const } : {}),
     };
   }
 

@@ -95,6 +95,12 @@ export interface PythonServiceRecipe extends BuildRecipe {
    * that owner (compose has no fsGroup). Absent for none.
    */
   readonly volumeDirectories?: readonly string[];
+  /**
+   * True when the service calls a backing service with `compose: { passwordFile }`: gunicorn.conf.py and
+   * the wrapper then build `<NAME>_PASSWORD` and `<NAME>_URL` from the mounted file at start.
+   * Absent for none.
+   */
+  readonly passwordFiles?: true;
 }
 
 /** Where the generated images keep the code (their WORKDIR); volumes may not cover it. */

@@ -4,7 +4,7 @@ import { Cpu, Duration, Size } from '../../core/units';
 import type { DataStoreModel, ServiceModel, StackModel } from '../../model/stack';
 import { storeCallees } from '../../model/traffic';
 import type { NetworkAttachment } from './networks';
-import type { ComposeDependency, ComposeService, ComposeVolumeMount } from './types';
+import type { ComposeDependency, ComposeProject, ComposeSecretMount, ComposeService, ComposeVolumeMount } from './types';
 
 // The compose service of a backing service (Postgres, Redis) and what its callers get:
 //
@@ -17,6 +17,11 @@ import type { ComposeDependency, ComposeService, ComposeVolumeMount } from './ty
 //   written into the file; compose interpolates it into the store's environment (and, for Redis, its
 //   `--requirepass` argument) and into each caller's `<NAME>_PASSWORD` and `<NAME>_URL`;
 // - in host network mode the engine listens on 127.0.0.1 only and callers reach it there;
+// - or, with `compose: { passwordFile }`, from a top-level compose secret (the file on the deploying
+//   machine) mounted at /run/secrets/<store>-password into the store and each caller: Postgres reads
+//   POSTGRES_PASSWORD_FILE, Redis a `sh -c` start that feeds `requirepass` on stdin; callers get
+//   `<NAME>_PASSWORD_FILE` and `<NAME>_URL_TEMPLATE`, from which generated Python apps build
+//   `<NAME>_PASSWORD` and `<NAME>_URL` at start. No container's configuration holds the password;
 // - callers wait for it to be healthy (`depends_on: service_healthy`; a swarm ignores start order).
 
 /** Name of a store's named data volume (without the project prefix compose adds). */
@@ -42,6 +47,26 @@ export function storeEnvironment(model: StackModel, s: ServiceModel): Record<str
     }
   }
   return env;
+}
+
+/** The password-file secrets a caller's container mounts, for the stores it calls that use one. */
+export function storeSecretMounts(model: StackModel, s: ServiceModel): ComposeSecretMount[] {
+  return storeCallees(model, s).filter((d) => d.composePasswordFile).map((d) => ({ source: d.composePasswordFile!.secretName, target: d.composePasswordFile!.mountPath }));
+}
+
+/** Adds a caller's password-file secrets to its rendered compose service. */
+export function addStoreSecretMounts(service: Record<string, unknown>, model: StackModel, s: ServiceModel): void {
+  const mounts = storeSecretMounts(model, s);
+  if (mounts.length > 0) service.secrets = [...((service.secrets as ComposeSecretMount[] | undefined) ?? []), ...mounts];
+}
+
+/** Adds the top-level compose secrets of the stores' password files to the document. */
+export function addDataSecrets(model: StackModel, document: ComposeProject): void {
+  const secrets: Record<string, { file: string }> = {};
+  for (const d of model.dataStores) if (d.composePasswordFile) secrets[d.composePasswordFile.secretName] = { file: d.composePasswordFile.source };
+  if (Object.keys(secrets).length === 0) return;
+  const all: Record<string, { file: string }> = { ...(document.secrets ?? {}), ...secrets };
+  document.secrets = Object.fromEntries(Object.keys(all).sort().map((k) => [k, all[k]]));
 }
 
 /** `depends_on` entries of a caller: every store it calls, once healthy. */
@@ -78,8 +103,9 @@ export interface ComposeCommon {
 export function dataStoreService(model: StackModel, d: DataStoreModel, networks: Record<string, NetworkAttachment> | undefined, common: ComposeCommon): ComposeService {
   const mode = model.compose.networkMode;
   const swarm = mode === ComposeNetworkMode.OVERLAY;
+  const file = d.composePasswordFile;
   const env: Record<string, string> = {};
-  for (const e of d.env) env[e.name] = e.password ? passwordReference(d, swarm) : e.value!.replace(/\$/g, '$$$$');
+  for (const e of file?.env ?? d.env) env[e.name] = e.password ? passwordReference(d, swarm) : e.value!.replace(/\$/g, '$$$$');
   const volumes: ComposeVolumeMount[] = [];
   const tmpfs: string[] = [];
   if (d.storageBytes !== undefined) volumes.push({ type: 'volume', source: dataVolumeName(d), target: d.dataPath });
@@ -88,14 +114,15 @@ export function dataStoreService(model: StackModel, d: DataStoreModel, networks:
   const service: Record<string, unknown> = {
     image: d.image,
     environment: Object.fromEntries(Object.keys(env).sort().map((k) => [k, env[k]])),
-    command: [...d.args, ...(mode === ComposeNetworkMode.HOST ? d.loopbackArgs : [])].map((a) => composeArg(d, a, swarm)),
+    command: [...(file?.args ?? d.args), ...(mode === ComposeNetworkMode.HOST ? d.loopbackArgs : [])].map((a) => composeArg(d, a, swarm)),
   };
   if (mode === ComposeNetworkMode.HOST) service.network_mode = 'host';
   else if (networks && Object.keys(networks).length > 0) service.networks = networks;
   else service.network_mode = 'none';
   const h = d.health;
   service.healthcheck = {
-    test: ['CMD', ...h.command],
+    // `$` escaped: the password-file variant's health command reads the file in a shell.
+    test: ['CMD', ...(file?.healthCommand ?? h.command).map((a) => a.replace(/\$/g, '$$$$'))],
     interval: Duration.millis(h.intervalMs).toGoString(),
     timeout: Duration.millis(h.timeoutMs).toGoString(),
     retries: h.failureThreshold,
@@ -124,6 +151,7 @@ export function dataStoreService(model: StackModel, d: DataStoreModel, networks:
   if (swarm) volumes.push(...tmpfs.map((t) => ({ type: 'tmpfs' as const, target: t })));
   else service.tmpfs = tmpfs;
   if (volumes.length > 0) service.volumes = volumes;
+  if (file) service.secrets = [{ source: file.secretName, target: file.mountPath }];
   service.cap_drop = ['ALL'];
   if (!swarm) service.security_opt = ['no-new-privileges:true'];
   service.stop_signal = d.stopSignal;
@@ -144,8 +172,9 @@ export function dataVolumes(model: StackModel): Record<string, Record<string, ne
  * must not be taken by a service or another store of the project.
  */
 export function dataStoreComposeProblems(model: StackModel): PyfleetError[] {
-  if (!model.compose.enabled || model.compose.networkMode !== ComposeNetworkMode.HOST) return [];
-  const errors: PyfleetError[] = [];
+  if (!model.compose.enabled) return [];
+  const errors: PyfleetError[] = passwordFileProblems(model);
+  if (model.compose.networkMode !== ComposeNetworkMode.HOST) return errors;
   const taken = new Map<number, string>();
   for (const s of model.services) {
     for (const p of [s.settings.port, ...s.settings.additionalPorts.map((x) => x.port)]) taken.set(p, s.path);
@@ -161,3 +190,23 @@ export function dataStoreComposeProblems(model: StackModel): PyfleetError[] {
   }
   return errors;
 }
+
+/**
+ * A store with `compose.passwordFile` reaches only services' containers (whose generated start code
+ * builds the URL): a Celery worker, a migration or a broker would get no URL, so they are refused.
+ */
+function passwordFileProblems(model: StackModel): PyfleetError[] {
+  const errors: PyfleetError[] = [];
+  const users = [...model.workers.map((w) => ({ path: w.path, stores: [...w.stores, ...(w.broker ? [w.broker] : [])] })), ...model.migrations.map((m) => ({ path: m.path, stores: m.stores }))];
+  for (const u of users) {
+    for (const name of u.stores) {
+      const d = model.dataStore(name);
+      if (d.composePasswordFile) {
+        errors.push(new PyfleetError(u.path, `it uses backing service "${d.name}", whose compose password comes from a file (compose.passwordFile), which workers, migrations and brokers do not read yet`,
+          `remove compose.passwordFile from "${d.name}" (compose then reads the password from the deploying shell), or do not use it from this worker or migration`));
+      }
+    }
+  }
+  return errors;
+}
+

@@ -13,7 +13,7 @@ import { GATEWAY_RUNTIME } from './runtime';
 import { ComposeDeploy, ComposeProject, ComposeService, ComposeServiceLogging, ComposeVolumeMount } from './types';
 import { addProjectMounts, addServiceMounts, composeVolumeWarnings } from './volumes';
 import { hostModeWarnings, NetworkAttachment, networkNameProblems, networkPlan } from './networks';
-import { dataStoreComposeProblems, dataStoreService, dataVolumes, storeDependencies, storeEnvironment } from './data';
+import { addDataSecrets, addStoreSecretMounts, dataStoreComposeProblems, dataStoreService, dataVolumes, storeDependencies, storeEnvironment } from './data';
 import { monitoringCompose, monitoringComposeProblems } from '../monitoring/compose';
 import { hostGatewayLayout, hostGatewayPorts, RELEASE_LABEL, releaseLabel } from './host-gateway';
 import { LISTEN_PORT_ENV } from '../../python/recipe';
@@ -170,6 +170,7 @@ function renderVersion(model: StackModel, m: ServiceModel, vm: VersionModel, net
   service.labels = sortObject({ ...versionLabels(version), ...(slotted ? { [RELEASE_LABEL]: JSON.stringify(releaseLabel(version)) } : {}) });
   service.logging = composeLogging(model);
   addServiceMounts(service, model, m, vm);
+  addStoreSecretMounts(service, model, m);
   return [composeName(version), applyOverrides(orderServiceKeys(service), vm.hatches, vm.path)];
 }
 
@@ -356,6 +357,7 @@ export function composeDocument(model: StackModel): { document: ComposeProject; 
     if (files.length > 0) document.configs = sortObject(configs);
   }
   files.push(...addProjectMounts(model, document));
+  addDataSecrets(model, document);
   return { document, files };
 }
 

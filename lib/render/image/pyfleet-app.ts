@@ -1,5 +1,6 @@
 import { VERSION_ENV } from '../../python/recipe';
 import type { PythonServiceRecipe } from '../../python/recipe';
+import { passwordFilesPython } from './password-files';
 import { pythonLiteral } from './python';
 
 const FRAMEWORK = { flask: 'Flask', fastapi: 'FastAPI' } as const;
@@ -27,7 +28,7 @@ import json
 import os
 import time
 import uuid
-
+${r.passwordFiles ? passwordFilesPython() : ''}
 _VERSION = os.environ.get("${VERSION_ENV}", "")
 # Route label of a request no route matched (a 404), or of an app whose routes pyfleet cannot read:
 # one fixed value, so that scanners cannot grow the number of series.

@@ -1,4 +1,5 @@
 import { APP_DIR, EXTRA_REQUIREMENTS_FILE, LISTEN_HOST_ENV, LISTEN_PORT_ENV, METRICS_HOST_ENV, METRICS_PORT_ENV, WRAPPER_FILE } from '../../python/recipe';
+import { passwordFilesPython } from './password-files';
 import { renderAppWrapper } from './pyfleet-app';
 import type { GunicornSettingValue, PythonServiceRecipe } from '../../python/recipe';
 
@@ -187,7 +188,7 @@ export function renderGunicornConf(r: PythonServiceRecipe): string {
 # flags still override any setting here.
 import math
 import os
-
+${r.passwordFiles ? passwordFilesPython() : ''}
 # Workers: $WEB_CONCURRENCY when set (pyfleet sets it from the CPU limit it knows), else the count the
 # construct fixed, else ceil(${s.perCore} x cores) + ${s.extra}, kept within ${s.min}..${s.max}, where cores is the
 # container's CPU limit read from the cgroup quota (v2 cpu.max, v1 cpu.cfs_quota_us / cpu.cfs_period_us),
