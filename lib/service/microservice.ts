@@ -8,6 +8,7 @@ import { EnvInput, EnvValue, toEnvValue } from './env';
 import { HealthCheck } from './health';
 import { ContainerImage } from './image';
 import { AutoscaleOptions, AutoscaleSettings, checkAutoscale, DisruptionBudget, ScalingResources, TopologySpread } from './scaling';
+import { addCallee } from './calls';
 import { checkMounts, ConfigFile, SecretFile } from './config-file';
 import type { Volume } from './volume';
 
@@ -447,14 +448,7 @@ export class MicroService extends Construct {
 
   /** Declares that this service calls `other` (a service or a backing service): injects `<OTHER>_URL` and orders startup. */
   public addCall(other: MicroService | DataStore): void {
-    if (DataStore.isDataStore(other)) {
-      if (!this._storeCalls.includes(other)) this._storeCalls.push(other);
-      return;
-    }
-    if (!MicroService.isMicroService(other)) {
-      throw new PyfleetError(this.node.path, '`calls` contains something that is neither a MicroService nor a backing service', 'list service or backing service constructs, e.g. calls: [users, db]');
-    }
-    if (!this._calls.includes(other)) this._calls.push(other);
+    addCallee(this.node.path, other, this._calls, this._storeCalls);
   }
 
   /** The services this one calls (without backing services: see {@link MicroService.storeCalls}). */

@@ -3,6 +3,7 @@ import { PyfleetError } from '../core/errors';
 import { checkDns1035Label, checkEnvName } from '../core/names';
 import { Stack } from '../core/stack';
 import { checkResources, Cpu, Duration, Size } from '../core/units';
+import { addCallee } from '../service/calls';
 import { EnvInput, EnvValue, toEnvValue } from '../service/env';
 import { HealthCheck } from '../service/health';
 import { ContainerImage } from '../service/image';
@@ -272,14 +273,7 @@ export class Worker extends Construct {
 
   /** Declares that the worker calls `other`, a service or a backing service (injects its variables, allows the connection). */
   public addCall(other: MicroService | DataStore): void {
-    if (DataStore.isDataStore(other)) {
-      if (!this._storeCalls.includes(other)) this._storeCalls.push(other);
-      return;
-    }
-    if (!MicroService.isMicroService(other)) {
-      throw new PyfleetError(this.node.path, '`calls` contains something that is not a service', 'list service constructs, e.g. calls: [users]');
-    }
-    if (!this._calls.includes(other)) this._calls.push(other);
+    addCallee(this.node.path, other, this._calls, this._storeCalls);
   }
 
   /** The services this worker calls (backing services: {@link Worker.storeCalls}). */
