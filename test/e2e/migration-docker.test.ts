@@ -49,16 +49,17 @@ run('a Migration on docker-compose 1.29: a failing one holds the release back', 
   let port: number;
   const runs: Run[] = [];
 
+  /** The same stack (so the same image tag) with the migration exiting `exitCode`, run as compose project `project`. */
   function program(exitCode: number, project: string): Run {
     const out = synth((app: App) => {
-      const stack = new Stack(app, project, { compose: { networkMode: ComposeNetworkMode.HOST } });
+      const stack = new Stack(app, 'pfmig', { compose: { networkMode: ComposeNetworkMode.HOST } });
       const web = new FastApiApp(stack, 'keeper', {
         source: src, port, replicas: 1, metrics: false, memory: Size.mebibytes(256),
-        healthCheck: HealthCheck.http('/healthz', { interval: Duration.seconds(1) }),
+        healthCheck: HealthCheck.http('/healthz', { interval: Duration.seconds(2) }),
       });
       new Migration(stack, 'schema', { of: web, command: ['python', 'migrate.py'], env: { MIGRATE_EXIT: String(exitCode) } });
     });
-    const compose = out.compose(project);
+    const compose = out.compose('pfmig');
     const names = Object.keys(compose.services);
     const oneShot = names.find((n) => compose.services[n].restart === 'no')!;
     const web = names.find((n) => compose.services[n].depends_on?.[oneShot])!;
