@@ -176,7 +176,9 @@ d('compose gateway (real haproxy)', () => {
     new CircuitBreaker(stack, 'breaker', { service: svc, maxConnections: 2, maxPendingRequests: 2 });
     const b = await backend('v1');
     b.mode = 'slow';
-    b.delayMs = 800;
+    // Long enough that all ten requests have arrived before the first answer frees a slot, even on a
+    // loaded machine (at 800 ms a fresh-clone CI run once let a fifth request through).
+    b.delayMs = 2000;
     const url = await gateway(app, svc, { 'orders-v1': [b.address] });
     const results = await pool(10, 10, () => request(`${url}/orders`));
     const ok = results.filter((r) => r.status === 200);
