@@ -8,6 +8,7 @@ import { ComposeNetworkMode, Stack } from '../core/stack';
 import type { Duration } from '../core/units';
 import { ComposeRuntime, composeRuntime } from '../render/compose/runtime';
 import { assetOutdir, synthesizeStack, writeContexts } from './common';
+import { directoryKey, filesByDirectory, filesHash, HostFile, HostFileSources, serviceFiles } from './docker-files';
 
 /** Arguments of a DockerHostDeployment. */
 export interface DockerHostDeploymentArgs {
@@ -123,7 +124,8 @@ export const CPU_PERIOD_MICROS = 100_000;
  * Deploys a pyfleet stack to one machine running Docker: the compose project's network, one image per
  * built service (built on that host), and one container per replica of every compose service, with
  * the compose semantics (environment, ports, health check, restart policy, CPU quota and memory limit,
- * network aliases, start after the services it calls are healthy, generated config files uploaded).
+ * network aliases, start after the services it calls are healthy, and the files it mounts (generated
+ * configs, config, secret and password files) placed through read-only volumes: see docker-files.ts).
  */
 export class DockerHostDeployment extends pulumi.ComponentResource {
   /** Containers by compose service name, one per replica. */
@@ -136,6 +138,11 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
   public readonly networks: Record<string, docker.Network>;
   /** Named volumes (persistent volumes, backing services' data) by compose key; kept on the host when removed from the stack. */
   public readonly volumes: Record<string, docker.Volume>;
+  /**
+   * Where each compose service's mounted files (generated configs, config and secret files, password
+   * files) are placed: a named volume per directory and the holder container they are uploaded into.
+   */
+  public readonly files: Record<string, { readonly holder: docker.Container; readonly volumes: docker.Volume[] }> = {};
   /** The provider made from `host`, if any. */
   public readonly provider?: docker.Provider;
   /** Address of each public service (`expose`): `http://<host>:<port>`, by service name. */
@@ -173,20 +180,24 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
     // CPU, memory and timings as numbers from the model (undefined where an override replaced the key).
     const runtime = composeRuntime(synth.output.model);
     const problems: PyfleetError[] = [];
+    // Backing services whose compose password is a file (compose.passwordFile): the file holds the
+    // password, given in `secrets` or generated, by the compose secret's name.
+    const passwordVariables = new Map<string, string>();
+    for (const d of synth.output.model.dataStores) if (d.composePasswordFile) passwordVariables.set(d.composePasswordFile.secretName, d.secret.shellVariable);
+    const fileSources: HostFileSources = {
+      generated: files,
+      composeSecrets: doc.secrets ?? {},
+      passwords: new Set(passwordVariables.keys()),
+      baseDir: path.resolve(((stack.node.root as any).outdir as string | undefined) ?? 'dist'),
+    };
+    const filesOf = new Map<string, HostFile[]>();
     for (const [svcName, def] of Object.entries(services)) {
       for (const key of Object.keys(def)) {
         if (!KNOWN_KEYS.has(key)) problems.push(new PyfleetError(`${stack.node.path}/${svcName}`, `compose service "${svcName}" uses "${key}", which DockerHostDeployment does not map`, 'report this as a pyfleet bug (a compose feature without a Docker host mapping)'));
       }
-      if (def.secrets !== undefined || (def.volumes ?? []).some((v: any) => typeof v === 'object' && v.type === 'bind' && files.has(v.source) && generatedConfigFile(v.source))) {
-        problems.push(new PyfleetError(`${stack.node.path}/${svcName}`, `compose service "${svcName}" mounts a config or secret file, which DockerHostDeployment cannot place: the Docker provider uploads files into the created container, and dockerd refuses an upload into a read-only root filesystem ("container rootfs is marked read-only", measured with docker 20.10)`,
-          'deploy this stack with its compose file (docker compose up) on the host, or bake the file into the image for DockerHostDeployment'));
-      }
-      for (const v of def.volumes ?? []) {
-        const source = typeof v === 'string' ? v.split(':')[0] : v.source;
-        if ((typeof v === 'string' || v.type === 'bind') && !files.has(source)) {
-          problems.push(new PyfleetError(`${stack.node.path}/${svcName}`, `compose service "${svcName}" bind-mounts ${source}, which is not a file pyfleet generated`, 'a remote Docker host has no local files: use generated config only'));
-        }
-      }
+      const placed = serviceFiles(`${stack.node.path}/${svcName}`, svcName, def, fileSources);
+      problems.push(...placed.problems);
+      if (placed.files.length > 0) filesOf.set(svcName, placed.files);
       for (const [k, v] of Object.entries<string>(def.environment ?? {})) {
         for (const secret of v.matchAll(SECRET_REFERENCE)) {
           if (!given.has(secret[1])) {
@@ -282,7 +293,7 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
       const def = services[svcName];
       const replicas: number = def.deploy?.replicas ?? 1;
       const mounted = (def.volumes ?? []).filter((v: any) => typeof v === 'object' && v.type === 'volume' && v.source && this.volumes[v.source]).map((v: any) => this.volumes[v.source]);
-      const waitFor = [...Object.keys(def.depends_on ?? {}).flatMap((d) => this.containers[d] ?? []), ...mounted];
+      const waitFor: pulumi.Resource[] = [...Object.keys(def.depends_on ?? {}).flatMap((d) => this.containers[d] ?? []), ...mounted];
       // A one-shot this service must see exit 0 first (a Migration: `service_completed_successfully`).
       const completed = Object.entries<any>(def.depends_on ?? {}).filter(([d, c]) => c?.condition === 'service_completed_successfully' && this.containers[d]).map(([d]) => d);
       const list: docker.Container[] = [];
@@ -292,16 +303,18 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
       // DNS with spare server slots, serves the new ones beside the old until those go. Every other
       // container has compose's fixed name, so its replacement must go first.
       const release = released.has(svcName) ? releaseHash(def) : undefined;
+      const placed = this.placeFiles(name, projectName, svcName, filesOf.get(svcName), imageRefs.get(composeImage(def))!, passwordVariables, secrets, child);
+      if (placed.holder) waitFor.push(placed.holder);
       for (let i = 1; i <= replicas; i++) {
         const cargs = containerArgs(projectName, svcName, def, i, {
           release,
           image: imageRefs.get(composeImage(def))!,
           networks: networkIds,
-          files,
           secrets,
           volumes: this.volumes,
           healthyTimeout: args.healthyTimeout,
           runtime: runtime[svcName] ?? {},
+          placed: placed.mounts,
         });
         if (completed.length > 0) (cargs as any).labels = [...((cargs as any).labels ?? []), ...completed.map((d) => ({ label: `pyfleet.dev/completed.${d}`, value: completedOk(d, this.containers[d][0]) }))];
         // A fixed name (as compose) must be removed before it is recreated; a release-named container is created first.
@@ -315,6 +328,55 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
     this.addresses = pulumi.output(addresses);
     this.registerOutputs({ addresses: this.addresses });
   }
+
+  /**
+   * The files of compose service `svcName` on the host (see docker-files.ts): a named volume per
+   * directory, `<project>_<service>-files-<hash>`, filled by a holder container that is created (the
+   * provider uploads into it) and never started. The service's containers mount the volumes read-only.
+   */
+  private placeFiles(name: string, project: string, svcName: string, files: HostFile[] | undefined, image: pulumi.Input<string>,
+    passwordVariables: ReadonlyMap<string, string>, secrets: Record<string, pulumi.Input<string>>, child: pulumi.CustomResourceOptions): { holder?: docker.Container; mounts: PlacedDirectory[] } {
+    if (!files || files.length === 0) return { mounts: [] };
+    const mounts: PlacedDirectory[] = [];
+    const volumes: docker.Volume[] = [];
+    const uploads: docker.types.input.ContainerUpload[] = [];
+    const hashes: Array<pulumi.Output<string>> = [];
+    for (const [dir, inDir] of filesByDirectory(files)) {
+      const contents = inDir.map((f) => (f.password !== undefined ? pulumi.secret(secrets[passwordVariables.get(f.password)!]) : f.content ?? f.sourceHash!));
+      const hash = filesHash(image, dir, inDir, contents);
+      hashes.push(hash);
+      const volume = new docker.Volume(`${name}-files-${svcName}-${directoryKey(dir)}`, {
+        name: pulumi.interpolate`${project}_${svcName}-files-${hash}`,
+        labels: [{ label: 'com.docker.compose.project', value: project }, { label: 'pyfleet.dev/files-of', value: svcName }, { label: 'pyfleet.dev/directory', value: dir }],
+      }, child);
+      mounts.push({ dir, volumeName: volume.name });
+      volumes.push(volume);
+      inDir.forEach((f, i) => uploads.push(f.source !== undefined
+        ? { file: f.target, source: f.source, sourceHash: f.sourceHash, permissions: '0444' }
+        : { file: f.target, content: contents[i], permissions: '0444' }));
+    }
+    const all = pulumi.all(hashes).apply((hs) => createHash('sha256').update(hs.join('\0')).digest('hex').slice(0, 12));
+    const holder = new docker.Container(`${name}-${svcName}-files`, {
+      name: pulumi.interpolate`${project}-${svcName}-files-${all}`,
+      image,
+      // Created so that the provider uploads into it, never started: not read-only, no network.
+      start: false,
+      mustRun: false,
+      networkMode: 'none',
+      command: ['true'],
+      volumes: mounts.map((m) => ({ volumeName: m.volumeName, containerPath: m.dir })),
+      uploads,
+      labels: [{ label: 'pyfleet.dev/files-of', value: `${project}/${svcName}` }],
+    }, child);
+    this.files[svcName] = { holder, volumes };
+    return { holder, mounts };
+  }
+}
+
+/** A directory of files placed through a named volume (mounted read-only). */
+export interface PlacedDirectory {
+  readonly dir: string;
+  readonly volumeName: pulumi.Input<string>;
 }
 
 /**
@@ -331,11 +393,6 @@ export function exitCodeLabel(service: string, code: number | undefined): string
     throw new PyfleetError(service, `the one-shot "${service}" (a Migration) exited with code ${code}, so the release that waits for it is not started (the running containers keep serving)`, `read its logs (docker logs <project>-${service}-1), fix the migration, and run pulumi up again`);
   }
   return String(code ?? 0);
-}
-
-/** Whether a bind-mount source is a config file the compose target wrote (`./<stack>.compose/files/...`). */
-function generatedConfigFile(source: string): boolean {
-  return /^\.\/[^/]+\.compose\/files\//.test(source);
 }
 
 /**
@@ -376,8 +433,9 @@ interface ContainerContext {
   readonly networks: Record<string, docker.Network>;
   /** The project's named volumes by compose key. */
   readonly volumes?: Record<string, docker.Volume>;
-  readonly files: Map<string, string>;
   readonly secrets: Record<string, pulumi.Input<string>>;
+  /** Directories of files (bind mounts, secrets) placed through named volumes. */
+  readonly placed?: readonly PlacedDirectory[];
   readonly healthyTimeout?: Duration;
   /** The numbers of this compose service from the model (`{}` for a service pyfleet did not generate). */
   readonly runtime?: ComposeRuntime;
@@ -466,16 +524,11 @@ export function containerArgs(project: string, svcName: string, def: any, index:
     args.waitTimeout = Math.ceil(ms / 1000);
   }
 
-  const binds = (def.volumes ?? []).filter((v: any) => typeof v === 'string' || v.type === 'bind');
-  const uploads = binds.map((v: any) => {
-    const source = typeof v === 'string' ? v.split(':')[0] : v.source;
-    const target = typeof v === 'string' ? v.split(':')[1] : v.target;
-    return { file: target, content: ctx.files.get(source)! };
-  });
-  if (uploads.length > 0) args.uploads = uploads;
   // Named volumes as compose names them (`<project>_<key>`), anonymous volumes, and sized tmpfs mounts.
-  const volumes = (def.volumes ?? []).filter((v: any) => typeof v === 'object' && v.type === 'volume')
+  const volumes: docker.types.input.ContainerVolume[] = (def.volumes ?? []).filter((v: any) => typeof v === 'object' && v.type === 'volume')
     .map((v: any) => (v.source ? { volumeName: `${project}_${v.source}`, containerPath: v.target } : { containerPath: v.target }));
+  // The bind-mounted and secret files, from their read-only volumes (see docker-files.ts).
+  for (const p of ctx.placed ?? []) volumes.push({ volumeName: p.volumeName, containerPath: p.dir, readOnly: true });
   if (volumes.length > 0) args.volumes = volumes;
   const mounts = (def.volumes ?? []).filter((v: any) => typeof v === 'object' && v.type === 'tmpfs')
     .map((v: any) => ({ type: 'tmpfs', target: v.target, tmpfsOptions: v.tmpfs?.size ? { sizeBytes: v.tmpfs.size } : undefined }));

@@ -4,10 +4,17 @@
 // non-root user survives `docker-compose down` and `up` (without -v); the config and secret files are
 // readable by that user and read-only; the root filesystem stays read-only. Run it under
 // `flock /tmp/pyfleet-docker.lock` (several agents share this machine's engine ports).
+// The same stack through DockerHostDeployment (Pulumi, under mocks: no Pulumi engine runs here): the
+// volumes, holder container and uploads it asks for are made on the real engine exactly as the Docker
+// provider makes them (its upload is a tar of the file's full path extracted at "/"), and the service's
+// read-only container reads the files; the same upload into the read-only container itself is refused.
 import * as fs from 'fs';
+import * as http from 'http';
 import * as path from 'path';
 import * as yaml from 'js-yaml';
 import { App, ComposeNetworkMode, ConfigFile, Duration, FastApiApp, HealthCheck, SecretFile, Size, Stack, Volume, VolumeMedium } from '../../lib';
+import { DockerHostDeployment } from '../../lib/pulumi';
+import { installMocks, ofType, settle } from '../pulumi/mocks';
 import { Engine, forDockerCompose129, haveDocker, importBase, localIndexDir, serveIndex, startEngine } from '../support/docker';
 import { freePort, Started, stopAll } from '../support/process';
 import { havePython } from '../support/python';
@@ -25,11 +32,12 @@ run('volumes and files under a real Docker engine', () => {
   const project = `pfvol${process.pid}`;
   let file = '';
   let up = false;
+  let stack: Stack;
 
   beforeAll(async () => {
     const port = await freePort();
     out = synth((app: App) => {
-      const stack = new Stack(app, 'vol', { compose: { networkMode: ComposeNetworkMode.HOST } });
+      stack = new Stack(app, 'vol', { compose: { networkMode: ComposeNetworkMode.HOST } });
       new FastApiApp(stack, 'keeper', {
         source: USER, port, replicas: 1, metrics: false, memory: Size.mebibytes(256),
         healthCheck: HealthCheck.http('/healthz', { interval: Duration.seconds(2) }),
@@ -116,4 +124,97 @@ run('volumes and files under a real Docker engine', () => {
     // The secret's value is not in the container's configuration.
     expect(JSON.stringify(c)).not.toContain('s3cr3t-value');
   }, 120_000);
+
+  /** A tar of one file as the Docker provider builds it: the entry is the file's full path, with the upload's mode. */
+  function providerTar(file: string, mode: number, content: Buffer): Buffer {
+    const header = Buffer.alloc(512);
+    const field = (offset: number, length: number, value: string) => header.write(value, offset, length, 'ascii');
+    const octal = (n: number, length: number) => `${n.toString(8).padStart(length - 1, '0')}\0`;
+    field(0, 100, file);
+    field(100, 8, octal(mode, 8));
+    field(108, 8, octal(0, 8));
+    field(116, 8, octal(0, 8));
+    field(124, 12, octal(content.length, 12));
+    field(136, 12, octal(Math.floor(Date.now() / 1000), 12));
+    field(148, 8, '        ');
+    field(156, 1, '0');
+    field(257, 8, 'ustar\u000000');
+    let sum = 0;
+    for (const b of header) sum += b;
+    field(148, 8, `${sum.toString(8).padStart(6, '0')}\0 `);
+    const pad = Buffer.alloc((512 - (content.length % 512)) % 512);
+    return Buffer.concat([header, content, pad, Buffer.alloc(1024)]);
+  }
+
+  /** PUT /containers/<id>/archive?path=/ on the engine's socket, as the provider's CopyToContainer(ctx, id, "/", ...). */
+  function putArchive(container: string, tar: Buffer): Promise<{ status: number; body: string }> {
+    const socketPath = String(engine.env.DOCKER_HOST).replace(/^unix:\/\//, '');
+    return new Promise((resolve, reject) => {
+      const req = http.request({ socketPath, method: 'PUT', path: `/containers/${container}/archive?path=${encodeURIComponent('/')}`, headers: { 'Content-Type': 'application/x-tar', 'Content-Length': tar.length }, timeout: 30_000 }, (res) => {
+        let body = '';
+        res.on('data', (d) => { body += d; });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.on('timeout', () => req.destroy(new Error('archive upload timed out')));
+      req.end(tar);
+    });
+  }
+
+  test('DockerHostDeployment: files reach the read-only container through read-only volumes that its holder received', async () => {
+    await installMocks();
+    const d = new DockerHostDeployment('vps', { stack });
+    await settle([...Object.values(d.containers).flat(), ...Object.values(d.files).map((f) => f.holder)]);
+    const all = ofType('docker:index/container:Container');
+    const holder = all.find((c) => c.name === 'vps-keeper-files')!;
+    const main = all.find((c) => c.name === 'vps-keeper-1')!.inputs;
+    const made: string[] = [];
+    const volumes: string[] = [];
+    try {
+      for (const v of holder.inputs.volumes) {
+        engine.docker(['volume', 'create', v.volumeName]);
+        volumes.push(v.volumeName);
+      }
+      // The holder: created, never started, not read-only, no network.
+      expect(holder.inputs).toMatchObject({ start: false, networkMode: 'none' });
+      engine.docker(['create', '--name', holder.inputs.name, '--network', 'none', ...holder.inputs.volumes.flatMap((v: any) => ['-v', `${v.volumeName}:${v.containerPath}`]), holder.inputs.image, ...holder.inputs.command]);
+      made.push(holder.inputs.name);
+      expect(holder.inputs.uploads.map((u: any) => u.file).sort()).toEqual(['/app/config/settings.toml', '/run/secrets/api-key']);
+      for (const u of holder.inputs.uploads) {
+        const content = u.source !== undefined ? fs.readFileSync(u.source) : Buffer.from(u.content);
+        const put = await putArchive(holder.inputs.name, providerTar(u.file, parseInt(u.permissions, 8), content));
+        expect({ file: u.file, status: put.status, body: put.body }).toEqual({ file: u.file, status: 200, body: '' });
+      }
+      // The service's container as the provider creates it (read-only root, its user, /tmp tmpfs, the
+      // files' volumes read-only), running a check instead of the app.
+      expect(main.readOnly).toBe(true);
+      const placed = main.volumes.filter((v: any) => v.readOnly);
+      expect(placed.map((v: any) => v.containerPath)).toEqual(['/app/config', '/run/secrets']);
+      const name = `pfvolcheck${process.pid}`;
+      const check = 'id -u; cat /app/config/settings.toml /run/secrets/api-key; stat -c %a /run/secrets/api-key; ls /app/config; (echo x >> /app/config/settings.toml) 2>&1; (touch /run/secrets/new) 2>&1; true';
+      engine.docker(['create', '--name', name, '--network', 'none', '--read-only', '--user', main.user, ...Object.keys(main.tmpfs ?? {}).flatMap((t) => ['--tmpfs', t]),
+        ...main.volumes.flatMap((v: any) => (v.volumeName ? ['-v', `${v.volumeName}:${v.containerPath}${v.readOnly ? ':ro' : ''}`] : ['-v', v.containerPath])),
+        '--entrypoint', 'sh', main.image, '-c', check]);
+      made.push(name);
+      // What the provider would do if it uploaded into the read-only container itself: refused.
+      const refused = await putArchive(name, providerTar('/app/config/settings.toml', 0o444, Buffer.from('x\n')));
+      expect(refused.status).toBe(500);
+      expect(refused.body).toMatch(/container rootfs is marked read-only/);
+      const outText = engine.docker(['start', '-a', name], { timeout: 60_000 });
+      const lines = outText.trim().split('\n');
+      expect(lines.slice(0, 4)).toEqual(['10001', 'greeting = "hello"', 's3cr3t-value', '444']);
+      expect(lines.slice(4, -2)).toEqual(['settings.toml']);
+      expect(lines.slice(-2)).toEqual([expect.stringMatching(/Read-only file system|Permission denied/), expect.stringMatching(/Read-only file system|Permission denied/)]);
+      // The engine mounted both volumes read-only, over a read-only root.
+      const inspected = JSON.parse(engine.docker(['inspect', name]))[0];
+      expect(inspected.HostConfig.ReadonlyRootfs).toBe(true);
+      const mounts = Object.fromEntries(inspected.Mounts.map((m: any) => [m.Destination, { type: m.Type, rw: m.RW, name: m.Name }]));
+      expect(mounts).toMatchObject(Object.fromEntries(placed.map((v: any) => [v.containerPath, { type: 'volume', rw: false, name: v.volumeName }])));
+      // The secret's value is in neither container's configuration.
+      for (const c of made) expect(engine.docker(['inspect', c])).not.toContain('s3cr3t-value');
+    } finally {
+      for (const c of made) engine.docker(['rm', '-f', '-v', c]);
+      for (const v of volumes) engine.docker(['volume', 'rm', v]);
+    }
+  }, 180_000);
 });

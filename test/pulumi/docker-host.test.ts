@@ -24,7 +24,11 @@ async function deploy(name: string, shop = buildTestShop(), extra: Partial<Const
   return d;
 }
 
-const containers = () => ofType('docker:index/container:Container');
+const isHolder = (c: any): boolean => (c.inputs.labels ?? []).some((l: any) => l.label === 'pyfleet.dev/files-of');
+/** The service containers (not the holders of their files). */
+const containers = () => ofType('docker:index/container:Container').filter((c) => !isHolder(c));
+/** The holder containers that receive a service's files (created, never started). */
+const holders = () => ofType('docker:index/container:Container').filter(isHolder);
 
 beforeEach(async () => {
   await installMocks();
@@ -133,16 +137,34 @@ describe('DockerHostDeployment', () => {
         expect(inp.command).toEqual(svc.command);
         const labels = Object.fromEntries(inp.labels.map((l: any) => [l.label, l.value]));
         expect(labels).toMatchObject(svc.labels);
-        // Generated files the compose project bind-mounts are uploaded.
-        const uploads = (svc.volumes ?? []).map((v: any) => ({ file: v.target, content: files.get(v.source) }));
-        expect(inp.uploads ?? []).toEqual(uploads);
+        // Generated files the compose project bind-mounts come from a read-only volume on their
+        // directory, which the service's holder container received; nothing is uploaded into the
+        // (read-only) container itself.
+        expect(inp.uploads).toBeUndefined();
+        const binds = (svc.volumes ?? []).filter((v: any) => v.type === 'bind');
+        const holder = holders().find((h) => h.inputs.labels.some((l: any) => l.value === `shop/${svcName}`));
+        if (binds.length === 0) {
+          expect({ svcName, holder }).toEqual({ svcName, holder: undefined });
+          continue;
+        }
+        expect(holder!.inputs).toMatchObject({ start: false, mustRun: false, networkMode: 'none', image: inp.image });
+        expect(holder!.inputs.readOnly).toBeUndefined();
+        expect(c.dependsOn).toContain(holder!.name);
+        expect(holder!.inputs.uploads.map((u: any) => [u.file, u.content, u.permissions]).sort())
+          .toEqual(binds.map((v: any) => [v.target, files.get(v.source), '0444']).sort());
+        const dirs = [...new Set<string>(binds.map((v: any) => path.posix.dirname(v.target)))].sort();
+        const placed = inp.volumes.filter((v: any) => v.readOnly);
+        expect(placed.map((v: any) => v.containerPath)).toEqual(dirs);
+        expect(holder!.inputs.volumes).toEqual(placed.map((v: any) => ({ volumeName: v.volumeName, containerPath: v.containerPath })));
+        for (const v of placed) expect(v.volumeName).toMatch(new RegExp(`^shop_${svcName}-files-[0-9a-f]{12}$`));
       }
     }
     // The shop has a gateway proxy under the service's name: order-service has two versions behind one public port.
     expect(doc.services['order-service'].image).toMatch(/^haproxy:/);
     const gateway = all.find((c) => c.inputs.name === 'shop-order-service-1')!;
-    expect(gateway.inputs.uploads[0].file).toBe('/usr/local/etc/haproxy/haproxy.cfg');
-    expect(gateway.inputs.uploads[0].content).toMatch(/backend be_v2/);
+    const gatewayFiles = holders().find((h) => h.inputs.labels.some((l: any) => l.value === 'shop/order-service'))!;
+    expect(gatewayFiles.inputs.uploads[0].file).toBe('/usr/local/etc/haproxy/haproxy.cfg');
+    expect(gatewayFiles.inputs.uploads[0].content).toMatch(/backend be_v2/);
     expect(gateway.inputs.ports).toEqual([{ ip: '0.0.0.0', internal: 8002, external: 80, protocol: 'tcp' }]);
   });
 
@@ -280,7 +302,8 @@ describe('DockerHostDeployment', () => {
     };
     const network = { name: 'shop_shop' } as any;
     const args: any = containerArgs('shop', 'orders-gateway', def, 1, {
-      image: 'sha256:abc', networks: { shop: network }, files: new Map([['./shop.compose/orders-gateway.cfg', 'global\n']]), secrets: {},
+      image: 'sha256:abc', networks: { shop: network }, secrets: {},
+      placed: [{ dir: '/usr/local/etc/haproxy', volumeName: 'shop_orders-gateway-files-0123456789ab' }],
     });
     expect(args).toMatchObject({
       name: 'shop-orders-gateway-1',
@@ -299,8 +322,11 @@ describe('DockerHostDeployment', () => {
       healthcheck: { tests: def.healthcheck.test, interval: '10s', timeout: '2s', retries: 3, startPeriod: '5s', startInterval: '1s' },
       wait: true,
       waitTimeout: 5 + 12 * 3 + 30,
-      uploads: [{ file: '/usr/local/etc/haproxy/haproxy.cfg', content: 'global\n' }],
+      // The bind-mounted config comes from its directory's volume, read-only: nothing is uploaded into
+      // the read-only container itself (dockerd refuses that).
+      volumes: [{ volumeName: 'shop_orders-gateway-files-0123456789ab', containerPath: '/usr/local/etc/haproxy', readOnly: true }],
     });
+    expect(args.uploads).toBeUndefined();
   });
 
   test('one program can deploy the same stack to a cluster and to a Docker host', async () => {
@@ -337,7 +363,7 @@ describe('DockerHostDeployment', () => {
     expect(gw.dependsOn).toEqual(expect.arrayContaining([v1, 'vps-order-service-v2-1']));
     // It finds a version's containers by DNS with a spare server slot per replica, so that the old and
     // the new release are both servers while they overlap.
-    const cfg = containers().find((c) => c.name === 'vps-order-service-1')!.inputs.uploads[0].content as string;
+    const cfg = holders().find((c) => c.name === 'vps-order-service-files')!.inputs.uploads[0].content as string;
     expect(cfg).toMatch(/server-template v1- 2 order-service-v1:8002 /);
   });
 });

@@ -69,8 +69,12 @@ test('examples/vps deploys to a Docker host: containers with their own CPU quota
   // The versions behind the gateway are named per release (vps-web-v1-<hash>-<n>): keyed without the hash.
   const names = ofType('docker:index/container:Container').map((c) => String(c.inputs.name));
   expect(names.filter((n) => n.startsWith('vps-web-v1-')).every((n) => /^vps-web-v1-[0-9a-f]{12}-\d$/.test(n))).toBe(true);
-  const byName = new Map(ofType('docker:index/container:Container').map((c) => [String(c.inputs.name).replace(/-[0-9a-f]{12}-(\d+)$/, '-$1'), c]));
-  expect([...byName.keys()].sort()).toEqual(['vps-quotes-1', 'vps-web-1', 'vps-web-v1-1', 'vps-web-v1-2']);
+  const byName = new Map(ofType('docker:index/container:Container').map((c) => [String(c.inputs.name).replace(/-[0-9a-f]{12}-(\d+)$/, '-$1').replace(/-files-[0-9a-f]{12}$/, '-files'), c]));
+  // ... and the gateway's HAProxy config reaches its read-only container through a volume that a holder
+  // container (created, never started) received.
+  expect([...byName.keys()].sort()).toEqual(['vps-quotes-1', 'vps-web-1', 'vps-web-files', 'vps-web-v1-1', 'vps-web-v1-2']);
+  expect(byName.get('vps-web-files')!.inputs).toMatchObject({ start: false, uploads: [expect.objectContaining({ file: '/usr/local/etc/haproxy/haproxy.cfg' })] });
+  expect(byName.get('vps-web-1')!.dependsOn).toContain('vps-web-files');
   expect(byName.get('vps-quotes-1')!.inputs).toMatchObject({ cpuPeriod: 100000, cpuQuota: 25000, memory: 128, restart: 'unless-stopped' });
   for (const w of ['vps-web-v1-1', 'vps-web-v1-2']) {
     expect(byName.get(w)!.inputs).toMatchObject({ cpuQuota: 50000, memory: 192, envs: ['QUOTES_URL=http://quotes:8002'] });

@@ -40,21 +40,31 @@ test('ServiceMonitors are CustomResources created after the Service they select,
   expect(d.objects.find((o) => o.key === 'ServiceMonitor/shop/user-service')!.dependsOn).toEqual(['Namespace/shop', 'Service/shop/user-service']);
 });
 
-test('DockerHostDeployment: Prometheus and Grafana with their named volumes, generated files uploaded, the Grafana password as a secret', async () => {
+test('DockerHostDeployment: Prometheus and Grafana with their named volumes, generated files placed through read-only volumes, the Grafana password as a secret', async () => {
   const app = new App({ outdir: tempDir('pyfleet-pulumi-monitoring-') });
   const stack = new Stack(app, 'shop', { monitoring: Monitoring.prometheus({ grafana: true }) });
   new FastApiApp(stack, 'user-service', { source: USERS });
   expect(() => new DockerHostDeployment('nopw', { stack })).toThrow(/GRAFANA_ADMIN_PASSWORD/);
   const d = new DockerHostDeployment('vps', { stack, secrets: { GRAFANA_ADMIN_PASSWORD: pulumi.secret('pw') } });
   await settle([...Object.values(d.containers).flat()]);
-  const volumes = ofType('docker:index/volume:Volume');
+  const volumes = ofType('docker:index/volume:Volume').filter((v) => !/-files-/.test(v.name));
   expect(volumes.map((v) => v.inputs.name).sort()).toEqual(['shop_grafana-data', 'shop_prometheus-data']);
   const files = new Map(app.synthesize().find((o) => o.stack === stack)!.artifacts.filter((a) => a.content !== undefined).map((a) => [a.path, a.content]));
   const prom = ofType('docker:index/container:Container').find((c) => c.inputs.name === 'shop-prometheus-1')!;
-  expect(plain(prom.inputs.volumes)).toEqual([{ volumeName: 'shop_prometheus-data', containerPath: '/prometheus' }]);
-  expect(prom.inputs.uploads).toEqual([{ file: '/etc/prometheus/prometheus.yml', content: files.get('shop.compose/prometheus.yml') }]);
+  // The scrape configuration: a read-only volume on /etc/prometheus, filled through the holder container.
+  const promFiles = d.files.prometheus;
+  expect(plain(prom.inputs.volumes)).toEqual([
+    { volumeName: 'shop_prometheus-data', containerPath: '/prometheus' },
+    { volumeName: expect.stringMatching(/^shop_prometheus-files-[0-9a-f]{12}$/), containerPath: '/etc/prometheus', readOnly: true },
+  ]);
+  const promHolder = ofType('docker:index/container:Container').find((c) => c.name === 'vps-prometheus-files')!;
+  expect(promHolder.inputs.uploads).toEqual([{ file: '/etc/prometheus/prometheus.yml', content: files.get('shop.compose/prometheus.yml'), permissions: '0444' }]);
+  expect(promFiles.volumes).toHaveLength(1);
+  expect(prom.inputs.uploads).toBeUndefined();
   expect(prom.inputs).toMatchObject({ user: '65534:65534', readOnly: true, image: expect.anything() });
   const grafana = ofType('docker:index/container:Container').find((c) => c.inputs.name === 'shop-grafana-1')!;
-  expect(grafana.inputs.uploads.map((u: any) => u.file).sort()).toEqual(['/etc/grafana/dashboards/user-service.json', '/etc/grafana/provisioning/dashboards/pyfleet.yml', '/etc/grafana/provisioning/datasources/pyfleet.yml']);
+  const grafanaHolder = ofType('docker:index/container:Container').find((c) => c.name === 'vps-grafana-files')!;
+  expect(grafanaHolder.inputs.uploads.map((u: any) => u.file).sort()).toEqual(['/etc/grafana/dashboards/user-service.json', '/etc/grafana/provisioning/dashboards/pyfleet.yml', '/etc/grafana/provisioning/datasources/pyfleet.yml']);
+  expect(grafana.inputs.volumes.filter((v: any) => v.readOnly).map((v: any) => v.containerPath)).toEqual(['/etc/grafana/dashboards', '/etc/grafana/provisioning/dashboards', '/etc/grafana/provisioning/datasources']);
   expect(grafana.dependsOn).toContain('vps-prometheus-1');
 });
