@@ -96,6 +96,9 @@ const project = new typescript.TypeScriptProject({
     // window (its sanitizer needs a DOM), and its browser bundle drawn by Debian's headless Chromium.
     'mermaid@11.17.2',
     'jsdom@26.1.0',
+    // Docker's embedded DNS played on loopback (test/e2e/gateway-release-dns.test.ts): DNS messages encoded and decoded.
+    'dns-packet@5.6.1',
+    '@types/dns-packet@5.6.5',
   ],
   // `npx pyfleet graph`: the topology of a synthesized outdir (or of the program, run first) as text.
   bin: { pyfleet: 'build/cli.js' },

@@ -20,6 +20,8 @@ export interface Backend {
   inFlight: number;
   maxInFlight: number;
   close(): Promise<void>;
+  /** Stops accepting connections (as gunicorn on SIGTERM), lets in-flight requests finish, resolves once every connection is closed. */
+  drain(): Promise<void>;
 }
 
 export async function startBackend(name: string): Promise<Backend> {
@@ -52,7 +54,12 @@ export async function startBackend(name: string): Promise<Backend> {
   b.address = `127.0.0.1:${b.port}`;
   b.close = () => new Promise<void>((resolve) => {
     for (const s of sockets) s.destroy();
+    if (!server.listening) { resolve(); return; }
     server.close(() => resolve());
+  });
+  b.drain = () => new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
   });
   return b as Backend;
 }
