@@ -203,6 +203,8 @@ run('Celery worker metrics, scraped by a real Prometheus', () => {
       await until('the killed process marked dead', () => (fs.existsSync(path.join(mp, `gauge_livesum_${victim}.db`)) ? undefined : true), 10_000);
       expect(fs.existsSync(path.join(mp, `counter_${victim}.db`))).toBe(true);
       await sleep(2_500);
+      // Scraped after the marking: the dead process no longer counts in the pool (2, not 3).
+      expect(await scalar('celery_worker_pool_processes{job="order-worker"}')).toBe(2);
       expect(await scalar(tasks('ok', 'succeeded'))).toBe(N_OK);
       expect(await scalar(tasks('boom', 'failed'))).toBe(N_BOOM);
       expect(await scalar('celery_tasks_in_progress{job="order-worker"}')).toBe(0);
