@@ -41,12 +41,12 @@ function interpolate(value: string, shell: Record<string, string>): string {
   });
 }
 
-/** The Celery app: `ok` returns its pool process's pid, `boom` raises, `flaky` retries once, then succeeds. */
+/** The Celery app: `ok` returns its pool process's pid, `boom` raises, `flaky` retries once, then succeeds; `slow` writes its pid to $SLOW_PID_FILE and sleeps. */
 function source(dir: string): string {
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'requirements.txt'), 'celery\nredis\n');
   fs.writeFileSync(path.join(dir, 'tasks.py'), [
-    'import os',
+    'import os, time',
     'from celery import Celery',
     'url = os.environ["CELERY_BROKER_URL"]',
     'celery = Celery("tasks", broker=url, backend=url)',
@@ -60,6 +60,12 @@ function source(dir: string): string {
     'def boom(i):',
     '    raise ValueError("boom %d" % i)',
     '',
+    '@celery.task(name="slow")',
+    'def slow(seconds):',
+    '    with open(os.environ["SLOW_PID_FILE"], "w") as f:',
+    '        f.write(str(os.getpid()))',
+    '    time.sleep(seconds)',
+    '',
     '@celery.task(name="flaky", bind=True, max_retries=3)',
     'def flaky(self, i):',
     '    if self.request.retries == 0:',
@@ -70,7 +76,10 @@ function source(dir: string): string {
   // The client: enqueues and waits for every result (the backend is the broker's Redis); prints pids.
   fs.writeFileSync(path.join(dir, 'client.py'), [
     'import json, sys',
-    'from tasks import ok, boom, flaky',
+    'from tasks import ok, boom, flaky, slow',
+    'if sys.argv[1] == "slow":',
+    '    print(slow.delay(float(sys.argv[2])).id)',
+    '    sys.exit(0)',
     'n_ok, n_boom, n_flaky = (int(x) for x in sys.argv[1:4])',
     'rs = [ok.delay(i) for i in range(n_ok)] + [boom.delay(i) for i in range(n_boom)] + [flaky.delay(i) for i in range(n_flaky)]',
     'out = []',
@@ -106,14 +115,14 @@ run('Celery worker metrics, scraped by a real Prometheus', () => {
     const app = new App({ outdir });
     const stack = new Stack(app, 'jobs', { compose: { networkMode: ComposeNetworkMode.HOST }, monitoring: Monitoring.prometheus({ interval: Duration.seconds(1) }) });
     const cache = new Redis(stack, 'cache', { port: redisPort });
-    new CeleryWorker(stack, 'order-worker', { source: source(path.join(tmp, 'src')), app: 'tasks:celery', calls: [cache], concurrency: 2, taskTimeLimit: Duration.seconds(20), metrics: { port: metricsPort } });
+    new CeleryWorker(stack, 'order-worker', { source: source(path.join(tmp, 'src')), app: 'tasks:celery', calls: [cache], concurrency: 2, taskTimeLimit: Duration.seconds(60), metrics: { port: metricsPort } });
     quietSynth(app);
     const compose = yaml.load(fs.readFileSync(path.join(outdir, 'jobs.compose.yml'), 'utf8')) as any;
     const ws = compose.services['order-worker'];
     // Not published; the metrics server binds loopback only in host mode.
     expect(ws.ports).toBeUndefined();
     expect(ws.environment.PYFLEET_METRICS_HOST).toBe('127.0.0.1');
-    expect(ws.entrypoint).toEqual(['celery', '-A', 'pyfleet_celery:app', 'worker', '--loglevel=INFO', '--concurrency=2', '--time-limit=20', '--hostname=celery@%h']);
+    expect(ws.entrypoint).toEqual(['celery', '-A', 'pyfleet_celery:app', 'worker', '--loglevel=INFO', '--concurrency=2', '--time-limit=60', '--hostname=celery@%h']);
     const ctx = path.join(outdir, ws.build.context);
     expect(fs.readFileSync(path.join(ctx, 'pyfleet-requirements.txt'), 'utf8')).toMatch(/^prometheus-client==0\.26\.0$/m);
     const version = ws.build.tags[0].split(':').pop();
@@ -134,7 +143,8 @@ run('Celery worker metrics, scraped by a real Prometheus', () => {
     fs.writeFileSync(path.join(mp, 'counter_1.db'), 'stale');
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries<string>(ws.environment)) env[k] = interpolate(v, { CACHE_CREDENTIALS_PASSWORD: REDIS_PASSWORD });
-    Object.assign(env, { PATH: `${bin}:${process.env.PATH}`, HOME: tmp, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1', PROMETHEUS_MULTIPROC_DIR: mp });
+    const slowPidFile = path.join(tmp, 'slow.pid');
+    Object.assign(env, { PATH: `${bin}:${process.env.PATH}`, HOME: tmp, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1', PROMETHEUS_MULTIPROC_DIR: mp, SLOW_PID_FILE: slowPidFile });
     const entrypoint = ws.entrypoint.map((x: string) => interpolate(x, {}));
     const worker = start(path.join(bin, entrypoint[0]), entrypoint.slice(1), { cwd: ctx, env });
     const prom = start('prometheus', [
@@ -156,20 +166,26 @@ run('Celery worker metrics, scraped by a real Prometheus', () => {
       const f = `/proc/${worker.pid}/task/${worker.pid}/children`;
       return fs.existsSync(f) ? fs.readFileSync(f, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number) : [];
     };
-    const client = (nOk: number, nBoom: number, nFlaky: number): number[] => {
-      const r = spawnSync(path.join(bin, 'python'), ['client.py', String(nOk), String(nBoom), String(nFlaky)], { cwd: ctx, env, encoding: 'utf8', timeout: 120_000 });
+    const python = (args: string[]): string => {
+      const r = spawnSync(path.join(bin, 'python'), ['client.py', ...args], { cwd: ctx, env, encoding: 'utf8', timeout: 120_000 });
       if (r.status !== 0) throw new Error(`client: ${r.status} ${r.stderr}\n${worker.output().slice(-3000)}`);
-      return JSON.parse(r.stdout.trim().split('\n').pop()!);
+      return r.stdout.trim().split('\n').pop()!;
     };
+    const client = (nOk: number, nBoom: number, nFlaky: number): number[] => JSON.parse(python([String(nOk), String(nBoom), String(nFlaky)]));
+    const figures: string[] = [];
     try {
+      const startedAt = Date.now();
       await until('the worker to be ready', () => (/celery@\S+ ready\./.test(worker.output()) ? true : undefined), 60_000, worker);
       expect(worker.output()).toContain(`pyfleet: metrics on http://127.0.0.1:${metricsPort}/metrics`);
       expect(fs.existsSync(path.join(mp, 'counter_1.db'))).toBe(false);
+      figures.push(`worker ready (metrics served) ${Date.now() - startedAt} ms after start`);
       await until('the target to be up', equals('up{job="order-worker"}', 1), 60_000);
       await until('2 pool processes in Prometheus', equals('celery_worker_pool_processes{job="order-worker"}', 2), 30_000);
 
       const [N_OK, N_BOOM, N_FLAKY] = [40, 7, 3];
+      const batchAt = Date.now();
       const pids = client(N_OK, N_BOOM, N_FLAKY);
+      figures.push(`${N_OK + N_BOOM + N_FLAKY} tasks (with ${N_FLAKY} retries) enqueued and done in ${Date.now() - batchAt} ms (client process included)`);
       expect(pids).toHaveLength(N_OK + N_FLAKY);
       // The prefork pool ran them in both processes.
       expect(new Set(pids).size).toBe(2);
@@ -193,11 +209,13 @@ run('Celery worker metrics, scraped by a real Prometheus', () => {
       expect(before).toHaveLength(2);
       const victim = before.find((p) => pids.includes(p))!;
       expect(fs.existsSync(path.join(mp, `counter_${victim}.db`))).toBe(true);
+      const killedAt = Date.now();
       process.kill(victim, 'SIGKILL');
       await until('a replacement pool process', () => {
         const now = children();
         return now.length === 2 && !now.includes(victim) ? true : undefined;
       }, 30_000, worker);
+      figures.push(`idle pool process killed: replaced after ${Date.now() - killedAt} ms`);
       await until('2 pool processes again', equals('celery_worker_pool_processes{job="order-worker"}', 2), 30_000);
       // Marked dead before a scrape: its live gauges are gone, its counters stay (totals never go back).
       await until('the killed process marked dead', () => (fs.existsSync(path.join(mp, `gauge_livesum_${victim}.db`)) ? undefined : true), 10_000);
@@ -214,9 +232,34 @@ run('Celery worker metrics, scraped by a real Prometheus', () => {
       expect(client(M, 0, 0)).toHaveLength(M);
       await until(`${N_OK + M} ok in Prometheus`, equals(tasks('ok', 'succeeded'), N_OK + M));
       expect(await scalar(tasks('boom', 'failed'))).toBe(N_BOOM);
+
+      // A pool process killed in the middle of a task: Celery's main process reports the task lost
+      // (WorkerLostError); it counts once, as failed, and its in-progress gauge goes with its process.
+      python(['slow', '30']);
+      const busy = await until('the slow task to start', () => (fs.existsSync(slowPidFile) && fs.readFileSync(slowPidFile, 'utf8') ? Number(fs.readFileSync(slowPidFile, 'utf8')) : undefined), 30_000, worker);
+      await until('the slow task in progress in Prometheus', equals('celery_tasks_in_progress{job="order-worker"}', 1));
+      const busyKilledAt = Date.now();
+      process.kill(busy, 'SIGKILL');
+      await until('the lost task counted as failed', equals(tasks('slow', 'failed'), 1), 45_000);
+      figures.push(`busy pool process killed: its task stored as failed in Prometheus after ${Date.now() - busyKilledAt} ms (1 s scrapes)`);
+      await until('nothing in progress', equals('celery_tasks_in_progress{job="order-worker"}', 0), 15_000);
+      await sleep(2_500);
+      expect(await scalar(tasks('slow', 'failed'))).toBe(1);
+      expect(await scalar('celery_tasks_in_progress{job="order-worker"}')).toBe(0);
+      expect(await scalar('celery_worker_pool_processes{job="order-worker"}')).toBe(2);
+      // Lost, not finished: no duration observed for it; the other totals are untouched.
+      expect((await query('celery_task_duration_seconds_count{job="order-worker",task="slow"}')).length).toBe(0);
+      expect(await scalar(tasks('ok', 'succeeded'))).toBe(N_OK + M);
+      expect(await scalar(tasks('boom', 'failed'))).toBe(N_BOOM);
+      expect((await query('celery_tasks_total{job="order-worker"}')).map((x) => `${x.metric.task} ${x.metric.state}`).sort())
+        .toEqual(['boom failed', 'flaky retried', 'flaky succeeded', 'ok succeeded', 'slow failed']);
       // Never a reset of an aggregated counter over the whole run.
       expect(await scalar(`resets(${tasks('ok', 'succeeded')}[5m])`)).toBe(0);
       expect(await scalar(`max_over_time(celery_worker_pool_processes{job="order-worker"}[5m])`)).toBe(2);
+      const scrape = await query('scrape_duration_seconds{job="order-worker"}');
+      figures.push(`scrape of the worker's /metrics: ${(Number(scrape[0].value[1]) * 1000).toFixed(1)} ms (last one)`);
+      // The figures: written where PYFLEET_CELERY_METRICS_FIGURES points (the test log stays quiet).
+      if (process.env.PYFLEET_CELERY_METRICS_FIGURES) fs.writeFileSync(process.env.PYFLEET_CELERY_METRICS_FIGURES, figures.join('\n') + '\n');
     } finally {
       const ps = await prom.stop('SIGTERM', 10_000);
       const stopped = await worker.stop('SIGTERM', 30_000);
