@@ -75,7 +75,12 @@ export interface WorkerModel {
    * The Prometheus metrics endpoint a CeleryWorker serves (`metrics`, on by default), or undefined:
    * its container port, and the `version` label of its series (the image tag, as a label value).
    */
-  readonly metrics?: { readonly port: number; readonly version: string };
+  readonly metrics?: {
+    /** Container port of `/metrics`. */
+    readonly port: number;
+    /** The `version` label of its series and pods: the image tag. */
+    readonly version: string;
+  };
 }
 
 /** The `version` label of a worker's metrics: its image's tag (or digest), made a valid label value. */

@@ -4,7 +4,7 @@ import { Construct } from 'constructs';
 import { PyfleetError } from '../core/errors';
 import { Duration } from '../core/units';
 import { checkPort } from '../core/names';
-import { DEFAULT_DEBIAN_RELEASE, DEFAULT_PYTHON_VERSION } from '../python/base';
+import { DEFAULT_DEBIAN_RELEASE, DEFAULT_METRICS_PORT, DEFAULT_PYTHON_VERSION, PROMETHEUS_CLIENT_REQUIREMENT } from '../python/base';
 import { readRequirements, RequirementsInfo } from '../python/requirements';
 import { WorkerSizing, workersFor } from '../python/workers';
 import { listSourceFiles } from '../service/asset';
@@ -16,17 +16,10 @@ import { Worker, WorkerHealthCheck, WorkerProps } from './worker';
 /** The environment variable Celery reads its broker URL from (Celery's own `CELERY_BROKER_URL`). */
 export const CELERY_BROKER_ENV = 'CELERY_BROKER_URL';
 
-/**
- * How many prefork processes a Celery worker gets for its CPU limit: 2 per core (tasks mostly wait
- * on I/O: a database, an HTTP call, a mail server), at least 2 (one long task does not stall the
- * queue), at most 16, as `ceil(2 x cores)` clamped; the same rule as gunicorn's workers (lib/python/workers.ts).
- */
 /** The generated module a Celery worker with metrics runs as its app (`celery -A pyfleet_celery:app`): it imports the user's app and adds the metrics signal handlers. */
 export const CELERY_WRAPPER_FILE = 'pyfleet_celery.py';
 /** Container port of a Celery worker's metrics endpoint unless `metrics: { port }` moves it (the web apps' default too). */
-export const DEFAULT_CELERY_METRICS_PORT = 9100;
-/** The pinned prometheus-client a worker's image adds for metrics unless its requirements list it (the web apps' pin). */
-const PROMETHEUS_CLIENT = 'prometheus-client==0.26.0';
+export const DEFAULT_CELERY_METRICS_PORT = DEFAULT_METRICS_PORT;
 
 /** Where a Celery worker serves its Prometheus metrics. */
 export interface CeleryMetricsOptions {
@@ -38,6 +31,11 @@ export interface CeleryMetricsOptions {
   readonly port?: number;
 }
 
+/**
+ * How many prefork processes a Celery worker gets for its CPU limit: 2 per core (tasks mostly wait
+ * on I/O: a database, an HTTP call, a mail server), at least 2 (one long task does not stall the
+ * queue), at most 16, as `ceil(2 x cores)` clamped; the same rule as gunicorn's workers (lib/python/workers.ts).
+ */
 export const CELERY_SIZING: WorkerSizing = Object.freeze({ perCore: 2, extra: 0, min: 2, max: 16 });
 
 /** What the image of a Celery worker is made of: the image generator turns it into a Dockerfile and a .dockerignore. */
@@ -238,7 +236,7 @@ export class CeleryWorker extends Worker {
       uid: this.runAsUser,
       command: this.workerCommand,
       metrics: this.metricsPort !== undefined ? { port: this.metricsPort } : undefined,
-      extraRequirements: this.metricsPort !== undefined && !this.requirements.packages.has('prometheus-client') ? [PROMETHEUS_CLIENT] : [],
+      extraRequirements: this.metricsPort !== undefined && !this.requirements.packages.has('prometheus-client') ? [PROMETHEUS_CLIENT_REQUIREMENT] : [],
       healthCheck: hc.command ? {
         command: hc.command,
         intervalSeconds: hc.interval.wholeSeconds,
