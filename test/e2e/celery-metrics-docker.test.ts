@@ -2,8 +2,9 @@
 // this file), run by docker-compose 1.29 from the compose file pyfleet writes (host networking,
 // loopback only): the read-only root, the tmpfs /tmp holding the multiprocess directory, UID 10001, no
 // published port; the main process serves /metrics on 127.0.0.1, the counts follow the tasks a host
-// client enqueues through Debian's redis-server, and a pool process killed with SIGKILL is replaced
-// without the totals going back. Run it under `flock /tmp/pyfleet-docker.lock`.
+// client enqueues through Debian's redis-server, a pool process killed with SIGKILL is replaced
+// without the totals going back, and one that exits cleanly (`celery control pool_shrink`) marks itself
+// dead before any scrape. Run it under `flock /tmp/pyfleet-docker.lock`.
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -156,6 +157,33 @@ run('the Celery worker image with metrics on docker-compose 1.29', () => {
     expect(after.get('celery_tasks_in_progress')).toBe(0);
     client(5, 0);
     await until('25 ok on /metrics', async () => ((await page()).get(ok) === 25 ? true : undefined), 15_000);
+
+    // A clean exit: shrinking the pool stops one process, which marks itself dead (worker_process_shutdown)
+    // before any scrape: its live gauge file goes without /metrics being read.
+    const control = (cmd: string): void => {
+      const env = { PATH: `${bin}:${process.env.PATH}`, HOME: src, CELERY_BROKER_URL: `redis://:${PASSWORD}@127.0.0.1:${redisPort}/0` };
+      const r = spawnSync(path.join(bin, 'celery'), ['-A', 'tasks:celery', 'control', cmd, '1', '--timeout', '10'], { cwd: src, env, encoding: 'utf8', timeout: 60_000 });
+      if (r.status !== 0) throw new Error(`celery control ${cmd}: ${r.stdout}${r.stderr}`);
+    };
+    const live = (): string[] => engine.docker(['exec', id, 'sh', '-c', 'ls /tmp/prometheus']).split(/\s+/).filter((f) => /^gauge_livesum_\d+\.db$/.test(f));
+    const liveBefore = live();
+    const poolBefore = engine.docker(['top', id, '-o', 'pid,ppid']).trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/).map(Number)).filter(([, ppid]) => ppid === main).map(([pid]) => pid);
+    const nspid = new Map(poolBefore.map((p) => [p, Number(/^NSpid:\s+(.*)$/m.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))![1].trim().split(/\s+/).pop())]));
+    control('pool_shrink');
+    const gone = await until('a pool process to exit cleanly', () => {
+      const now = engine.docker(['top', id, '-o', 'pid,ppid']).trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/).map(Number)).filter(([, ppid]) => ppid === main).map(([pid]) => pid);
+      return now.length === 1 ? poolBefore.find((p) => !now.includes(p)) : undefined;
+    }, 30_000);
+    // The files are named by the pid inside the container's PID namespace (the last NSpid of the host pid).
+    const inContainer = nspid.get(gone)!;
+    expect(liveBefore).toContain(`gauge_livesum_${inContainer}.db`);
+    await until('its live gauge file gone without a scrape', () => (live().includes(`gauge_livesum_${inContainer}.db`) ? undefined : true), 15_000);
+    const shrunk = await page();
+    expect(shrunk.get('celery_worker_pool_processes')).toBe(1);
+    expect(shrunk.get(ok)).toBe(25);
+    control('pool_grow');
+    await until('2 pool processes again', async () => ((await page()).get('celery_worker_pool_processes') === 2 ? true : undefined), 30_000);
+    expect((await page()).get(ok)).toBe(25);
 
     // SIGTERM (compose's stop): a warm shutdown, exit 0.
     const t1 = Date.now();

@@ -146,6 +146,8 @@ def _pool_process_init(**_):
     server = _MAIN.pop("server", None)
     if server is not None:
         server.socket.close()
+    # A pid the kernel reused: live gauges a killed process of that pid left (if no scrape marked it yet) are not this one's.
+    multiprocess.mark_process_dead(os.getpid(), _METRICS_DIR)
     _POOL.set(1)
 
 
