@@ -161,6 +161,26 @@ describe('compose', () => {
   });
 });
 
+describe('Grafana', () => {
+  test('a dashboard per worker with metrics, reading only the series the generated wrapper exports', () => {
+    const out = build({ monitoring: { grafana: true } });
+    const dash = JSON.parse(out.files.get('shop.compose/grafana/dashboards/order-worker.json')!);
+    expect(dash.uid).toBe('shop-order-worker');
+    expect(dash.panels.map((p: any) => p.title)).toEqual(['Tasks finished', 'Failed share', 'Task duration percentiles', 'Tasks in progress', 'Pool processes']);
+    const exprs: string[] = dash.panels.flatMap((p: any) => p.targets.map((t: any) => t.expr));
+    for (const e of exprs) expect(e).toContain('app="order-worker"');
+    const wrapper = fs.readFileSync(path.join(contextOf(out, 'order-worker'), 'pyfleet_celery.py'), 'utf8');
+    for (const metric of exprs.join('\n').match(/[a-z_]+(?=\{)/g)!) {
+      // The wrapper declares each base name; prometheus-client adds _total and _bucket.
+      expect(wrapper).toContain(`"${metric.replace(/_total$|_bucket$/, '')}"`);
+    }
+    // Mounted into Grafana with the services' dashboards.
+    const binds = out.compose('shop').services.grafana.volumes.filter((v: any) => v.type === 'bind').map((v: any) => v.target);
+    expect(binds).toContain('/etc/grafana/dashboards/order-worker.json');
+    out.cleanup();
+  });
+});
+
 describe('validation', () => {
   const attempt = (f: (app: App) => void): string => {
     const app = new App({ outdir: fs.mkdtempSync(path.join(require('os').tmpdir(), 'pyfleet-wm-')) });

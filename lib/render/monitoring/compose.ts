@@ -9,7 +9,7 @@ import { composeName } from '../compose/gateway';
 import type { NetworkAttachment } from '../compose/networks';
 import type { ComposeService } from '../compose/types';
 import { dumpDocument } from '../yaml';
-import { grafanaDashboard } from './grafana';
+import { grafanaDashboard, workerDashboard } from './grafana';
 
 // Monitoring on compose (`Monitoring.prometheus()` on a stack): a `prometheus` service that scrapes
 // every version of every service with pyfleet's metrics endpoint, with a configuration made from the
@@ -135,7 +135,7 @@ function prometheusAddress(model: StackModel): string {
   return `http://${host}:${model.monitoring!.prometheusPort}`;
 }
 
-/** Grafana's provisioning files: the datasource, the dashboard provider and one dashboard per service with metrics. */
+/** Grafana's provisioning files: the datasource, the dashboard provider and one dashboard per service (and Celery worker) with metrics. */
 function grafanaFiles(model: StackModel, dir: string): Array<[Artifact, string]> {
   const mon = model.monitoring!;
   const datasource = {
@@ -152,6 +152,9 @@ function grafanaFiles(model: StackModel, dir: string): Array<[Artifact, string]>
   ];
   for (const s of model.services.filter((x) => metricsPort(x))) {
     out.push([{ path: `${dir}/grafana/dashboards/${s.name}.json`, content: JSON.stringify(grafanaDashboard(model, s), null, 2) + '\n' }, `/etc/grafana/dashboards/${s.name}.json`]);
+  }
+  for (const w of model.workers.filter((x) => x.metrics)) {
+    out.push([{ path: `${dir}/grafana/dashboards/${w.name}.json`, content: JSON.stringify(workerDashboard(model, w), null, 2) + '\n' }, `/etc/grafana/dashboards/${w.name}.json`]);
   }
   return out;
 }
