@@ -27,7 +27,7 @@ export { PyfleetWarning, addWarning } from './core/warnings';
 export * from './python';
 export * from './data';
 export { Worker, WorkerProps, WorkerHealthCheck, WorkerHealthCheckOptions } from './workers/worker';
-export { CeleryWorker, CeleryWorkerProps, CeleryWorkerRecipe, CELERY_BROKER_ENV, CELERY_SIZING, celeryPingCommand } from './workers/celery';
+export { CeleryMetricsOptions, CeleryWorker, CeleryWorkerProps, CeleryWorkerRecipe, CELERY_BROKER_ENV, CELERY_SIZING, CELERY_WRAPPER_FILE, DEFAULT_CELERY_METRICS_PORT, celeryPingCommand } from './workers/celery';
 export { Migration, MigrationProps } from './jobs/migration';
 export { Schedule, ScheduleProps } from './jobs/schedule';
 export { checkCron, isKnownTimeZone, nextRuns } from './jobs/cron';

@@ -71,6 +71,25 @@ export interface WorkerModel {
   readonly labels: Readonly<Record<string, string>>;
   /** Labels selecting its pods: `app`. */
   readonly selector: Readonly<Record<string, string>>;
+  /**
+   * The Prometheus metrics endpoint a CeleryWorker serves (`metrics`, on by default), or undefined:
+   * its container port, and the `version` label of its series (the image tag, as a label value).
+   */
+  readonly metrics?: {
+    /** Container port of `/metrics`. */
+    readonly port: number;
+    /** The `version` label of its series and pods: the image tag. */
+    readonly version: string;
+  };
+}
+
+/** The `version` label of a worker's metrics: its image's tag (or digest), made a valid label value. */
+export function workerVersionLabel(reference: string): string {
+  const last = reference.slice(reference.lastIndexOf('/') + 1);
+  const at = last.indexOf('@');
+  const raw = at >= 0 ? last.slice(at + 1).replace(/^sha256:/, '').slice(0, 12) : (last.includes(':') ? last.slice(last.indexOf(':') + 1) : 'latest');
+  const clean = raw.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 63).replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '');
+  return clean || 'latest';
 }
 
 /** One run of a migration: for one version (release) of its service. */
@@ -209,12 +228,14 @@ export function resolveBackground(stack: Stack, services: readonly ServiceModel[
   const workers: WorkerModel[] = stackWorkers(stack).map((w) => {
     const hc = w.healthCheck;
     const celery = w instanceof CeleryWorker;
+    const img = image(w.image, w.node.path, w.workerName);
+    const metricsPort = celery ? (w as CeleryWorker).metricsPort : undefined;
     return {
       construct: w,
       path: w.node.path,
       name: w.workerName,
       kind: celery ? 'celery' : 'worker',
-      image: image(w.image, w.node.path, w.workerName),
+      image: img,
       replicas: w.replicas,
       command: celery ? (w as CeleryWorker).workerCommand : w.command ? [...w.command] : undefined,
       args: w.args ? [...w.args] : undefined,
@@ -230,6 +251,7 @@ export function resolveBackground(stack: Stack, services: readonly ServiceModel[
       restartPolicy: w.restartPolicy,
       labels: baseLabels(stack, w.workerName, 'worker'),
       selector: { app: w.workerName },
+      metrics: metricsPort !== undefined ? { port: metricsPort, version: workerVersionLabel(img.reference) } : undefined,
     };
   });
 

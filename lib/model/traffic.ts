@@ -1,4 +1,5 @@
 import { stackMesh } from '../mesh/model';
+import type { WorkerModel } from './jobs';
 import type { DataStoreModel, ServiceModel, StackModel } from './stack';
 
 // Who may open a connection to whom, from the program: the call graph plus the edges that exposure
@@ -53,6 +54,11 @@ export function callerPorts(s: ServiceModel): NamedPort[] {
 /** The metrics port of a service, if pyfleet generates one. */
 export function metricsPort(s: ServiceModel): NamedPort | undefined {
   return s.settings.metricsPort !== undefined ? { name: 'metrics', port: s.settings.metricsPort } : undefined;
+}
+
+/** The metrics port of a worker (a CeleryWorker with metrics), if pyfleet generates one. */
+export function workerMetricsPort(w: WorkerModel): NamedPort | undefined {
+  return w.metrics ? { name: 'metrics', port: w.metrics.port } : undefined;
 }
 
 /** The HTTP port of a service. */
@@ -135,11 +141,16 @@ export interface BackgroundSource {
   readonly calls: readonly string[];
   /** Backing services it calls. */
   readonly stores: readonly string[];
+  /** A worker's metrics port, which the stack's monitoring scraper (and only it) may reach, when the stack has monitoring. */
+  readonly scraperPort?: NamedPort;
 }
 
 /** The background sources of a stack: workers, then migrations (one per Migration), then schedules. */
 export function backgroundSources(model: StackModel): BackgroundSource[] {
-  const out: BackgroundSource[] = model.workers.map((w) => ({ kind: 'worker', name: w.name, path: w.path, selector: w.selector, labels: w.labels, serviceAccount: w.name, calls: w.calls, stores: w.stores }));
+  const out: BackgroundSource[] = model.workers.map((w) => ({
+    kind: 'worker', name: w.name, path: w.path, selector: w.selector, labels: w.labels, serviceAccount: w.name, calls: w.calls, stores: w.stores,
+    scraperPort: model.monitoring ? workerMetricsPort(w) : undefined,
+  }));
   const seen = new Set<string>();
   for (const r of model.migrations) {
     const name = r.selector.app;

@@ -347,7 +347,8 @@ function substituteImages(o: any, digests: Map<string, pulumi.Output<string>>): 
  *   for that Job, which the provider awaits until it is Complete (and fails the update when it Failed),
  *   and for the RoleBinding that lets the gate read it; a RoleBinding waits for its Role.
  * - a prometheus-operator ServiceMonitor waits for the Services it selects (by their labels, in the
- *   namespaces of its namespaceSelector, else its own), so it never points at a Service that is not there.
+ *   namespaces of its namespaceSelector, else its own), so it never points at a Service that is not there;
+ *   a PodMonitor (a worker's) waits for the workloads whose pods it selects, the same way.
  * Keys that are not among the objects (e.g. a Secret made outside the stack) are dropped by the caller.
  */
 export function dependencies(objects: readonly any[]): Map<string, string[]> {
@@ -411,6 +412,14 @@ export function dependencies(objects: readonly any[]): Map<string, string[]> {
       for (const s of services) {
         const labels = s.metadata?.labels ?? {};
         if (namespaces.includes(s.metadata?.namespace ?? ns) && Object.entries(selector).every(([k, v]) => labels[k] === v)) deps.add(objectKey(s));
+      }
+    }
+    if (o.kind === 'PodMonitor' && String(o.apiVersion).startsWith('monitoring.coreos.com/') && ns && o.spec?.selector?.matchLabels) {
+      const selector: Record<string, string> = o.spec.selector.matchLabels;
+      const namespaces: string[] = o.spec.namespaceSelector?.matchNames ?? [ns];
+      for (const w of workloads) {
+        const labels = w.spec?.template?.metadata?.labels ?? {};
+        if (namespaces.includes(w.metadata?.namespace ?? ns) && Object.entries(selector).every(([k, v]) => labels[k] === v)) deps.add(objectKey(w));
       }
     }
     deps.delete(objectKey(o));

@@ -3,7 +3,8 @@ import * as path from 'path';
 import { Construct } from 'constructs';
 import { PyfleetError } from '../core/errors';
 import { Duration } from '../core/units';
-import { DEFAULT_DEBIAN_RELEASE, DEFAULT_PYTHON_VERSION } from '../python/base';
+import { checkPort } from '../core/names';
+import { DEFAULT_DEBIAN_RELEASE, DEFAULT_METRICS_PORT, DEFAULT_PYTHON_VERSION, PROMETHEUS_CLIENT_REQUIREMENT } from '../python/base';
 import { readRequirements, RequirementsInfo } from '../python/requirements';
 import { WorkerSizing, workersFor } from '../python/workers';
 import { listSourceFiles } from '../service/asset';
@@ -14,6 +15,21 @@ import { Worker, WorkerHealthCheck, WorkerProps } from './worker';
 
 /** The environment variable Celery reads its broker URL from (Celery's own `CELERY_BROKER_URL`). */
 export const CELERY_BROKER_ENV = 'CELERY_BROKER_URL';
+
+/** The generated module a Celery worker with metrics runs as its app (`celery -A pyfleet_celery:app`): it imports the user's app and adds the metrics signal handlers. */
+export const CELERY_WRAPPER_FILE = 'pyfleet_celery.py';
+/** Container port of a Celery worker's metrics endpoint unless `metrics: { port }` moves it (the web apps' default too). */
+export const DEFAULT_CELERY_METRICS_PORT = DEFAULT_METRICS_PORT;
+
+/** Where a Celery worker serves its Prometheus metrics. */
+export interface CeleryMetricsOptions {
+  /**
+   * Container port of the metrics endpoint (`/metrics`), served by the worker's main process. Never
+   * published; on Kubernetes the container port named `metrics`.
+   * @default 9100
+   */
+  readonly port?: number;
+}
 
 /**
  * How many prefork processes a Celery worker gets for its CPU limit: 2 per core (tasks mostly wait
@@ -40,6 +56,13 @@ export interface CeleryWorkerRecipe extends BuildRecipe {
   readonly uid: number;
   /** The worker command the image runs (exec form, Celery as PID 1). */
   readonly command: readonly string[];
+  /** The metrics endpoint (the generated `pyfleet_celery.py` wraps the app), or undefined when metrics are off. */
+  readonly metrics?: {
+    /** Default metrics port (`PYFLEET_METRICS_PORT` overrides it at run time). */
+    readonly port: number;
+  };
+  /** Pinned requirements the generated files need beside the user's (pyfleet-requirements.txt). */
+  readonly extraRequirements: readonly string[];
   /** The health check command the image declares (HEALTHCHECK), if any. */
   readonly healthCheck?: {
     /** Exec-form command. */
@@ -98,6 +121,13 @@ export interface CeleryWorkerProps extends Omit<WorkerProps, 'image' | 'command'
    * @default Duration.minutes(5)
    */
   readonly taskTimeLimit?: Duration;
+  /**
+   * Prometheus metrics of the worker (tasks by name and state, task duration, tasks in progress, pool
+   * processes), summed over the prefork pool by prometheus-client's multiprocess mode and served by the
+   * worker's main process on a metrics port that is never published. `false` turns them off.
+   * @default true (port 9100)
+   */
+  readonly metrics?: boolean | CeleryMetricsOptions;
 }
 
 const APP_RE = /^([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*):([A-Za-z_][A-Za-z0-9_]*)$/;
@@ -124,6 +154,8 @@ export class CeleryWorker extends Worker {
   public readonly fixedConcurrency: boolean;
   /** Hard task time limit. */
   public readonly taskTimeLimit: Duration;
+  /** Container port of the metrics endpoint, or undefined when metrics are off. */
+  public readonly metricsPort?: number;
   private readonly requirements: RequirementsInfo;
 
   constructor(scope: Construct, id: string, props: CeleryWorkerProps) {
@@ -157,6 +189,7 @@ export class CeleryWorker extends Worker {
       throw new PyfleetError(where, 'taskTimeLimit must be a whole number of seconds, at least 1', 'give e.g. Duration.minutes(5)');
     }
     const baseImage = checkBase(where, props.baseImage, props.pythonVersion);
+    const metricsPort = checkMetrics(where, props.metrics);
     const holder: { w?: CeleryWorker } = {};
     const image = ContainerImage._generated(source, () => holder.w!.recipe(), props.packageIndexUrl ? { PIP_INDEX_URL: props.packageIndexUrl } : {});
     const health = props.healthCheck ?? WorkerHealthCheck.command(celeryPingCommand(app), { interval: Duration.seconds(30), timeout: Duration.seconds(10), startPeriod: Duration.seconds(30), failureThreshold: 3 });
@@ -173,6 +206,7 @@ export class CeleryWorker extends Worker {
     this.requirements = requirements;
     this.baseImage = baseImage;
     this.taskTimeLimit = taskTimeLimit;
+    this.metricsPort = metricsPort;
     if (props.concurrency !== undefined && (!Number.isInteger(props.concurrency) || props.concurrency < 1 || props.concurrency > 256)) {
       throw new PyfleetError(this.node.path, `concurrency ${props.concurrency} is not valid`, 'give a whole number from 1 to 256, or leave it out to size it from the CPU limit');
     }
@@ -180,9 +214,13 @@ export class CeleryWorker extends Worker {
     this.concurrency = props.concurrency ?? workersFor(CELERY_SIZING, this.cpuLimit.millis);
   }
 
-  /** The worker command: `celery -A <app> worker` with the concurrency and time limit (exec form). */
+  /**
+   * The worker command: `celery -A <app> worker` with the concurrency and time limit (exec form). With
+   * metrics on, the app is the generated wrapper (`pyfleet_celery:app`), which imports the user's app.
+   */
   public get workerCommand(): string[] {
-    return ['celery', '-A', this.app, 'worker', '--loglevel=INFO', `--concurrency=${this.concurrency}`, `--time-limit=${this.taskTimeLimit.wholeSeconds}`, '--hostname=celery@%h'];
+    const app = this.metricsPort !== undefined ? `${CELERY_WRAPPER_FILE.replace(/\.py$/, '')}:app` : this.app;
+    return ['celery', '-A', app, 'worker', '--loglevel=INFO', `--concurrency=${this.concurrency}`, `--time-limit=${this.taskTimeLimit.wholeSeconds}`, '--hostname=celery@%h'];
   }
 
   /** The image recipe. */
@@ -197,6 +235,8 @@ export class CeleryWorker extends Worker {
       app: this.app,
       uid: this.runAsUser,
       command: this.workerCommand,
+      metrics: this.metricsPort !== undefined ? { port: this.metricsPort } : undefined,
+      extraRequirements: this.metricsPort !== undefined && !this.requirements.packages.has('prometheus-client') ? [PROMETHEUS_CLIENT_REQUIREMENT] : [],
       healthCheck: hc.command ? {
         command: hc.command,
         intervalSeconds: hc.interval.wholeSeconds,
@@ -238,6 +278,16 @@ export class CeleryWorker extends Worker {
  */
 export function celeryPingCommand(app: string): string[] {
   return ['sh', '-c', `exec celery -A ${app} inspect ping --destination "celery@$(hostname)" --timeout 5`];
+}
+
+function checkMetrics(where: string, m: boolean | CeleryMetricsOptions | undefined): number | undefined {
+  if (m === false) return undefined;
+  if (m !== undefined && m !== true && (typeof m !== 'object' || m === null)) {
+    throw new PyfleetError(where, 'metrics must be true, false or { port }', 'give metrics: false to turn the worker\'s metrics off, or metrics: { port: 9100 }');
+  }
+  const port = (typeof m === 'object' ? m.port : undefined) ?? DEFAULT_CELERY_METRICS_PORT;
+  checkPort(where, 'metrics.port', port);
+  return port;
 }
 
 function checkBase(where: string, baseImage?: string, pythonVersion?: string): string {

@@ -118,14 +118,14 @@ function orderSource(dir: string, badMigration = false): string {
 
 interface Program { outdir: string; compose: any; k8s: any[] }
 
-function synthShop(src: string, ports: { web: number; metrics: number; redis: number; pg: number }): Program {
+function synthShop(src: string, ports: { web: number; metrics: number; workerMetrics: number; redis: number; pg: number }): Program {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'pyfleet-jobs-e2e-'));
   const app = new App({ outdir });
   const stack = new Stack(app, 'shop', { compose: { networkMode: ComposeNetworkMode.HOST } });
   const db = new Postgres(stack, 'orders-db', { port: ports.pg });
   const cache = new Redis(stack, 'cache', { port: ports.redis });
   const orders = new FastApiApp(stack, 'order-service', { source: src, port: ports.web, metrics: { port: ports.metrics }, replicas: 1, calls: [db, cache] });
-  new CeleryWorker(stack, 'order-worker', { source: src, app: 'tasks:celery', calls: [cache], taskTimeLimit: Duration.seconds(20), concurrency: 2 });
+  new CeleryWorker(stack, 'order-worker', { source: src, app: 'tasks:celery', calls: [cache], taskTimeLimit: Duration.seconds(20), concurrency: 2, metrics: { port: ports.workerMetrics } });
   new Migration(stack, 'schema', { of: orders, command: ['alembic', 'upgrade', 'head'] });
   quietSynth(app);
   return {
@@ -147,13 +147,13 @@ run('real engines: Celery worker, Redis broker, Alembic on PostgreSQL', () => {
   let bin: string;
   let tmp: string;
   let redis: Started;
-  let ports: { web: number; metrics: number; redis: number; pg: number };
+  let ports: { web: number; metrics: number; workerMetrics: number; redis: number; pg: number };
   const figures: string[] = [];
 
   beforeAll(async () => {
     bin = ensureJobsVenv();
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pyfleet-jobs-'));
-    ports = { web: await freePort(), metrics: await freePort(), redis: await freePort(), pg: await freePort() };
+    ports = { web: await freePort(), metrics: await freePort(), workerMetrics: await freePort(), redis: await freePort(), pg: await freePort() };
     redis = start('redis-server', ['--port', String(ports.redis), '--bind', '127.0.0.1', '--requirepass', REDIS_PASSWORD, '--save', '', '--appendonly', 'no', '--dir', tmp]);
     await until('redis-server', () => /Ready to accept connections/.test(redis.output()), 15_000, redis);
   }, 600_000);

@@ -1,8 +1,10 @@
 // Monitoring through Pulumi (mocks): the ServiceMonitors go to the cluster as CustomResources with the
-// synthesized content, each created after the Service it selects.
+// synthesized content, each created after the Service it selects; a Celery worker's PodMonitor after
+// the worker's Deployment.
+import * as fs from 'fs';
 import * as path from 'path';
 import * as pulumi from '@pulumi/pulumi';
-import { App, FastApiApp, Monitoring, Stack } from '../../lib';
+import { App, CeleryWorker, FastApiApp, Monitoring, Redis, Stack } from '../../lib';
 import { DockerHostDeployment, KubernetesDeployment } from '../../lib/pulumi';
 import { cleanup, tempDir } from './fixtures';
 import { installMocks, ofType, plain, registered, settle } from './mocks';
@@ -38,6 +40,25 @@ test('ServiceMonitors are CustomResources created after the Service they select,
     expect(inputs.spec.endpoints[0].port).toBe('metrics');
   }
   expect(d.objects.find((o) => o.key === 'ServiceMonitor/shop/user-service')!.dependsOn).toEqual(['Namespace/shop', 'Service/shop/user-service']);
+});
+
+test('a Celery worker\'s PodMonitor is a CustomResource created after the Deployment whose pods it selects', async () => {
+  const app = new App({ outdir: tempDir('pyfleet-pulumi-monitoring-') });
+  const stack = new Stack(app, 'shop', { namespace: 'shop', monitoring: Monitoring.prometheus() });
+  const src = tempDir('pyfleet-pulumi-worker-src-');
+  fs.writeFileSync(path.join(src, 'tasks.py'), 'from celery import Celery\ncelery = Celery("tasks")\n');
+  fs.writeFileSync(path.join(src, 'requirements.txt'), 'celery==5.5.3\nredis==6.4.0\n');
+  new CeleryWorker(stack, 'order-worker', { source: src, calls: [new Redis(stack, 'cache')] });
+  const manifests = app.synthesize().find((o) => o.stack === stack)!.results.kubernetes as any[];
+  const d = new KubernetesDeployment('shop', { stack, buildImages: false });
+  await settle(d.objects.map((o) => o.resource));
+  const monitors = ofType('kubernetes:monitoring.coreos.com/v1:PodMonitor');
+  expect(monitors.map((r) => r.name)).toEqual(['shop-podmonitor-order-worker']);
+  const order = registered.map((r) => r.name);
+  expect(order.indexOf('shop-deployment-order-worker')).toBeGreaterThanOrEqual(0);
+  expect(order.indexOf('shop-deployment-order-worker')).toBeLessThan(order.indexOf(monitors[0].name));
+  expect(d.objects.find((o) => o.key === 'PodMonitor/shop/order-worker')!.dependsOn).toEqual(['Deployment/shop/order-worker', 'Namespace/shop']);
+  expect(plain(monitors[0].inputs).spec).toEqual(manifests.find((o) => o.kind === 'PodMonitor').spec);
 });
 
 test('DockerHostDeployment: Prometheus and Grafana with their named volumes, generated files placed through read-only volumes, the Grafana password as a secret', async () => {

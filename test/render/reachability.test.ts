@@ -4,7 +4,7 @@
 // evaluator's own semantics on hand-written policies, and policies broken on purpose.
 import * as path from 'path';
 import * as yaml from 'js-yaml';
-import { App, CircuitBreaker, ComposeNetworkMode, ContainerImage, FastApiApp, HealthCheck, Match, Mesh, MeshGateway, MeshRoute, MicroService, Monitoring, Postgres, Redis, RedisMode, Stack, Worker, WorkerHealthCheck } from '../../lib';
+import { App, CeleryWorker, CircuitBreaker, ComposeNetworkMode, ContainerImage, FastApiApp, HealthCheck, Match, Mesh, MeshGateway, MeshRoute, MicroService, Monitoring, Postgres, Redis, RedisMode, Stack, Worker, WorkerHealthCheck } from '../../lib';
 import { buildCanary } from '../../examples/canary/main';
 import { buildFlaskGunicorn } from '../../examples/flask-gunicorn/main';
 import { buildHello } from '../../examples/hello/main';
@@ -271,10 +271,12 @@ describe('a program with every kind of edge', () => {
 });
 
 const USERS = path.join(__dirname, '..', '..', 'examples', 'shop', 'services', 'user');
+const ORDERS = path.join(__dirname, '..', '..', 'examples', 'shop', 'services', 'order');
 
 /**
  * Monitoring: Python apps with metrics (one behind a gateway with two versions, one exposed) beside a
- * plain image without, in an Istio mesh with STRICT mTLS, with Prometheus and Grafana on compose.
+ * plain image without, and a Celery worker with metrics (no Service: scraped on its pods), in an Istio
+ * mesh with STRICT mTLS, with Prometheus and Grafana on compose.
  */
 function monitored(app: App, mode = ComposeNetworkMode.BRIDGE): Stack {
   const stack = new Stack(app, 'mon', { namespace: 'mon', mesh: Mesh.istio(), compose: { networkMode: mode }, imageRegistry: 'registry.example.com/mon',
@@ -287,6 +289,7 @@ function monitored(app: App, mode = ComposeNetworkMode.BRIDGE): Stack {
     new MeshRoute(stack, 'orders-canary', { service: orders, rules: [{ split: [{ to: orders.defaultVersion, weight: 90 }, { to: v2, weight: 10 }] }] });
   }
   new MicroService(stack, 'legacy', { image: image('legacy'), port: 8003, replicas: 1, calls: [users] });
+  new CeleryWorker(stack, 'confirmer', { source: ORDERS, app: 'tasks:celery', calls: [new Redis(stack, 'queue'), users], metrics: host ? { port: 9110 } : true });
   return stack;
 }
 
@@ -302,11 +305,14 @@ describe('monitoring: the scraper edge and nothing more', () => {
     expect(f).not.toContain('monitoring/prometheus -> mon/users-v1 TCP/8001'); // the metrics port alone
     expect(f).not.toContain('mon/orders-v1 -> mon/users-v1 TCP/9100'); // callers never reach it
     expect(f.filter((x) => x.startsWith('monitoring/prometheus -> mon/legacy'))).toEqual([]); // no metrics, no scrape
+    // The Celery worker: the scraper on its metrics port, and nobody else on any port.
+    expect(f.filter((x) => / -> mon\/confirmer /.test(x))).toEqual(['monitoring/prometheus -> mon/confirmer TCP/9100']);
+    expect(istioFlows(w.k8s)).toContain('monitoring/prometheus -> mon/confirmer TCP/9100');
     // Istio: the sidecar does not intercept the metrics port, so the plain-text scrape is not refused by STRICT mTLS.
     expect(istioFlows(w.k8s)).toContain('monitoring/prometheus -> mon/users-v1 TCP/9100');
     const c = composeReachability(w.compose);
-    expect(c.networks.prometheus).toEqual(['prometheus_to_orders-v1', 'prometheus_to_orders-v2', 'prometheus_to_users', 'grafana_to_prometheus'].sort());
-    expect(c.resolves.prometheus).toEqual(['grafana', 'orders-v1', 'orders-v2', 'users']);
+    expect(c.networks.prometheus).toEqual(['prometheus_to_confirmer', 'prometheus_to_orders-v1', 'prometheus_to_orders-v2', 'prometheus_to_users', 'grafana_to_prometheus'].sort());
+    expect(c.resolves.prometheus).toEqual(['confirmer', 'grafana', 'orders-v1', 'orders-v2', 'users']);
     expect(c.resolves.grafana).toEqual(['prometheus']);
     expect(c.flows).not.toContain('prometheus -> internet */*');
   });
@@ -334,6 +340,13 @@ describe('monitoring: the scraper edge and nothing more', () => {
     const np2 = dropped.find((o: any) => o.kind === 'NetworkPolicy' && o.metadata.name === 'orders');
     np2.spec.ingress = np2.spec.ingress.filter((r: any) => r.ports?.[0]?.port !== 'metrics');
     expect(compare(networkPolicyFlows(dropped), expectedKubernetesFlows(w.stack)).missing).toEqual(['monitoring/prometheus -> mon/orders-v1 TCP/9100', 'monitoring/prometheus -> mon/orders-v2 TCP/9100']);
+    // The worker's scraper rule dropped, or opened to every source.
+    const noWorkerRule = JSON.parse(JSON.stringify(w.k8s));
+    delete noWorkerRule.find((o: any) => o.kind === 'NetworkPolicy' && o.metadata.name === 'confirmer').spec.ingress;
+    expect(compare(networkPolicyFlows(noWorkerRule), expectedKubernetesFlows(w.stack)).missing).toEqual(['monitoring/prometheus -> mon/confirmer TCP/9100']);
+    const openWorker = JSON.parse(JSON.stringify(w.k8s));
+    delete openWorker.find((o: any) => o.kind === 'NetworkPolicy' && o.metadata.name === 'confirmer').spec.ingress[0].from;
+    expect(compare(networkPolicyFlows(openWorker), expectedKubernetesFlows(w.stack)).extra.length).toBeGreaterThan(0);
   });
 });
 

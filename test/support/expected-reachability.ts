@@ -2,7 +2,7 @@
 // monitoring edges (with `monitoring` on the stack, the scraper reaches each Python app's metrics port
 // and nothing else), read from the constructs (the user's program), to compare with what test/support/reachability
 // finds in the synthesized output. Flow notation as there.
-import { ComposeNetworkMode, DataStore, MeshGateway, MicroService, Migration, PythonWebApp, Stack, Worker } from '../../lib';
+import { CeleryWorker, ComposeNetworkMode, DataStore, MeshGateway, MicroService, Migration, PythonWebApp, Stack, Worker } from '../../lib';
 import { INTERNET, WORLD } from './reachability';
 
 const DNS = 'kube-system/kube-dns';
@@ -45,6 +45,11 @@ function metricsOf(s: MicroService): number | undefined {
   return s instanceof PythonWebApp ? s.metricsPort : undefined;
 }
 
+/** The metrics port of a Celery worker (undefined for other workers, and with metrics: false). */
+function workerMetricsOf(w: Worker): number | undefined {
+  return w instanceof CeleryWorker ? w.metricsPort : undefined;
+}
+
 /** The ports a caller may open: every declared port but the metrics port of a Python app (only the monitoring scraper may reach it). */
 function ports(s: MicroService): number[] {
   const metrics = metricsOf(s);
@@ -81,9 +86,11 @@ export function expectedKubernetesFlows(stack: Stack): string[] {
       if (metrics !== undefined) for (const w of scrapers(stack)) out.push(`${w} -> ${q} TCP/${metrics}`);
     }
   }
-  // A worker reaches DNS (istiod), what it calls, and nothing reaches it.
+  // A worker reaches DNS (istiod), what it calls, and nothing reaches it but the scraper on a Celery worker's metrics port.
   for (const w of workers(stack)) {
     const p = workerPod(stack, w);
+    const metrics = workerMetricsOf(w);
+    if (metrics !== undefined) for (const s of scrapers(stack)) out.push(`${s} -> ${p} TCP/${metrics}`);
     out.push(`${p} -> ${DNS} UDP/53`, `${p} -> ${DNS} TCP/53`);
     if (stack.mesh) out.push(`${p} -> ${ISTIOD} TCP/15012`);
     for (const t of w.calls) for (const q of pods(stack, t)) for (const port of ports(t)) out.push(`${p} -> ${q} TCP/${port}`);
@@ -119,6 +126,10 @@ export function expectedIstioFlows(stack: Stack): string[] {
   for (const w of workers(stack)) {
     for (const t of w.calls) for (const q of pods(stack, t)) for (const port of ports(t)) out.push(`${workerPod(stack, w)} -> ${q} TCP/${port}`);
     for (const d of w.storeCalls) out.push(`${workerPod(stack, w)} -> ${storePod(stack, d)} TCP/${d.port}`);
+    // A Celery worker's metrics port bypasses the sidecar too, with monitoring.
+    const metrics = workerMetricsOf(w);
+    const q = workerPod(stack, w);
+    if (stack.monitoring && metrics !== undefined) for (const x of everyone) if (x !== q) out.push(`${x} -> ${q} TCP/${metrics}`);
   }
   return sorted(out);
 }
@@ -177,6 +188,7 @@ export function expectedCompose(stack: Stack, doc: any): { flows: string[]; reso
   // Grafana with Prometheus, and Grafana published on a bridge.
   if (stack.monitoring) {
     for (const s of stack.services) if (metricsOf(s) !== undefined) for (const c of of(s).versions) pairs.push(['prometheus', c]);
+    for (const w of workers(stack)) if (workerMetricsOf(w) !== undefined) pairs.push(['prometheus', w.workerName]);
     if (stack.monitoring.settings.grafana) {
       pairs.push(['grafana', 'prometheus']);
       if (stack.composeNetworkMode === ComposeNetworkMode.BRIDGE) {

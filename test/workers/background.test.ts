@@ -55,8 +55,9 @@ describe('workers on Kubernetes', () => {
     const d = out.find('shop', 'Deployment', 'order-worker');
     expect(objects.some((o) => o.kind === 'Service' && o.metadata.name === 'order-worker')).toBe(false);
     const c = d.spec.template.spec.containers[0];
-    expect(c.ports).toBeUndefined();
-    expect(c.command).toEqual(['celery', '-A', 'tasks:celery', 'worker', '--loglevel=INFO', '--concurrency=2', '--time-limit=60', '--hostname=celery@%h']);
+    // Its only port is the metrics endpoint (never a Service's; test/workers/metrics.test.ts).
+    expect(c.ports).toEqual([{ name: 'metrics', containerPort: 9100, protocol: 'TCP' }]);
+    expect(c.command).toEqual(['celery', '-A', 'pyfleet_celery:app', 'worker', '--loglevel=INFO', '--concurrency=2', '--time-limit=60', '--hostname=celery@%h']);
     expect(c.livenessProbe.exec.command).toEqual(['sh', '-c', 'exec celery -A tasks:celery inspect ping --destination "celery@$(hostname)" --timeout 5']);
     expect(c.resources.limits).toEqual({ cpu: '1000m', memory: '256Mi' });
     expect(d.spec.template.spec.terminationGracePeriodSeconds).toBe(75);

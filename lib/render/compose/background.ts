@@ -8,6 +8,7 @@ import { composeServiceNames, composeLogging, orderServiceKeys, secretVariable, 
 import { passwordReference } from './data';
 import type { NetworkPlan } from './networks';
 import type { ComposeService } from './types';
+import { METRICS_HOST_ENV } from '../../python/recipe';
 
 // Workers and migrations on compose. A worker is a compose service like a version's, without ports.
 // A migration is a one-shot service per release (`restart: "no"`), run with the release's image and
@@ -27,7 +28,7 @@ function imageKeys(service: Record<string, unknown>, image: ImageModel, swarm: b
 }
 
 /** Environment of a background container on compose: calls' URLs, stores' connection variables, the broker, the user's own. */
-export function composeBackgroundEnv(model: StackModel, calls: readonly string[], stores: readonly string[], env: Readonly<Record<string, EnvValue>>, broker?: string): Record<string, string> {
+export function composeBackgroundEnv(model: StackModel, calls: readonly string[], stores: readonly string[], env: Readonly<Record<string, EnvValue>>, broker?: string, metricsHost = false): Record<string, string> {
   const overlay = model.compose.networkMode === ComposeNetworkMode.OVERLAY;
   const out: Record<string, string> = {};
   const secretRef = (variable: string, what: string): string => (overlay ? `\${${variable}:?set ${variable} to the value of this secret key}` : `\${${variable}:?set ${variable} to ${what}}`);
@@ -50,6 +51,8 @@ export function composeBackgroundEnv(model: StackModel, calls: readonly string[]
     }
   }
   if (broker) out.CELERY_BROKER_URL = storeUrl(broker);
+  // Host network mode: the worker's metrics server binds the host's loopback only (never public).
+  if (metricsHost && model.compose.networkMode === ComposeNetworkMode.HOST) out[METRICS_HOST_ENV] = '127.0.0.1';
   for (const [k, v] of Object.entries(env)) {
     if (v.secret) {
       const variable = secretVariable(v.secret);
@@ -99,7 +102,7 @@ export function workerService(model: StackModel, w: WorkerModel, plan: NetworkPl
   imageKeys(service, w.image, swarm);
   if (w.command) service.entrypoint = w.command.map(literal);
   if (w.args) service.command = w.args.map(literal);
-  const env = composeBackgroundEnv(model, w.calls, w.stores, w.env, w.broker);
+  const env = composeBackgroundEnv(model, w.calls, w.stores, w.env, w.broker, w.metrics !== undefined);
   if (Object.keys(env).length > 0) service.environment = env;
   const deps = dependencies(model, w.calls, w.stores);
   if (Object.keys(deps).length > 0 && !swarm) service.depends_on = sortObject(deps);

@@ -497,6 +497,39 @@ export function composeProblems(models: readonly StackModel[]): PyfleetError[] {
           `set expose.port to ${svc.port}, change the service port, or use ComposeNetworkMode.BRIDGE`));
       }
     }
+    errors.push(...workerMetricsPortProblems(model, hostPorts));
+  }
+  return errors;
+}
+
+/**
+ * In host network mode a Celery worker's metrics port is a port of the host: it must not be one a
+ * service, another worker or the stack's Prometheus/Grafana binds there, nor a privileged one.
+ */
+function workerMetricsPortProblems(model: StackModel, hostPorts: ReadonlyMap<number, MicroService>): PyfleetError[] {
+  if (model.compose.networkMode !== ComposeNetworkMode.HOST) return [];
+  const errors: PyfleetError[] = [];
+  const taken = new Map<number, string>();
+  for (const [port, svc] of hostPorts) taken.set(port, `the service "${svc.node.path}"`);
+  const mon = model.monitoring;
+  if (mon) {
+    taken.set(mon.prometheusPort, 'the compose Prometheus (Monitoring.prometheus({ prometheusPort }))');
+    if (mon.grafana) taken.set(mon.grafanaPort, 'Grafana (Monitoring.prometheus({ grafanaPort }))');
+  }
+  for (const w of model.workers) {
+    if (!w.metrics) continue;
+    const port = w.metrics.port;
+    const other = taken.get(port);
+    if (other) {
+      errors.push(new PyfleetError(w.path, `the worker's metrics port ${port} clashes with ${other} in the compose project of stack "${model.name}": in host network mode every container binds the host's ports`,
+        `give the worker a metrics port of its own (metrics: { port: ${port === 9110 ? 9111 : 9110} }), or metrics: false`));
+    } else {
+      taken.set(port, `the worker "${w.path}"`);
+    }
+    if (port < 1024) {
+      errors.push(new PyfleetError(w.path, `the worker's metrics port ${port} is privileged: in host network mode the container binds it on the host as UID ${w.runAsUser}, which only root may do`,
+        'use a metrics port from 1024 up (e.g. 9110), or ComposeNetworkMode.BRIDGE'));
+    }
   }
   return errors;
 }

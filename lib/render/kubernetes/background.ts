@@ -118,15 +118,23 @@ function execProbe(h: WorkerHealthModel): k8s.Probe {
   };
 }
 
-/** A worker's ServiceAccount (no token) and Deployment (no Service: nobody calls it). */
-export function workerObjects(model: StackModel, w: WorkerModel): KubeObject[] {
+/**
+ * A worker's ServiceAccount (no token) and Deployment (no Service: nobody calls it). A CeleryWorker
+ * with metrics declares the container port `metrics` (a PodMonitor or the scrape annotations find it;
+ * the NetworkPolicy admits only the scraper to it), and its pods carry a `version` label (the image
+ * tag) that the scrape adds to every series, as a service version's pods do.
+ */
+export function workerObjects(model: StackModel, w: WorkerModel, extensions: readonly { workerPodAnnotations?(model: StackModel, worker: WorkerModel): Record<string, string> }[] = []): KubeObject[] {
   const metadata = { name: w.name, namespace: model.namespace, labels: { ...w.labels } };
+  const annotations: Record<string, string> = {};
+  for (const x of extensions) Object.assign(annotations, x.workerPodAnnotations?.(model, w) ?? {});
   const container: k8s.Container = {
     name: 'worker',
     image: w.image.reference,
     imagePullPolicy: 'IfNotPresent',
     command: w.command ? [...w.command] : undefined,
     args: w.args ? [...w.args] : undefined,
+    ports: w.metrics ? [{ name: 'metrics', containerPort: w.metrics.port, protocol: 'TCP' }] : undefined,
     env: backgroundEnv(model, w.calls, w.stores, w.env, w.broker),
     resources: resources(w.resources),
     securityContext: containerSecurity(w.runAsUser),
@@ -144,7 +152,10 @@ export function workerObjects(model: StackModel, w: WorkerModel): KubeObject[] {
         // A new worker starts before an old one stops; the old one finishes its tasks (warm shutdown).
         strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: k8s.IntOrString.fromNumber(1), maxUnavailable: k8s.IntOrString.fromNumber(0) } },
         template: {
-          metadata: { labels: { ...w.labels } },
+          metadata: {
+            labels: w.metrics ? { ...w.labels, version: w.metrics.version } : { ...w.labels },
+            annotations: Object.keys(annotations).length > 0 ? annotations : undefined,
+          },
           spec: {
             serviceAccountName: w.name,
             automountServiceAccountToken: false,
@@ -309,9 +320,9 @@ function runToCompletion(model: StackModel, labels: Record<string, string>, comm
 }
 
 /** Every background object of the stack. */
-export function backgroundObjects(model: StackModel): KubeObject[] {
+export function backgroundObjects(model: StackModel, extensions: Parameters<typeof workerObjects>[2] = []): KubeObject[] {
   return [
-    ...model.workers.flatMap((w) => workerObjects(model, w)),
+    ...model.workers.flatMap((w) => workerObjects(model, w, extensions)),
     ...model.migrations.flatMap((r) => migrationObjects(model, r)),
     ...model.schedules.flatMap((s) => scheduleObjects(model, s)),
   ];

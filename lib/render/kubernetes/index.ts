@@ -2,6 +2,7 @@ import { ApiObject, Chart } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { PyfleetError } from '../../core/errors';
 import { Target } from '../../model/target';
+import type { WorkerModel } from '../../model/jobs';
 import type { ServiceModel, StackModel, VersionModel } from '../../model/stack';
 import { backgroundObjects, migrationGate } from './background';
 import { KubeObject, kubeObject } from './object';
@@ -20,7 +21,7 @@ export { KubeObject } from './object';
 // `metadata` first), so manifests match what a cdk8s chart would synthesize.
 
 /** Apply order for `kubectl apply -f`: namespaces and identities first, workloads last. */
-const KIND_ORDER = ['Namespace', 'ServiceAccount', 'Role', 'RoleBinding', 'Secret', 'ConfigMap', 'PersistentVolumeClaim', 'PeerAuthentication', 'NetworkPolicy', 'AuthorizationPolicy', 'Service', 'DestinationRule', 'StatefulSet', 'Job', 'Deployment', 'CronJob', 'PodDisruptionBudget', 'HorizontalPodAutoscaler', 'Gateway', 'VirtualService', 'ServiceMonitor'];
+const KIND_ORDER = ['Namespace', 'ServiceAccount', 'Role', 'RoleBinding', 'Secret', 'ConfigMap', 'PersistentVolumeClaim', 'PeerAuthentication', 'NetworkPolicy', 'AuthorizationPolicy', 'Service', 'DestinationRule', 'StatefulSet', 'Job', 'Deployment', 'CronJob', 'PodDisruptionBudget', 'HorizontalPodAutoscaler', 'Gateway', 'VirtualService', 'ServiceMonitor', 'PodMonitor'];
 
 /**
  * A part of the Kubernetes target that adds to what it renders (Istio is one). The Kubernetes target
@@ -36,6 +37,8 @@ export interface KubernetesExtension {
   namespaceLabels?(model: StackModel): Record<string, string>;
   /** Annotations for the pods of a version. */
   podAnnotations?(model: StackModel, service: ServiceModel, version: VersionModel): Record<string, string>;
+  /** Annotations for the pods of a worker. */
+  workerPodAnnotations?(model: StackModel, worker: WorkerModel): Record<string, string>;
   /**
    * The extension's own objects for the stack, complete with `metadata.namespace` (build them with
    * {@link kubeObject} to get cdk8s's canonical form). They are written with the target's, in apply order.
@@ -261,7 +264,7 @@ function inApplyOrder<V>(model: StackModel, extensions: readonly KubernetesExten
   add([namespaceObject(model, extensions)]);
   for (const m of model.services) add(serviceObjects(model, m, extensions));
   for (const d of model.dataStores) add(dataStoreObjects(model, d));
-  add(backgroundObjects(model));
+  add(backgroundObjects(model, extensions));
   for (const x of extensions) add(x.objects?.(model) ?? []);
   add(userObjects(model));
   // Stable: by kind rank, then name (definition order breaks ties, and is deterministic).

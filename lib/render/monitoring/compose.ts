@@ -9,7 +9,7 @@ import { composeName } from '../compose/gateway';
 import type { NetworkAttachment } from '../compose/networks';
 import type { ComposeService } from '../compose/types';
 import { dumpDocument } from '../yaml';
-import { grafanaDashboard } from './grafana';
+import { grafanaDashboard, workerDashboard } from './grafana';
 
 // Monitoring on compose (`Monitoring.prometheus()` on a stack): a `prometheus` service that scrapes
 // every version of every service with pyfleet's metrics endpoint, with a configuration made from the
@@ -18,7 +18,7 @@ import { grafanaDashboard } from './grafana';
 // service (`<stack>.compose/grafana/...`), its state on `grafana-data`, published on the machine's
 // loopback only.
 //
-// Scrape targets (one job per service, every series labelled `app` and `version`):
+// Scrape targets (one job per service and per Celery worker, every series labelled `app` and `version`):
 // - bridge: Docker's DNS, `dns_sd_configs` type A on each version's container name, so every replica
 //   of a version is a target of its own (a name resolves to all of its containers);
 // - overlay (swarm): the same on `tasks.<name>`, which resolves to every task (the plain name is the
@@ -67,13 +67,20 @@ export interface ScrapedContainer {
   readonly port: number;
 }
 
-/** The containers the compose Prometheus scrapes, in the stack's order (none without monitoring). */
+/**
+ * The containers the compose Prometheus scrapes, in the stack's order (none without monitoring): every
+ * version of a service with metrics, then every CeleryWorker with metrics (its `app` is the worker's
+ * name, its `version` the image tag).
+ */
 export function scrapedContainers(model: StackModel): ScrapedContainer[] {
   if (!model.monitoring) return [];
-  return model.services.flatMap((s) => {
-    const port = metricsPort(s);
-    return port ? s.versions.map((v) => ({ service: s.name, version: v.name, container: composeName(v.construct), port: port.port })) : [];
-  });
+  return [
+    ...model.services.flatMap((s) => {
+      const port = metricsPort(s);
+      return port ? s.versions.map((v) => ({ service: s.name, version: v.name, container: composeName(v.construct), port: port.port })) : [];
+    }),
+    ...model.workers.flatMap((w) => (w.metrics ? [{ service: w.name, version: w.metrics.version, container: w.name, port: w.metrics.port }] : [])),
+  ];
 }
 
 /** Whether the stack's compose project runs Grafana. */
@@ -128,7 +135,7 @@ function prometheusAddress(model: StackModel): string {
   return `http://${host}:${model.monitoring!.prometheusPort}`;
 }
 
-/** Grafana's provisioning files: the datasource, the dashboard provider and one dashboard per service with metrics. */
+/** Grafana's provisioning files: the datasource, the dashboard provider and one dashboard per service (and Celery worker) with metrics. */
 function grafanaFiles(model: StackModel, dir: string): Array<[Artifact, string]> {
   const mon = model.monitoring!;
   const datasource = {
@@ -145,6 +152,9 @@ function grafanaFiles(model: StackModel, dir: string): Array<[Artifact, string]>
   ];
   for (const s of model.services.filter((x) => metricsPort(x))) {
     out.push([{ path: `${dir}/grafana/dashboards/${s.name}.json`, content: JSON.stringify(grafanaDashboard(model, s), null, 2) + '\n' }, `/etc/grafana/dashboards/${s.name}.json`]);
+  }
+  for (const w of model.workers.filter((x) => x.metrics)) {
+    out.push([{ path: `${dir}/grafana/dashboards/${w.name}.json`, content: JSON.stringify(workerDashboard(model, w), null, 2) + '\n' }, `/etc/grafana/dashboards/${w.name}.json`]);
   }
   return out;
 }

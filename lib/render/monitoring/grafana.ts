@@ -1,4 +1,5 @@
 import { createHash } from 'crypto';
+import type { WorkerModel } from '../../model/jobs';
 import type { ServiceModel, StackModel } from '../../model/stack';
 
 // One Grafana dashboard per service with pyfleet's metrics, on the provisioned Prometheus datasource
@@ -7,10 +8,13 @@ import type { ServiceModel, StackModel } from '../../model/stack';
 // `version` (the scrape configuration labels every series with `app` and `version`; on Kubernetes the
 // ServiceMonitor's podTargetLabels do the same). The JSON is Grafana's dashboard model (schemaVersion
 // 39, `timeseries` panels), checked for structure in the tests: Grafana itself cannot run here.
+// A Celery worker with metrics gets one too: tasks finished by state, failed share, task duration
+// percentiles by task, tasks in progress and pool processes (its PromQL is run against a real
+// Prometheus in test/e2e/celery-metrics.test.ts).
 
 /** Grafana's dashboard uid: at most 40 characters. */
-function dashboardUid(model: StackModel, s: ServiceModel): string {
-  const uid = `${model.name}-${s.name}`;
+function dashboardUid(model: StackModel, name: string): string {
+  const uid = `${model.name}-${name}`;
   return uid.length <= 40 ? uid : `${uid.slice(0, 31)}-${createHash('sha256').update(uid).digest('hex').slice(0, 8)}`;
 }
 
@@ -42,10 +46,36 @@ export function dashboardPanels(s: ServiceModel): Panel[] {
   ];
 }
 
+/** The panels of a Celery worker's dashboard, with their PromQL. */
+export function workerDashboardPanels(w: WorkerModel): Panel[] {
+  const sel = `app="${w.name}"`;
+  const rate = (extra = ''): string => `sum(rate(celery_tasks_total{${sel}${extra}}[$__rate_interval]))`;
+  const quantile = (q: number): { expr: string; legendFormat: string } => ({
+    expr: `histogram_quantile(${q}, sum by (task, le) (rate(celery_task_duration_seconds_bucket{${sel}}[$__rate_interval])))`,
+    legendFormat: `p${Math.round(q * 100)} {{task}}`,
+  });
+  return [
+    { title: 'Tasks finished', unit: 'ops', targets: [{ expr: `sum by (state) (rate(celery_tasks_total{${sel}}[$__rate_interval]))`, legendFormat: '{{state}}' }] },
+    { title: 'Failed share', unit: 'percentunit', targets: [{ expr: `${rate(',state="failed"')} / ${rate(',state=~"succeeded|failed"')}`, legendFormat: 'failed' }] },
+    { title: 'Task duration percentiles', unit: 's', targets: [quantile(0.5), quantile(0.9), quantile(0.99)] },
+    { title: 'Tasks in progress', unit: 'short', targets: [{ expr: `sum by (version) (celery_tasks_in_progress{${sel}})`, legendFormat: '{{version}}' }] },
+    { title: 'Pool processes', unit: 'short', targets: [{ expr: `sum by (version) (celery_worker_pool_processes{${sel}})`, legendFormat: '{{version}}' }] },
+  ];
+}
+
 /** A service's dashboard (Grafana dashboard JSON model). */
 export function grafanaDashboard(model: StackModel, s: ServiceModel): Record<string, unknown> {
+  return dashboard(model, s.name, dashboardPanels(s));
+}
+
+/** A Celery worker's dashboard (Grafana dashboard JSON model). */
+export function workerDashboard(model: StackModel, w: WorkerModel): Record<string, unknown> {
+  return dashboard(model, w.name, workerDashboardPanels(w));
+}
+
+function dashboard(model: StackModel, name: string, ofPanels: readonly Panel[]): Record<string, unknown> {
   const datasource = { type: 'prometheus', uid: 'prometheus' };
-  const panels = dashboardPanels(s).map((p, i) => ({
+  const panels = ofPanels.map((p, i) => ({
     id: i + 1,
     type: 'timeseries',
     title: p.title,
@@ -56,8 +86,8 @@ export function grafanaDashboard(model: StackModel, s: ServiceModel): Record<str
     targets: p.targets.map((t, j) => ({ refId: String.fromCharCode(65 + j), datasource, expr: t.expr, legendFormat: t.legendFormat })),
   }));
   return {
-    uid: dashboardUid(model, s),
-    title: `${model.name} / ${s.name}`,
+    uid: dashboardUid(model, name),
+    title: `${model.name} / ${name}`,
     tags: ['pyfleet', model.name],
     timezone: 'browser',
     schemaVersion: 39,

@@ -1,8 +1,10 @@
 import { Duration } from '../../core/units';
 import { ServiceMonitor, ServiceMonitorProps, toJson_ServiceMonitorProps } from '../../imports/monitoring.coreos.com';
+import { PodMonitor, PodMonitorProps, toJson_PodMonitorProps } from '../../imports/podmonitor.monitoring.coreos.com';
+import type { WorkerModel } from '../../model/jobs';
 import { KubernetesScrapeMode } from '../../monitoring/monitoring';
 import type { ServiceModel, StackModel, VersionModel } from '../../model/stack';
-import { metricsPort } from '../../model/traffic';
+import { metricsPort, workerMetricsPort } from '../../model/traffic';
 import type { KubernetesExtension } from '../kubernetes';
 import { KubeObject, kubeObject } from '../kubernetes/object';
 
@@ -17,6 +19,11 @@ import { KubeObject, kubeObject } from '../kubernetes/object';
 //   labels become target labels (`podTargetLabels`), so every series says which version served it.
 // - KubernetesScrapeMode.ANNOTATIONS: `prometheus.io/scrape: "true"`, `prometheus.io/port` and
 //   `prometheus.io/path` on the pods, for a Prometheus with the classic annotation-driven pod job.
+//
+// A CeleryWorker with metrics has no Service (nobody calls it), so it gets a PodMonitor instead, named
+// like the worker, selecting its pods (`app: <worker>`) and their container port named `metrics`, with
+// the same labels, interval and target labels (`app`, and `version`: the worker pods' image tag); or
+// the same annotations on its pods.
 //
 // The NetworkPolicies admit the scraper (its namespace and pod labels) to the metrics port: that edge
 // is in lib/model/traffic (`scraperPort`), which every enforcing target reads.
@@ -51,6 +58,37 @@ export function monitoringPodAnnotations(model: StackModel, s: ServiceModel, _v?
   return out;
 }
 
+/** Pod annotations for a worker with metrics, in a stack with monitoring. */
+export function monitoringWorkerPodAnnotations(model: StackModel, w: WorkerModel): Record<string, string> {
+  const mon = model.monitoring;
+  const port = workerMetricsPort(w);
+  if (!mon || !port) return {};
+  const out: Record<string, string> = {};
+  if (mon.kubernetesScrape === KubernetesScrapeMode.ANNOTATIONS) {
+    Object.assign(out, { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(port.port), 'prometheus.io/path': '/metrics' });
+  }
+  if (model.mesh) Object.assign(out, { [EXCLUDE_INBOUND_PORTS]: String(port.port), [MERGE_METRICS]: 'false' });
+  return out;
+}
+
+/** The stack's PodMonitors: one per worker with metrics (none in annotation mode or without monitoring). */
+export function podMonitors(model: StackModel): KubeObject[] {
+  const mon = model.monitoring;
+  if (!mon || mon.kubernetesScrape !== KubernetesScrapeMode.SERVICE_MONITOR) return [];
+  return model.workers.filter((w) => workerMetricsPort(w)).map((w) => {
+    const props: PodMonitorProps = {
+      metadata: { name: w.name, namespace: model.namespace, labels: { ...w.labels, ...mon.serviceMonitorLabels } },
+      spec: {
+        selector: { matchLabels: { ...w.selector } },
+        namespaceSelector: { matchNames: [model.namespace] },
+        podTargetLabels: ['app', 'version'],
+        podMetricsEndpoints: [{ port: workerMetricsPort(w)!.name, path: '/metrics', interval: goDuration(mon.intervalMs), scrapeTimeout: goDuration(mon.timeoutMs) }],
+      },
+    };
+    return kubeObject(PodMonitor.GVK, toJson_PodMonitorProps, props);
+  });
+}
+
 /** The stack's ServiceMonitors: one per service with metrics (none in annotation mode or without monitoring). */
 export function serviceMonitors(model: StackModel): KubeObject[] {
   const mon = model.monitoring;
@@ -74,6 +112,7 @@ export function monitoringExtension(): KubernetesExtension {
   return {
     name: 'monitoring',
     podAnnotations: monitoringPodAnnotations,
-    objects: serviceMonitors,
+    workerPodAnnotations: monitoringWorkerPodAnnotations,
+    objects: (model) => [...serviceMonitors(model), ...podMonitors(model)],
   };
 }

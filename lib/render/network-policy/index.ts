@@ -119,11 +119,12 @@ export function networkPolicies(model: StackModel): KubeObject[] {
       egress: egressRules(model, undefined),
     }));
   }
-  // Workers, migrations and schedules: no ingress at all, egress to what they call.
+  // Workers, migrations and schedules: no ingress (but the scraper on a worker's metrics port), egress to what they call.
   for (const b of backgroundSources(model)) {
     out.push(policy(b.name, model, b.labels, {
       podSelector: { matchLabels: { ...b.selector } },
       policyTypes: ['Ingress', 'Egress'],
+      ingress: b.scraperPort && model.monitoring ? [{ from: [inNamespace(model.monitoring.scraperNamespace, model.monitoring.scraperPodLabels)], ports: [named(b.scraperPort)] }] : undefined,
       egress: egressRules(model, b),
     }));
   }
