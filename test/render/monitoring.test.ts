@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as yaml from 'js-yaml';
 import {
-  App, ComposeNetworkMode, ContainerImage, Duration, FastApiApp, KubernetesScrapeMode, Mesh, MicroService, Monitoring, PrometheusMonitoringOptions, PyfleetError, Stack,
+  App, ComposeNetworkMode, ContainerImage, Duration, FastApiApp, KubernetesScrapeMode, Mesh, MicroService, Monitoring, PrometheusMonitoringOptions, prometheusScrapeJobs, PyfleetError, Stack,
 } from '../../lib';
 import { crossObjectProblems, dclint, validateComposeSchema, validateKubernetesObject } from '../support/checks';
 import { forDockerCompose129, stackConfig, swarmCli } from '../support/docker';
@@ -343,5 +343,23 @@ describe('validation', () => {
     expect(() => Monitoring.prometheus({ retention: Duration.minutes(90) })).toThrow(/whole number of days/);
     expect(() => Monitoring.prometheus({ grafanaPort: 80 })).toThrow(/1024 to 65535/);
     expect(() => new Stack(new App(), 'x', { monitoring: {} as any })).toThrow(/Monitoring.prometheus\(\)/);
+  });
+});
+
+describe('prometheusScrapeJobs (a Prometheus of your own)', () => {
+  test('one job per service with metrics, a target per version, labelled stack, app and version like the generated scrapers', () => {
+    const { stack } = build();
+    const model = (stack.node.root as App).synthesize().find((o) => o.stack === stack)!.model;
+    const jobs = prometheusScrapeJobs(model, { interval: Duration.seconds(10), host: (s, v) => `${s.name}-${v.name}.internal` });
+    // The plain image service has no pyfleet metrics, so no job.
+    expect(jobs.map((j) => j.job_name)).toEqual(['user-service', 'order-service']);
+    const orders = jobs.find((j) => j.job_name === 'order-service')!;
+    const port = model.services.find((s) => s.name === 'order-service')!.settings.metricsPort;
+    expect(port).toBeGreaterThan(0);
+    expect(orders).toMatchObject({ scrape_interval: '10s', scrape_timeout: '8s', metrics_path: '/metrics' });
+    expect(orders.static_configs.map((c) => [c.targets, c.labels])).toEqual([
+      [[`order-service-v1.internal:${port}`], { stack: 'shop', app: 'order-service', version: 'v1' }],
+      [[`order-service-v2.internal:${port}`], { stack: 'shop', app: 'order-service', version: 'v2' }],
+    ]);
   });
 });

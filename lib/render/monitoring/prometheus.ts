@@ -17,11 +17,11 @@ export interface PrometheusScrapeJob {
   readonly scrape_timeout: string;
   /** `metrics_path`: always `/metrics`. */
   readonly metrics_path: string;
-  /** One static target group per version, labelled with the stack, service and version. */
+  /** One static target group per version, labelled with the stack, the app (service) and the version. */
   readonly static_configs: ReadonlyArray<{
     /** `host:port` of the version's metrics endpoint. */
     readonly targets: readonly string[];
-    /** `stack`, `service` and `version` labels added to every series scraped from it. */
+    /** `stack`, `app` and `version` labels added to every series scraped from it (`app` and `version` as the compose Prometheus and the ServiceMonitors label them). */
     readonly labels: Readonly<Record<string, string>>;
   }>;
 }
@@ -52,7 +52,7 @@ export function prometheusScrapeJobs(model: StackModel, options: PrometheusScrap
     metrics_path: '/metrics',
     static_configs: s.versions.map((v) => ({
       targets: [`${host(s, v)}:${s.settings.metricsPort}`],
-      labels: { stack: model.name, service: s.name, version: v.name },
+      labels: { stack: model.name, app: s.name, version: v.name },
     })),
   }));
 }
