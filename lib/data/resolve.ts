@@ -1,4 +1,5 @@
 import { ComposeNetworkMode, Stack } from '../core/stack';
+import { hatchesOf } from '../model/hatches';
 import type { ConnectionVariable, DataStoreAddress, DataStoreModel } from '../model/stack';
 import { DataStore } from './base';
 
@@ -66,6 +67,7 @@ export function resolveDataStore(store: DataStore, callers: readonly string[]): 
   const interval = store.healthInterval.millis;
   return {
     construct: store,
+    hatches: hatchesOf(store),
     kind: store.kind,
     path: store.node.path,
     name: store.storeName,

@@ -10,7 +10,8 @@ import { stackDataStores } from '../data/resolve';
 import { CELERY_BROKER_ENV, CeleryWorker } from '../workers/celery';
 import { stackMigrations, stackSchedules, stackWorkers } from '../workers/registry';
 import type { Worker } from '../workers/worker';
-import type { ImageModel, ResourcesModel, ServiceModel } from './stack';
+import { hatchesOf } from './hatches';
+import type { Hatches, ImageModel, ResourcesModel, ServiceModel } from './stack';
 
 // The background part of the resolved model: workers (no port, nobody calls them), migrations (one
 // run per release of a service, before it serves) and schedules (cron jobs).
@@ -35,6 +36,8 @@ export interface WorkerModel {
   readonly construct: Worker;
   /** Construct path. */
   readonly path: string;
+  /** Escape hatches recorded on the construct (`Kubernetes.of(...)`, `Compose.of(...)`). */
+  readonly hatches: Hatches;
   /** Worker name: Deployment and compose service name, `app` label. */
   readonly name: string;
   /** `celery` for a CeleryWorker, else `worker`. */
@@ -98,6 +101,8 @@ export interface MigrationModel {
   readonly construct: Migration;
   /** Construct path of the migration. */
   readonly path: string;
+  /** Escape hatches recorded on the construct (`Kubernetes.of(...)`, `Compose.of(...)`). */
+  readonly hatches: Hatches;
   /** The migration's name. */
   readonly name: string;
   /** The service it belongs to. */
@@ -142,6 +147,8 @@ export interface ScheduleModel {
   readonly construct: Schedule;
   /** Construct path. */
   readonly path: string;
+  /** Escape hatches recorded on the construct (`Kubernetes.of(...)`, `Compose.of(...)`). */
+  readonly hatches: Hatches;
   /** Name (the CronJob's). */
   readonly name: string;
   /** Five-field cron expression. */
@@ -233,6 +240,7 @@ export function resolveBackground(stack: Stack, services: readonly ServiceModel[
     return {
       construct: w,
       path: w.node.path,
+      hatches: hatchesOf(w),
       name: w.workerName,
       kind: celery ? 'celery' : 'worker',
       image: img,
@@ -269,6 +277,7 @@ export function resolveBackground(stack: Stack, services: readonly ServiceModel[
       migrations.push({
         construct: m,
         path: m.node.path,
+        hatches: hatchesOf(m),
         name: m.migrationName,
         service: svc.name,
         version: v.name,
@@ -314,6 +323,7 @@ export function resolveBackground(stack: Stack, services: readonly ServiceModel[
     schedules.push({
       construct: s,
       path: s.node.path,
+      hatches: hatchesOf(s),
       name: s.scheduleName,
       cron: s.cron,
       timeZone: s.timeZone,

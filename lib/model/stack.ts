@@ -343,6 +343,8 @@ export interface DataStoreAddress {
 export interface DataStoreModel {
   /** The construct (messages). */
   readonly construct: DataStore;
+  /** Escape hatches recorded on the construct (`Kubernetes.of(...)`, `Compose.of(...)`). */
+  readonly hatches: Hatches;
   /** `postgres` or `redis`. */
   readonly kind: 'postgres' | 'redis';
   /** Construct path, e.g. `shop/orders-db`. */

@@ -4,7 +4,7 @@ import { Cpu, Duration, Size } from '../../core/units';
 import type { MigrationModel, WorkerModel } from '../../model/jobs';
 import type { ImageModel, ResourcesModel, StackModel } from '../../model/stack';
 import type { EnvValue } from '../../service/env';
-import { composeServiceNames, composeLogging, orderServiceKeys, secretVariable, sortObject, writableTmp, attach } from './index';
+import { applyOverrides, composeServiceNames, composeLogging, orderServiceKeys, secretVariable, sortObject, writableTmp, attach } from './index';
 import { passwordReference } from './data';
 import type { NetworkPlan } from './networks';
 import type { ComposeService } from './types';
@@ -160,8 +160,9 @@ export function migrationDependencies(model: StackModel, workloadName: string): 
 /** The compose services of the stack's workers and migrations, by name. */
 export function backgroundServices(model: StackModel, plan: NetworkPlan): Record<string, ComposeService> {
   const out: Record<string, ComposeService> = {};
-  for (const w of model.workers) out[w.name] = workerService(model, w, plan);
-  if (model.compose.networkMode !== ComposeNetworkMode.OVERLAY) for (const r of model.migrations) out[r.composeName] = migrationService(model, r, plan);
+  // Escape hatches (`Compose.of(worker)`, `Compose.of(migration)`) apply after pyfleet's own settings.
+  for (const w of model.workers) out[w.name] = applyOverrides(workerService(model, w, plan) as Record<string, unknown>, w.hatches, w.path);
+  if (model.compose.networkMode !== ComposeNetworkMode.OVERLAY) for (const r of model.migrations) out[r.composeName] = applyOverrides(migrationService(model, r, plan) as Record<string, unknown>, r.hatches, r.path);
   return out;
 }
 

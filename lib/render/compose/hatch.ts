@@ -1,11 +1,17 @@
 import { PyfleetError } from '../../core/errors';
 import { recordComposeOverride } from '../../model/hatches';
+import { DataStore } from '../../data/base';
+import { Migration } from '../../jobs/migration';
+import { Schedule } from '../../jobs/schedule';
 import { MicroService, ServiceVersion } from '../../service/microservice';
+import { Worker } from '../../workers/worker';
+
+type ComposeHatchOwner = MicroService | ServiceVersion | Worker | Migration | DataStore;
 
 /** Overrides of one generated compose service, applied when the compose target renders. */
 export class ComposeServiceHatch {
   /** @internal */
-  constructor(private readonly owner: MicroService | ServiceVersion) {}
+  constructor(private readonly owner: ComposeHatchOwner) {}
 
   /**
    * Sets a key of the generated compose service; `path` is dotted (`deploy.resources.limits.memory`),
@@ -32,13 +38,17 @@ export class ComposeServiceHatch {
 
 /**
  * Escape hatch of the compose target: `Compose.of(version)` is that version's compose service;
- * `Compose.of(service)` is the gateway proxy's service of a service that has one.
+ * `Compose.of(service)` is the gateway proxy's service of a service that has one; a worker's, a
+ * migration's (its one-shot service) and a backing service's compose service likewise.
  */
 export class Compose {
-  /** The compose service generated for a version, or the gateway service of a service. */
-  public static of(construct: MicroService | ServiceVersion): ComposeServiceHatch {
-    if (!(construct instanceof ServiceVersion) && !MicroService.isMicroService(construct)) {
-      throw new PyfleetError('Compose.of', 'the argument is neither a service nor a service version', 'pass a service version (e.g. orders.defaultVersion), or a service that has a gateway');
+  /** The compose service generated for a version, the gateway service of a service, or a worker's, migration's or backing service's. */
+  public static of(construct: ComposeHatchOwner): ComposeServiceHatch {
+    if (construct instanceof Schedule) {
+      throw new PyfleetError(construct.node.path, 'a Schedule has no compose service: compose has no scheduler, and a stack with a compose project refuses Schedules', 'patch its CronJob with Kubernetes.of(schedule).cronJob instead');
+    }
+    if (!(construct instanceof ServiceVersion) && !MicroService.isMicroService(construct) && !(construct instanceof Worker) && !(construct instanceof Migration) && !(construct instanceof DataStore)) {
+      throw new PyfleetError('Compose.of', 'the argument is not a construct with a compose service', 'pass a service version (e.g. orders.defaultVersion), a service that has a gateway, a worker, a Migration or a backing service');
     }
     return new ComposeServiceHatch(construct);
   }

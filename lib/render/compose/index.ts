@@ -282,7 +282,7 @@ function gatewayService(model: StackModel, svc: MicroService, networks: Record<s
  * Applies the compose overrides recorded with `Compose.of(...)` to a generated service: each dotted
  * path is set (objects are created on the way) or deleted.
  */
-function applyOverrides(service: Record<string, unknown>, hatches: Hatches, owner: string): ComposeService {
+export function applyOverrides(service: Record<string, unknown>, hatches: Hatches, owner: string): ComposeService {
   if (hatches.compose.length === 0) return service as ComposeService;
   const out = JSON.parse(JSON.stringify(service)) as Record<string, unknown>;
   for (const o of hatches.compose) {
@@ -345,7 +345,7 @@ export function composeDocument(model: StackModel): { document: ComposeProject; 
   files.push(...monitoring.files);
   const swarm = model.compose.networkMode === ComposeNetworkMode.OVERLAY;
   const common = { logging: composeLogging(model), order: orderServiceKeys, swarmDeploy: (h: { intervalMs: number; startPeriodMs: number; failureThreshold: number }) => swarmDeploy(model, h, 'always') as Record<string, unknown> };
-  for (const d of model.dataStores) services[d.name] = dataStoreService(model, d, plan.attachments(d.name), common);
+  for (const d of model.dataStores) services[d.name] = applyOverrides(dataStoreService(model, d, plan.attachments(d.name), common) as Record<string, unknown>, d.hatches, d.path);
   // The swarm's loader (`docker stack config/deploy`) has no top-level `name`: the stack is named on its command line.
   const document: ComposeProject = swarm ? { services: sortObject(services) } : { name: model.name, services: sortObject(services) };
   if (Object.keys(plan.networks).length > 0) document.networks = plan.networks;

@@ -142,7 +142,7 @@ export function workerObjects(model: StackModel, w: WorkerModel, extensions: rea
     volumeMounts: [TMP_MOUNT],
   };
   return [
-    kubeObject(k8s.KubeServiceAccount.GVK, k8s.toJson_KubeServiceAccountProps, { metadata, automountServiceAccountToken: false }),
+    kubeObject(k8s.KubeServiceAccount.GVK, k8s.toJson_KubeServiceAccountProps, { metadata, automountServiceAccountToken: false }, w.hatches.kubernetes.serviceAccount, w.path),
     kubeObject(k8s.KubeDeployment.GVK, k8s.toJson_KubeDeploymentProps, {
       metadata,
       spec: {
@@ -167,7 +167,7 @@ export function workerObjects(model: StackModel, w: WorkerModel, extensions: rea
           },
         },
       },
-    }),
+    }, w.hatches.kubernetes.deployment, w.path),
   ];
 }
 
@@ -215,7 +215,7 @@ export function migrationObjects(model: StackModel, run: MigrationModel): KubeOb
         },
       },
     },
-  });
+  }, run.hatches.kubernetes.job, run.path);
   const meta = { name: gateName(run), namespace: model.namespace, labels };
   return [
     job,
@@ -301,7 +301,7 @@ export function scheduleObjects(model: StackModel, s: ScheduleModel): KubeObject
         },
       },
     },
-  })];
+  }, s.hatches.kubernetes.cronJob, s.path)];
 }
 
 /**

@@ -122,10 +122,10 @@ export function dataStoreObjects(model: StackModel, d: DataStoreModel): KubeObje
         spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: k8s.Quantity.fromString(storage(d.storageBytes)) } } },
       }] : undefined,
     },
-  });
+  }, d.hatches.kubernetes.statefulSet, d.path);
   return [
-    kubeObject(k8s.KubeServiceAccount.GVK, k8s.toJson_KubeServiceAccountProps, { metadata, automountServiceAccountToken: false }),
-    kubeObject(k8s.KubeService.GVK, k8s.toJson_KubeServiceProps, { metadata, spec: { type: 'ClusterIP', selector: { ...d.selector }, ports: [port] } }),
+    kubeObject(k8s.KubeServiceAccount.GVK, k8s.toJson_KubeServiceAccountProps, { metadata, automountServiceAccountToken: false }, d.hatches.kubernetes.serviceAccount, d.path),
+    kubeObject(k8s.KubeService.GVK, k8s.toJson_KubeServiceProps, { metadata, spec: { type: 'ClusterIP', selector: { ...d.selector }, ports: [port] } }, d.hatches.kubernetes.service, d.path),
     kubeObject(k8s.KubeService.GVK, k8s.toJson_KubeServiceProps, {
       metadata: { ...metadata, name: `${d.name}-headless` },
       spec: { clusterIp: 'None', selector: { ...d.selector }, ports: [port], publishNotReadyAddresses: false },

@@ -85,7 +85,7 @@ export function podMonitors(model: StackModel): KubeObject[] {
         podMetricsEndpoints: [{ port: workerMetricsPort(w)!.name, path: '/metrics', interval: goDuration(mon.intervalMs), scrapeTimeout: goDuration(mon.timeoutMs) }],
       },
     };
-    return kubeObject(PodMonitor.GVK, toJson_PodMonitorProps, props);
+    return kubeObject(PodMonitor.GVK, toJson_PodMonitorProps, props, w.hatches.kubernetes.podMonitor, w.path);
   });
 }
 
@@ -103,7 +103,7 @@ export function serviceMonitors(model: StackModel): KubeObject[] {
         endpoints: [{ port: metricsPort(s)!.name, path: '/metrics', interval: goDuration(mon.intervalMs), scrapeTimeout: goDuration(mon.timeoutMs) }],
       },
     };
-    return kubeObject(ServiceMonitor.GVK, toJson_ServiceMonitorProps, props);
+    return kubeObject(ServiceMonitor.GVK, toJson_ServiceMonitorProps, props, s.hatches.kubernetes.serviceMonitor, s.path);
   });
 }
 
