@@ -142,7 +142,7 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
    * Where each compose service's mounted files (generated configs, config and secret files, password
    * files) are placed: a named volume per directory and the holder container they are uploaded into.
    */
-  public readonly files: Record<string, { readonly holder: docker.Container; readonly volumes: docker.Volume[] }> = {};
+  public readonly files: Record<string, PlacedFiles> = {};
   /** The provider made from `host`, if any. */
   public readonly provider?: docker.Provider;
   /** Address of each public service (`expose`): `http://<host>:<port>`, by service name. */
@@ -373,9 +373,19 @@ export class DockerHostDeployment extends pulumi.ComponentResource {
   }
 }
 
+/** Where one compose service's mounted files are placed on the Docker host. */
+export interface PlacedFiles {
+  /** The holder container the files are uploaded into (created, never started). */
+  readonly holder: docker.Container;
+  /** One named volume per directory, which the service's containers mount read-only. */
+  readonly volumes: docker.Volume[];
+}
+
 /** A directory of files placed through a named volume (mounted read-only). */
 export interface PlacedDirectory {
+  /** The directory in the container. */
   readonly dir: string;
+  /** The named volume that holds its files (`<project>_<service>-files-<hash>`). */
   readonly volumeName: pulumi.Input<string>;
 }
 

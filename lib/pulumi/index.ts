@@ -7,5 +7,5 @@
  * @module pyfleet/pulumi
  */
 export { KubernetesDeployment, KubernetesDeploymentArgs, AwaitOptions, RegistryCredentials, DeployedObject, objectKey, typedClass, dependencies } from './kubernetes';
-export { DockerHostDeployment, DockerHostDeploymentArgs, CPU_PERIOD_MICROS, composeOrder, composeSizeToMiB, goDurationMillis } from './docker-host';
+export { DockerHostDeployment, DockerHostDeploymentArgs, PlacedFiles, PlacedDirectory, CPU_PERIOD_MICROS, composeOrder, composeSizeToMiB, goDurationMillis } from './docker-host';
 export { BuiltImage, SynthesizedStack, synthesizeStack, writeContexts } from './common';

@@ -2,11 +2,11 @@
 export { builtinTargets } from './defaults';
 export { imageTarget, ImageTarget, ImageTargetOptions, BUILTIN_BUILD_GENERATORS } from './image';
 export { composeTarget } from './compose';
-export { Compose, ComposeServiceHatch } from './compose/hatch';
+export { Compose, ComposeHatchOwner, ComposeServiceHatch } from './compose/hatch';
 export * from './compose/types';
 export { kubernetesTarget, KubernetesExtension, KubernetesTargetOptions, KubeObject, KubernetesResult } from './kubernetes';
 export { kubeObject } from './kubernetes/object';
-export { Kubernetes, KubernetesObjectHatch, KubernetesServiceObjects, KubernetesVersionObjects } from './kubernetes/hatch';
+export { Kubernetes, KubernetesDataStoreObjects, KubernetesMigrationObjects, KubernetesObjectHatch, KubernetesScheduleObjects, KubernetesServiceObjects, KubernetesVersionObjects, KubernetesWorkerObjects } from './kubernetes/hatch';
 export { istioExtension } from './istio';
 export {
   topologyTarget, buildTopology, edgeLabel, isTopology, stackTitle, Topology, TopologyEdge, TopologyEdgeKind, TopologyNode, TopologyNodeKind, TOPOLOGY_FORMAT,

@@ -6,7 +6,8 @@ import { Schedule } from '../../jobs/schedule';
 import { MicroService, ServiceVersion } from '../../service/microservice';
 import { Worker } from '../../workers/worker';
 
-type ComposeHatchOwner = MicroService | ServiceVersion | Worker | Migration | DataStore;
+/** What has a compose service of its own: a version, a service (its gateway), a worker, a migration (its one-shot) or a backing service. */
+export type ComposeHatchOwner = MicroService | ServiceVersion | Worker | Migration | DataStore;
 
 /** Overrides of one generated compose service, applied when the compose target renders. */
 export class ComposeServiceHatch {
