@@ -165,9 +165,11 @@ export class App extends Cdk8sApp {
     const artifacts = [...outputs.flatMap((o) => o.artifacts), ...plain];
     const clashes = artifactClashes(artifacts);
     if (clashes.length > 0) throw new PyfleetValidationError(clashes);
-    // Read before the files are replaced: volumes the earlier output had and this one drops.
-    this.synthNotes = orphanedVolumeWarnings(path.resolve(this.outdir), artifacts);
-    writeArtifacts(this.outdir, dedupe(artifacts));
+    // Read before the files are replaced: volumes the earlier output had and this one drops. The
+    // earlier manifests it reads are what the writer compares the new ones with.
+    const previous = new Map<string, string>();
+    this.synthNotes = orphanedVolumeWarnings(path.resolve(this.outdir), artifacts, previous);
+    writeArtifacts(this.outdir, dedupe(artifacts), { previous });
     // eslint-disable-next-line no-console
     for (const w of this.warningsOf(outputs.map((o) => o.model))) console.warn(formatWarning(w));
   }

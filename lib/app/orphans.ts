@@ -59,8 +59,9 @@ function readOld(file: string): string | undefined {
 /**
  * Warnings for the volumes and claims that the output already in `outdir` references and the new
  * `artifacts` at the same paths no longer do (renamed or removed), with how to delete the data.
+ * The earlier texts it reads are added to `read` (by artifact path), so the writer need not read them again.
  */
-export function orphanedVolumeWarnings(outdir: string, artifacts: readonly Artifact[]): PyfleetWarning[] {
+export function orphanedVolumeWarnings(outdir: string, artifacts: readonly Artifact[], read?: Map<string, string>): PyfleetWarning[] {
   const out: PyfleetWarning[] = [];
   for (const a of artifacts) {
     if (a.content === undefined || a.path.includes('/')) continue;
@@ -68,6 +69,7 @@ export function orphanedVolumeWarnings(outdir: string, artifacts: readonly Artif
     const k8s = /^(.*)\.k8s\.yaml$/.exec(a.path);
     if (!compose && !k8s) continue;
     const old = readOld(path.join(outdir, a.path));
+    if (old !== undefined) read?.set(a.path, old);
     if (old === undefined || old === a.content) continue;
     try {
       if (compose) {

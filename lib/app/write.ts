@@ -69,9 +69,22 @@ function isLink(p: string): boolean {
   return fs.lstatSync(p, { throwIfNoEntry: false })?.isSymbolicLink() === true;
 }
 
-function copyContext(target: string, files: ReadonlyMap<string, ContextFile>, madeParents: Set<string>): void {
+/**
+ * The entries of a folder that holds staged contexts (`assets`), read once per synth: a context that
+ * is not there yet is then copied without asking the file system first whether it, its temporary
+ * folder or its parent exist (at 2,000 contexts that was six calls and a thrown ENOENT each).
+ * undefined when the folder does not exist.
+ */
+function listFolder(dir: string): Map<string, fs.Dirent> | undefined {
+  if (!fs.existsSync(dir)) return undefined;
+  return new Map(fs.readdirSync(dir, { withFileTypes: true }).map((e) => [e.name, e]));
+}
+
+function copyContext(target: string, files: ReadonlyMap<string, ContextFile>, madeParents: Set<string>, siblings: ReadonlyMap<string, fs.Dirent> | undefined): void {
   const tmp = target + tmpSuffix();
-  removeIfThere(tmp);
+  // A temporary folder left by an earlier run that stopped half-way.
+  if (siblings?.has(path.basename(tmp))) removeIfThere(tmp);
+  let moved = false;
   try {
     const made = new Set<string>();
     fs.mkdirSync(tmp, { recursive: true });
@@ -85,28 +98,43 @@ function copyContext(target: string, files: ReadonlyMap<string, ContextFile>, ma
       if (f.content !== undefined) fs.writeFileSync(dest, f.content);
       else fs.copyFileSync(f.from, dest);
     }
-    removeIfThere(target);
+    // What is there under the context's name (an incomplete copy, a file) goes.
+    if (siblings?.has(path.basename(target))) removeIfThere(target);
     const parent = path.dirname(target);
     if (!madeParents.has(parent)) {
       fs.mkdirSync(parent, { recursive: true });
       madeParents.add(parent);
     }
     fs.renameSync(tmp, target);
+    moved = true;
   } finally {
-    removeIfThere(tmp);
+    if (!moved) removeIfThere(tmp);
   }
+}
+
+/**
+ * Whether `file` holds exactly the UTF-8 bytes of `content` (its size was checked). The old file is
+ * read as text and compared with the string, instead of as bytes against `Buffer.from(content)`: one
+ * copy of a large manifest instead of two, and no encoding of the new one. Bytes that are not valid
+ * UTF-8 decode to U+FFFD, so only a file whose text has one can compare equal as text with different
+ * bytes: that one is compared as bytes. `known` is the file's text if this synth read it already.
+ */
+function holds(file: string, content: string, known: string | undefined): boolean {
+  const old = known ?? fs.readFileSync(file, 'utf8');
+  if (old !== content) return false;
+  return !old.includes('\uFFFD') || fs.readFileSync(file).equals(Buffer.from(content));
 }
 
 /**
  * Writes `content` to `file` unless it already holds it; returns whether it wrote. Only a file of the
  * same size is read and compared; `made` holds the folders known to exist.
  */
-function writeIfChanged(file: string, content: string, made: Set<string>): boolean {
+function writeIfChanged(file: string, content: string, made: Set<string>, known?: string): boolean {
   let stat: fs.Stats | undefined;
   try {
     stat = fs.statSync(file);
   } catch { /* not there yet (or a dangling link, replaced below) */ }
-  if (stat?.isFile() && stat.size === Buffer.byteLength(content) && fs.readFileSync(file).equals(Buffer.from(content))) return false;
+  if (stat?.isFile() && stat.size === Buffer.byteLength(content) && holds(file, content, known)) return false;
   const tmp = file + tmpSuffix();
   const parent = path.dirname(file);
   if (!made.has(parent)) {
@@ -120,12 +148,23 @@ function writeIfChanged(file: string, content: string, made: Set<string>): boole
   return true;
 }
 
+/** Options of {@link writeArtifacts}. */
+export interface WriteOptions {
+  /** Remove what earlier synths wrote inside the owned entries and this one does not make. @default true */
+  readonly prune?: boolean;
+  /**
+   * Texts of files below the outdir that this synth has already read (by artifact path): compared
+   * with the new content instead of reading the file again.
+   */
+  readonly previous?: ReadonlyMap<string, string>;
+}
+
 /**
  * Writes `artifacts` below `outdir`. Only the top-level entries the artifacts make are owned: inside
  * them, files and folders that no artifact makes are removed (unless `prune` is false); other entries
  * of the outdir are left alone.
  */
-export function writeArtifacts(outdir: string, artifacts: readonly Artifact[], options: { readonly prune?: boolean } = {}): WriteStats {
+export function writeArtifacts(outdir: string, artifacts: readonly Artifact[], options: WriteOptions = {}): WriteStats {
   const abs = path.resolve(outdir);
   // Staged contexts: the copied source files, with generated files (written below the context's path) winning.
   const contexts = new Map<string, Map<string, ContextFile>>();
@@ -149,18 +188,28 @@ export function writeArtifacts(outdir: string, artifacts: readonly Artifact[], o
   let contextsKept = 0;
   fs.mkdirSync(abs, { recursive: true });
   const madeParents = new Set<string>();
+  const listings = new Map<string, Map<string, fs.Dirent> | undefined>();
   for (const [p, files] of contexts) {
     const target = path.join(abs, p);
-    if (contextInPlace(target, files)) {
+    const parent = path.dirname(target);
+    if (!listings.has(parent)) {
+      const listing = listFolder(parent);
+      listings.set(parent, listing);
+      if (listing) madeParents.add(parent);
+    }
+    const siblings = listings.get(parent);
+    const entry = siblings?.get(path.basename(target));
+    // (A link to a folder is looked into, as before: the listing below follows it.)
+    if (entry && (entry.isDirectory() || entry.isSymbolicLink()) && contextInPlace(target, files)) {
       contextsKept++;
     } else {
-      copyContext(target, files, madeParents);
+      copyContext(target, files, madeParents, siblings);
       contextsCopied++;
     }
   }
   const made = new Set<string>();
   for (const a of plain) {
-    if (writeIfChanged(path.join(abs, a.path), a.content ?? '', made)) written++;
+    if (writeIfChanged(path.join(abs, a.path), a.content ?? '', made, options.previous?.get(a.path))) written++;
     else unchanged++;
   }
 

@@ -95,3 +95,56 @@ test('writeArtifacts: owned top-level entries are pruned, other entries of the o
   expect(writeArtifacts(outdir, [ctx]).contextsCopied).toBe(1);
   expect(fs.existsSync(path.join(outdir, ctx.path, 'pkg', 'app.py'))).toBe(true);
 });
+
+test('writeArtifacts compares text, but bytes that are not UTF-8 are never taken for the same content', () => {
+  const outdir = path.join(tmpdir(), 'out');
+  const file = path.join(outdir, 'gen', 'x.txt');
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  // A truncated 4-byte sequence (3 bytes) decodes to one U+FFFD, whose UTF-8 is also 3 bytes: the
+  // same size and the same text as the new content, yet other bytes.
+  fs.writeFileSync(file, Buffer.from([0x61, 0xf0, 0x9f, 0x98, 0x62]));
+  expect(fs.readFileSync(file, 'utf8')).toBe('a\uFFFDb');
+  expect(writeArtifacts(outdir, [{ path: 'gen/x.txt', content: 'a\uFFFDb' }])).toMatchObject({ written: 1, unchanged: 0 });
+  expect([...fs.readFileSync(file)]).toEqual([...Buffer.from('a\uFFFDb')]);
+  // Now it holds those bytes: left alone, non-ASCII text included.
+  const ino = fs.statSync(file).ino;
+  expect(writeArtifacts(outdir, [{ path: 'gen/x.txt', content: 'a\uFFFDb' }])).toMatchObject({ written: 0, unchanged: 1 });
+  fs.writeFileSync(path.join(outdir, 'gen', 'y.txt'), 'grüße — ok\n');
+  expect(writeArtifacts(outdir, [{ path: 'gen/x.txt', content: 'a\uFFFDb' }, { path: 'gen/y.txt', content: 'grüße — ok\n' }])).toMatchObject({ written: 0, unchanged: 2 });
+  expect(fs.statSync(file).ino).toBe(ino);
+  // One character different, same length in bytes: rewritten.
+  expect(writeArtifacts(outdir, [{ path: 'gen/y.txt', content: 'grüße — OK\n' }])).toMatchObject({ written: 1 });
+  expect(fs.readFileSync(path.join(outdir, 'gen', 'y.txt'), 'utf8')).toBe('grüße — OK\n');
+});
+
+test('writeArtifacts: texts the synth already read are compared instead of the file being read again', () => {
+  const outdir = path.join(tmpdir(), 'out');
+  writeArtifacts(outdir, [{ path: 'a.yaml', content: 'one\n' }, { path: 'b.yaml', content: 'bee\n' }]);
+  // What the caller read is what is compared: the file itself (still "one") is not read again.
+  expect(writeArtifacts(outdir, [{ path: 'a.yaml', content: 'two\n' }, { path: 'b.yaml', content: 'bee\n' }], { previous: new Map([['a.yaml', 'two\n']]) }))
+    .toMatchObject({ written: 0, unchanged: 2 });
+  expect(fs.readFileSync(path.join(outdir, 'a.yaml'), 'utf8')).toBe('one\n');
+  // A text that differs from the new content is rewritten, as is one whose file is not there any more.
+  expect(writeArtifacts(outdir, [{ path: 'a.yaml', content: 'two\n' }, { path: 'b.yaml', content: 'bee\n' }], { previous: new Map([['a.yaml', 'one\n']]) }))
+    .toMatchObject({ written: 1, unchanged: 1 });
+  expect(fs.readFileSync(path.join(outdir, 'a.yaml'), 'utf8')).toBe('two\n');
+  fs.rmSync(path.join(outdir, 'b.yaml'));
+  expect(writeArtifacts(outdir, [{ path: 'a.yaml', content: 'two\n' }, { path: 'b.yaml', content: 'bee\n' }], { previous: new Map([['b.yaml', 'bee\n']]) }))
+    .toMatchObject({ written: 1, unchanged: 1 });
+  expect(fs.readFileSync(path.join(outdir, 'b.yaml'), 'utf8')).toBe('bee\n');
+});
+
+test('writeArtifacts: a staged context is copied over a temporary folder an interrupted run left, and over a file in its place', () => {
+  const outdir = path.join(tmpdir(), 'out');
+  const src = source('ctx');
+  const ctx = { path: 'assets/context.0123456789ab', copyFrom: { directory: src, files: ['Dockerfile', 'pkg/app.py'] } };
+  const other = { path: 'assets/context.ba9876543210', copyFrom: { directory: src, files: ['Dockerfile'] } };
+  fs.mkdirSync(path.join(outdir, `${ctx.path}.tmp-pyfleet-${process.pid}`, 'pkg'), { recursive: true });
+  fs.writeFileSync(path.join(outdir, `${ctx.path}.tmp-pyfleet-${process.pid}`, 'pkg', 'half.py'), 'x');
+  fs.writeFileSync(path.join(outdir, other.path), 'not a folder');
+  expect(writeArtifacts(outdir, [ctx, other])).toMatchObject({ contextsCopied: 2, contextsKept: 0 });
+  expect(fs.readdirSync(path.join(outdir, 'assets')).sort()).toEqual([ctx.path, other.path].map((p) => path.basename(p)).sort());
+  expect([...readTree(path.join(outdir, ctx.path)).keys()].sort()).toEqual(['Dockerfile', 'pkg/app.py']);
+  expect(fs.statSync(path.join(outdir, other.path)).isDirectory()).toBe(true);
+  expect(writeArtifacts(outdir, [ctx, other])).toMatchObject({ contextsCopied: 0, contextsKept: 2 });
+});
