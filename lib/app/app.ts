@@ -166,10 +166,10 @@ export class App extends Cdk8sApp {
     const clashes = artifactClashes(artifacts);
     if (clashes.length > 0) throw new PyfleetValidationError(clashes);
     // Read before the files are replaced: volumes the earlier output had and this one drops. The
-    // earlier manifests it reads are what the writer compares the new ones with.
-    const previous = new Map<string, string>();
-    this.synthNotes = orphanedVolumeWarnings(path.resolve(this.outdir), artifacts, previous);
-    writeArtifacts(this.outdir, dedupe(artifacts), { previous });
+    // manifests it finds unchanged, the writer leaves alone without comparing them again.
+    const unchanged = new Set<string>();
+    this.synthNotes = orphanedVolumeWarnings(path.resolve(this.outdir), artifacts, unchanged);
+    writeArtifacts(this.outdir, dedupe(artifacts), { unchanged });
     // eslint-disable-next-line no-console
     for (const w of this.warningsOf(outputs.map((o) => o.model))) console.warn(formatWarning(w));
   }

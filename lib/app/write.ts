@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Artifact } from '../model/target';
+import { holdsText } from './same';
 
 // Writing a synth's artifacts below the outdir, incrementally: a file whose bytes are already there is
 // not touched (same inode, same mtime), a staged build context that already exists under its content
@@ -113,28 +114,16 @@ function copyContext(target: string, files: ReadonlyMap<string, ContextFile>, ma
 }
 
 /**
- * Whether `file` holds exactly the UTF-8 bytes of `content` (its size was checked). The old file is
- * read as text and compared with the string, instead of as bytes against `Buffer.from(content)`: one
- * copy of a large manifest instead of two, and no encoding of the new one. Bytes that are not valid
- * UTF-8 decode to U+FFFD, so only a file whose text has one can compare equal as text with different
- * bytes: that one is compared as bytes. `known` is the file's text if this synth read it already.
- */
-function holds(file: string, content: string, known: string | undefined): boolean {
-  const old = known ?? fs.readFileSync(file, 'utf8');
-  if (old !== content) return false;
-  return !old.includes('\uFFFD') || fs.readFileSync(file).equals(Buffer.from(content));
-}
-
-/**
  * Writes `content` to `file` unless it already holds it; returns whether it wrote. Only a file of the
- * same size is read and compared; `made` holds the folders known to exist.
+ * same size is read and compared (in slices, see same.ts); `made` holds the folders known to exist;
+ * `knownSame` says this synth has already compared it.
  */
-function writeIfChanged(file: string, content: string, made: Set<string>, known?: string): boolean {
+function writeIfChanged(file: string, content: string, made: Set<string>, knownSame: boolean): boolean {
   let stat: fs.Stats | undefined;
   try {
-    stat = fs.statSync(file);
-  } catch { /* not there yet (or a dangling link, replaced below) */ }
-  if (stat?.isFile() && stat.size === Buffer.byteLength(content) && holds(file, content, known)) return false;
+    stat = fs.statSync(file, { throwIfNoEntry: false });
+  } catch { /* not reachable (or a loop of links): written below, or the write says why not */ }
+  if (stat && (knownSame ? stat.isFile() : holdsText(file, content, stat))) return false;
   const tmp = file + tmpSuffix();
   const parent = path.dirname(file);
   if (!made.has(parent)) {
@@ -153,10 +142,10 @@ export interface WriteOptions {
   /** Remove what earlier synths wrote inside the owned entries and this one does not make. @default true */
   readonly prune?: boolean;
   /**
-   * Texts of files below the outdir that this synth has already read (by artifact path): compared
-   * with the new content instead of reading the file again.
+   * Artifact paths whose file this synth has already found to hold the new content (`synth()` passes
+   * those the orphaned-volume check compared): left alone without comparing them again.
    */
-  readonly previous?: ReadonlyMap<string, string>;
+  readonly unchanged?: ReadonlySet<string>;
 }
 
 /**
@@ -209,7 +198,7 @@ export function writeArtifacts(outdir: string, artifacts: readonly Artifact[], o
   }
   const made = new Set<string>();
   for (const a of plain) {
-    if (writeIfChanged(path.join(abs, a.path), a.content ?? '', made, options.previous?.get(a.path))) written++;
+    if (writeIfChanged(path.join(abs, a.path), a.content ?? '', made, options.unchanged?.has(a.path) === true)) written++;
     else unchanged++;
   }
 

@@ -3,6 +3,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { App, ContainerImage, MicroService, Stack } from '../../lib';
+import { holdsText } from '../../lib/app/same';
 import { writeArtifacts } from '../../lib/app/write';
 import { readTree, tmpdir } from '../support/synth';
 
@@ -117,21 +118,41 @@ test('writeArtifacts compares text, but bytes that are not UTF-8 are never taken
   expect(fs.readFileSync(path.join(outdir, 'gen', 'y.txt'), 'utf8')).toBe('grüße — OK\n');
 });
 
-test('writeArtifacts: texts the synth already read are compared instead of the file being read again', () => {
+test('writeArtifacts: paths the synth already found unchanged are left alone without another comparison', () => {
   const outdir = path.join(tmpdir(), 'out');
   writeArtifacts(outdir, [{ path: 'a.yaml', content: 'one\n' }, { path: 'b.yaml', content: 'bee\n' }]);
-  // What the caller read is what is compared: the file itself (still "one") is not read again.
-  expect(writeArtifacts(outdir, [{ path: 'a.yaml', content: 'two\n' }, { path: 'b.yaml', content: 'bee\n' }], { previous: new Map([['a.yaml', 'two\n']]) }))
+  // What the caller found is trusted: a.yaml (still "one") is not compared again.
+  expect(writeArtifacts(outdir, [{ path: 'a.yaml', content: 'two\n' }, { path: 'b.yaml', content: 'bee\n' }], { unchanged: new Set(['a.yaml']) }))
     .toMatchObject({ written: 0, unchanged: 2 });
   expect(fs.readFileSync(path.join(outdir, 'a.yaml'), 'utf8')).toBe('one\n');
-  // A text that differs from the new content is rewritten, as is one whose file is not there any more.
-  expect(writeArtifacts(outdir, [{ path: 'a.yaml', content: 'two\n' }, { path: 'b.yaml', content: 'bee\n' }], { previous: new Map([['a.yaml', 'one\n']]) }))
-    .toMatchObject({ written: 1, unchanged: 1 });
+  expect(writeArtifacts(outdir, [{ path: 'a.yaml', content: 'two\n' }, { path: 'b.yaml', content: 'bee\n' }])).toMatchObject({ written: 1, unchanged: 1 });
   expect(fs.readFileSync(path.join(outdir, 'a.yaml'), 'utf8')).toBe('two\n');
+  // A path that is not there any more is written, whatever the caller found.
   fs.rmSync(path.join(outdir, 'b.yaml'));
-  expect(writeArtifacts(outdir, [{ path: 'a.yaml', content: 'two\n' }, { path: 'b.yaml', content: 'bee\n' }], { previous: new Map([['b.yaml', 'bee\n']]) }))
-    .toMatchObject({ written: 1, unchanged: 1 });
+  expect(writeArtifacts(outdir, [{ path: 'b.yaml', content: 'bee\n' }], { unchanged: new Set(['b.yaml']), prune: false })).toMatchObject({ written: 1 });
   expect(fs.readFileSync(path.join(outdir, 'b.yaml'), 'utf8')).toBe('bee\n');
+});
+
+test('holdsText compares a large file slice by slice, non-ASCII text and surrogate pairs across slices included', () => {
+  const dir = tmpdir();
+  const file = path.join(dir, 'big.yaml');
+  // Over 256K characters per slice: a pair of surrogates (an emoji) straddles the first boundary.
+  const text = 'a'.repeat((1 << 18) - 1) + '\u{1F600}' + 'grüße — '.repeat(100_000) + 'end\n';
+  fs.writeFileSync(file, text);
+  expect(holdsText(file, text)).toBe(true);
+  const bytes = Buffer.from(text);
+  for (const at of [0, (1 << 18) + 1, bytes.length - 2]) {
+    const changed = Buffer.from(bytes);
+    changed[at] = changed[at] === 0x61 ? 0x62 : 0x61;
+    fs.writeFileSync(file, changed);
+    expect(holdsText(file, text)).toBe(false);
+  }
+  fs.writeFileSync(file, text);
+  expect(holdsText(file, text.slice(0, -1) + '\r')).toBe(false);
+  expect(holdsText(path.join(dir, 'absent.yaml'), text)).toBe(false);
+  expect(holdsText(dir, '')).toBe(false);
+  fs.writeFileSync(file, '');
+  expect(holdsText(file, '')).toBe(true);
 });
 
 test('writeArtifacts: a staged context is copied over a temporary folder an interrupted run left, and over a file in its place', () => {
