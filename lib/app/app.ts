@@ -165,9 +165,11 @@ export class App extends Cdk8sApp {
     const artifacts = [...outputs.flatMap((o) => o.artifacts), ...plain];
     const clashes = artifactClashes(artifacts);
     if (clashes.length > 0) throw new PyfleetValidationError(clashes);
-    // Read before the files are replaced: volumes the earlier output had and this one drops.
-    this.synthNotes = orphanedVolumeWarnings(path.resolve(this.outdir), artifacts);
-    writeArtifacts(this.outdir, dedupe(artifacts));
+    // Read before the files are replaced: volumes the earlier output had and this one drops. The
+    // manifests it finds unchanged, the writer leaves alone without comparing them again.
+    const unchanged = new Set<string>();
+    this.synthNotes = orphanedVolumeWarnings(path.resolve(this.outdir), artifacts, unchanged);
+    writeArtifacts(this.outdir, dedupe(artifacts), { unchanged });
     // eslint-disable-next-line no-console
     for (const w of this.warningsOf(outputs.map((o) => o.model))) console.warn(formatWarning(w));
   }

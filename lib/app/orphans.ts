@@ -3,6 +3,7 @@ import * as path from 'path';
 import * as yaml from 'js-yaml';
 import type { PyfleetWarning } from '../core/warnings';
 import type { Artifact } from '../model/target';
+import { holdsText } from './same';
 
 // Data safety on re-synth: before a synth replaces its compose files and manifests, the earlier
 // output in the outdir is read, and every named volume (compose) and every PersistentVolumeClaim or
@@ -59,14 +60,21 @@ function readOld(file: string): string | undefined {
 /**
  * Warnings for the volumes and claims that the output already in `outdir` references and the new
  * `artifacts` at the same paths no longer do (renamed or removed), with how to delete the data.
+ * Paths whose file already holds the new content are added to `unchanged`, so the writer need not
+ * compare them again.
  */
-export function orphanedVolumeWarnings(outdir: string, artifacts: readonly Artifact[]): PyfleetWarning[] {
+export function orphanedVolumeWarnings(outdir: string, artifacts: readonly Artifact[], unchanged?: Set<string>): PyfleetWarning[] {
   const out: PyfleetWarning[] = [];
   for (const a of artifacts) {
     if (a.content === undefined || a.path.includes('/')) continue;
     const compose = /^(.*)\.compose\.yml$/.exec(a.path);
     const k8s = /^(.*)\.k8s\.yaml$/.exec(a.path);
     if (!compose && !k8s) continue;
+    // An unchanged file (the common case) drops nothing: compared in slices, never read whole.
+    if (holdsText(path.join(outdir, a.path), a.content)) {
+      unchanged?.add(a.path);
+      continue;
+    }
     const old = readOld(path.join(outdir, a.path));
     if (old === undefined || old === a.content) continue;
     try {

@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Artifact } from '../model/target';
+import { holdsText } from './same';
 
 // Writing a synth's artifacts below the outdir, incrementally: a file whose bytes are already there is
 // not touched (same inode, same mtime), a staged build context that already exists under its content
@@ -69,9 +70,22 @@ function isLink(p: string): boolean {
   return fs.lstatSync(p, { throwIfNoEntry: false })?.isSymbolicLink() === true;
 }
 
-function copyContext(target: string, files: ReadonlyMap<string, ContextFile>, madeParents: Set<string>): void {
+/**
+ * The entries of a folder that holds staged contexts (`assets`), read once per synth: a context that
+ * is not there yet is then copied without asking the file system first whether it, its temporary
+ * folder or its parent exist (at 2,000 contexts that was six calls and a thrown ENOENT each).
+ * undefined when the folder does not exist.
+ */
+function listFolder(dir: string): Map<string, fs.Dirent> | undefined {
+  if (!fs.existsSync(dir)) return undefined;
+  return new Map(fs.readdirSync(dir, { withFileTypes: true }).map((e) => [e.name, e]));
+}
+
+function copyContext(target: string, files: ReadonlyMap<string, ContextFile>, madeParents: Set<string>, siblings: ReadonlyMap<string, fs.Dirent> | undefined): void {
   const tmp = target + tmpSuffix();
-  removeIfThere(tmp);
+  // A temporary folder left by an earlier run that stopped half-way.
+  if (siblings?.has(path.basename(tmp))) removeIfThere(tmp);
+  let moved = false;
   try {
     const made = new Set<string>();
     fs.mkdirSync(tmp, { recursive: true });
@@ -85,28 +99,31 @@ function copyContext(target: string, files: ReadonlyMap<string, ContextFile>, ma
       if (f.content !== undefined) fs.writeFileSync(dest, f.content);
       else fs.copyFileSync(f.from, dest);
     }
-    removeIfThere(target);
+    // What is there under the context's name (an incomplete copy, a file) goes.
+    if (siblings?.has(path.basename(target))) removeIfThere(target);
     const parent = path.dirname(target);
     if (!madeParents.has(parent)) {
       fs.mkdirSync(parent, { recursive: true });
       madeParents.add(parent);
     }
     fs.renameSync(tmp, target);
+    moved = true;
   } finally {
-    removeIfThere(tmp);
+    if (!moved) removeIfThere(tmp);
   }
 }
 
 /**
  * Writes `content` to `file` unless it already holds it; returns whether it wrote. Only a file of the
- * same size is read and compared; `made` holds the folders known to exist.
+ * same size is read and compared (in slices, see same.ts); `made` holds the folders known to exist;
+ * `knownSame` says this synth has already compared it.
  */
-function writeIfChanged(file: string, content: string, made: Set<string>): boolean {
+function writeIfChanged(file: string, content: string, made: Set<string>, knownSame: boolean): boolean {
   let stat: fs.Stats | undefined;
   try {
-    stat = fs.statSync(file);
-  } catch { /* not there yet (or a dangling link, replaced below) */ }
-  if (stat?.isFile() && stat.size === Buffer.byteLength(content) && fs.readFileSync(file).equals(Buffer.from(content))) return false;
+    stat = fs.statSync(file, { throwIfNoEntry: false });
+  } catch { /* not reachable (or a loop of links): written below, or the write says why not */ }
+  if (stat && (knownSame ? stat.isFile() : holdsText(file, content, stat))) return false;
   const tmp = file + tmpSuffix();
   const parent = path.dirname(file);
   if (!made.has(parent)) {
@@ -120,12 +137,23 @@ function writeIfChanged(file: string, content: string, made: Set<string>): boole
   return true;
 }
 
+/** Options of {@link writeArtifacts}. */
+export interface WriteOptions {
+  /** Remove what earlier synths wrote inside the owned entries and this one does not make. @default true */
+  readonly prune?: boolean;
+  /**
+   * Artifact paths whose file this synth has already found to hold the new content (`synth()` passes
+   * those the orphaned-volume check compared): left alone without comparing them again.
+   */
+  readonly unchanged?: ReadonlySet<string>;
+}
+
 /**
  * Writes `artifacts` below `outdir`. Only the top-level entries the artifacts make are owned: inside
  * them, files and folders that no artifact makes are removed (unless `prune` is false); other entries
  * of the outdir are left alone.
  */
-export function writeArtifacts(outdir: string, artifacts: readonly Artifact[], options: { readonly prune?: boolean } = {}): WriteStats {
+export function writeArtifacts(outdir: string, artifacts: readonly Artifact[], options: WriteOptions = {}): WriteStats {
   const abs = path.resolve(outdir);
   // Staged contexts: the copied source files, with generated files (written below the context's path) winning.
   const contexts = new Map<string, Map<string, ContextFile>>();
@@ -149,18 +177,28 @@ export function writeArtifacts(outdir: string, artifacts: readonly Artifact[], o
   let contextsKept = 0;
   fs.mkdirSync(abs, { recursive: true });
   const madeParents = new Set<string>();
+  const listings = new Map<string, Map<string, fs.Dirent> | undefined>();
   for (const [p, files] of contexts) {
     const target = path.join(abs, p);
-    if (contextInPlace(target, files)) {
+    const parent = path.dirname(target);
+    if (!listings.has(parent)) {
+      const listing = listFolder(parent);
+      listings.set(parent, listing);
+      if (listing) madeParents.add(parent);
+    }
+    const siblings = listings.get(parent);
+    const entry = siblings?.get(path.basename(target));
+    // (A link to a folder is looked into, as before: the listing below follows it.)
+    if (entry && (entry.isDirectory() || entry.isSymbolicLink()) && contextInPlace(target, files)) {
       contextsKept++;
     } else {
-      copyContext(target, files, madeParents);
+      copyContext(target, files, madeParents, siblings);
       contextsCopied++;
     }
   }
   const made = new Set<string>();
   for (const a of plain) {
-    if (writeIfChanged(path.join(abs, a.path), a.content ?? '', made)) written++;
+    if (writeIfChanged(path.join(abs, a.path), a.content ?? '', made, options.unchanged?.has(a.path) === true)) written++;
     else unchanged++;
   }
 

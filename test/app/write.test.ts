@@ -3,6 +3,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { App, ContainerImage, MicroService, Stack } from '../../lib';
+import { holdsText } from '../../lib/app/same';
 import { writeArtifacts } from '../../lib/app/write';
 import { readTree, tmpdir } from '../support/synth';
 
@@ -94,4 +95,77 @@ test('writeArtifacts: owned top-level entries are pruned, other entries of the o
   fs.rmSync(path.join(outdir, ctx.path, 'pkg', 'app.py'));
   expect(writeArtifacts(outdir, [ctx]).contextsCopied).toBe(1);
   expect(fs.existsSync(path.join(outdir, ctx.path, 'pkg', 'app.py'))).toBe(true);
+});
+
+test('writeArtifacts compares text, but bytes that are not UTF-8 are never taken for the same content', () => {
+  const outdir = path.join(tmpdir(), 'out');
+  const file = path.join(outdir, 'gen', 'x.txt');
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  // A truncated 4-byte sequence (3 bytes) decodes to one U+FFFD, whose UTF-8 is also 3 bytes: the
+  // same size and the same text as the new content, yet other bytes.
+  fs.writeFileSync(file, Buffer.from([0x61, 0xf0, 0x9f, 0x98, 0x62]));
+  expect(fs.readFileSync(file, 'utf8')).toBe('a\uFFFDb');
+  expect(writeArtifacts(outdir, [{ path: 'gen/x.txt', content: 'a\uFFFDb' }])).toMatchObject({ written: 1, unchanged: 0 });
+  expect([...fs.readFileSync(file)]).toEqual([...Buffer.from('a\uFFFDb')]);
+  // Now it holds those bytes: left alone, non-ASCII text included.
+  const ino = fs.statSync(file).ino;
+  expect(writeArtifacts(outdir, [{ path: 'gen/x.txt', content: 'a\uFFFDb' }])).toMatchObject({ written: 0, unchanged: 1 });
+  fs.writeFileSync(path.join(outdir, 'gen', 'y.txt'), 'grüße — ok\n');
+  expect(writeArtifacts(outdir, [{ path: 'gen/x.txt', content: 'a\uFFFDb' }, { path: 'gen/y.txt', content: 'grüße — ok\n' }])).toMatchObject({ written: 0, unchanged: 2 });
+  expect(fs.statSync(file).ino).toBe(ino);
+  // One character different, same length in bytes: rewritten.
+  expect(writeArtifacts(outdir, [{ path: 'gen/y.txt', content: 'grüße — OK\n' }])).toMatchObject({ written: 1 });
+  expect(fs.readFileSync(path.join(outdir, 'gen', 'y.txt'), 'utf8')).toBe('grüße — OK\n');
+});
+
+test('writeArtifacts: paths the synth already found unchanged are left alone without another comparison', () => {
+  const outdir = path.join(tmpdir(), 'out');
+  writeArtifacts(outdir, [{ path: 'a.yaml', content: 'one\n' }, { path: 'b.yaml', content: 'bee\n' }]);
+  // What the caller found is trusted: a.yaml (still "one") is not compared again.
+  expect(writeArtifacts(outdir, [{ path: 'a.yaml', content: 'two\n' }, { path: 'b.yaml', content: 'bee\n' }], { unchanged: new Set(['a.yaml']) }))
+    .toMatchObject({ written: 0, unchanged: 2 });
+  expect(fs.readFileSync(path.join(outdir, 'a.yaml'), 'utf8')).toBe('one\n');
+  expect(writeArtifacts(outdir, [{ path: 'a.yaml', content: 'two\n' }, { path: 'b.yaml', content: 'bee\n' }])).toMatchObject({ written: 1, unchanged: 1 });
+  expect(fs.readFileSync(path.join(outdir, 'a.yaml'), 'utf8')).toBe('two\n');
+  // A path that is not there any more is written, whatever the caller found.
+  fs.rmSync(path.join(outdir, 'b.yaml'));
+  expect(writeArtifacts(outdir, [{ path: 'b.yaml', content: 'bee\n' }], { unchanged: new Set(['b.yaml']), prune: false })).toMatchObject({ written: 1 });
+  expect(fs.readFileSync(path.join(outdir, 'b.yaml'), 'utf8')).toBe('bee\n');
+});
+
+test('holdsText compares a large file slice by slice, non-ASCII text and surrogate pairs across slices included', () => {
+  const dir = tmpdir();
+  const file = path.join(dir, 'big.yaml');
+  // Over 256K characters per slice: a pair of surrogates (an emoji) straddles the first boundary.
+  const text = 'a'.repeat((1 << 18) - 1) + '\u{1F600}' + 'grüße — '.repeat(100_000) + 'end\n';
+  fs.writeFileSync(file, text);
+  expect(holdsText(file, text)).toBe(true);
+  const bytes = Buffer.from(text);
+  for (const at of [0, (1 << 18) + 1, bytes.length - 2]) {
+    const changed = Buffer.from(bytes);
+    changed[at] = changed[at] === 0x61 ? 0x62 : 0x61;
+    fs.writeFileSync(file, changed);
+    expect(holdsText(file, text)).toBe(false);
+  }
+  fs.writeFileSync(file, text);
+  expect(holdsText(file, text.slice(0, -1) + '\r')).toBe(false);
+  expect(holdsText(path.join(dir, 'absent.yaml'), text)).toBe(false);
+  expect(holdsText(dir, '')).toBe(false);
+  fs.writeFileSync(file, '');
+  expect(holdsText(file, '')).toBe(true);
+});
+
+test('writeArtifacts: a staged context is copied over a temporary folder an interrupted run left, and over a file in its place', () => {
+  const outdir = path.join(tmpdir(), 'out');
+  const src = source('ctx');
+  const ctx = { path: 'assets/context.0123456789ab', copyFrom: { directory: src, files: ['Dockerfile', 'pkg/app.py'] } };
+  const other = { path: 'assets/context.ba9876543210', copyFrom: { directory: src, files: ['Dockerfile'] } };
+  fs.mkdirSync(path.join(outdir, `${ctx.path}.tmp-pyfleet-${process.pid}`, 'pkg'), { recursive: true });
+  fs.writeFileSync(path.join(outdir, `${ctx.path}.tmp-pyfleet-${process.pid}`, 'pkg', 'half.py'), 'x');
+  fs.writeFileSync(path.join(outdir, other.path), 'not a folder');
+  expect(writeArtifacts(outdir, [ctx, other])).toMatchObject({ contextsCopied: 2, contextsKept: 0 });
+  expect(fs.readdirSync(path.join(outdir, 'assets')).sort()).toEqual([ctx.path, other.path].map((p) => path.basename(p)).sort());
+  expect([...readTree(path.join(outdir, ctx.path)).keys()].sort()).toEqual(['Dockerfile', 'pkg/app.py']);
+  expect(fs.statSync(path.join(outdir, other.path)).isDirectory()).toBe(true);
+  expect(writeArtifacts(outdir, [ctx, other])).toMatchObject({ contextsCopied: 0, contextsKept: 2 });
 });

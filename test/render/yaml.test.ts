@@ -82,3 +82,17 @@ test('what it does not write itself, js-yaml writes: multi-line strings, long ke
   }
   expect(path.basename(__filename)).toBe('yaml.test.ts');
 });
+
+test('large mappings and sequences, whose finished entries are joined in chunks, are written exactly as js-yaml writes them', () => {
+  // Thousands of entries at the top, nested and inside sequences: each level joins its finished
+  // entries past a few thousand parts, including entries whose value opens a block and empty ones.
+  const r = random(7);
+  const services: Record<string, unknown> = {};
+  for (let i = 0; i < 3000; i++) services[`svc-${i}`] = { image: `registry/x:${i}`, ports: [`${8000 + i}:8000`], env: { A: 'yes', B: '0.5' }, spec: value(r, 1), empty: {}, none: [] };
+  const items = Array.from({ length: 5000 }, (_, i) => (i % 3 === 0 ? [i, [i + 1, { k: 'v' }]] : i % 3 === 1 ? { name: `n${i}`, list: ['a', 'b'] } : `s${i}`));
+  const doc = { name: 'big', services, items, nested: { deeper: { list: items.slice(0, 3000) } } };
+  expect(dumpDocument(doc)).toBe(reference(doc));
+  expect(dumpDocument(doc, { forceQuotes: true })).toBe(yaml.dump(doc, { noRefs: true, lineWidth: -1, sortKeys: false, forceQuotes: true, quotingType: "'" }));
+  expect(dumpDocument({ items })).toBe(reference({ items }));
+  expect(dumpDocument(items as unknown as object)).toBe(reference(items));
+});

@@ -50,10 +50,13 @@ function healthTest(svc: MicroService, slotted: boolean): string[] {
 /** Service key order of the Compose best-practice linters (dclint's service-keys-order); unknown keys go last. */
 const SERVICE_KEY_ORDER = ['image', 'build', 'container_name', 'depends_on', 'volumes', 'volumes_from', 'configs', 'secrets', 'environment', 'env_file', 'ports', 'networks', 'network_mode', 'extra_hosts', 'command', 'entrypoint', 'working_dir', 'restart', 'healthcheck', 'logging', 'labels', 'user', 'isolation', 'cap_drop', 'deploy', 'read_only', 'security_opt', 'stop_grace_period', 'stop_signal', 'tmpfs'];
 
+const SERVICE_KEY_RANK = new Map(SERVICE_KEY_ORDER.map((k, i) => [k, i]));
+const serviceKeyRank = (k: string): number => SERVICE_KEY_RANK.get(k) ?? SERVICE_KEY_ORDER.length;
+
 export function orderServiceKeys(service: Record<string, unknown>): Record<string, unknown> {
-  const rank = (k: string): number => { const i = SERVICE_KEY_ORDER.indexOf(k); return i < 0 ? SERVICE_KEY_ORDER.length : i; };
   const out: Record<string, unknown> = {};
-  for (const k of Object.keys(service).sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))) out[k] = service[k];
+  // Known keys have distinct ranks: only unknown ones are compared by name.
+  for (const k of Object.keys(service).sort((a, b) => serviceKeyRank(a) - serviceKeyRank(b) || a.localeCompare(b))) out[k] = service[k];
   return out;
 }
 
