@@ -3,17 +3,11 @@
 // the gunicorn.conf.py pyfleet generates for a 2-CPU limit, the server pinned by taskset to 2 CPUs as
 // in bench:gunicorn, with metrics (the default: multiprocess prometheus-client, per-request counter,
 // histogram and in-flight gauge, the metrics endpoint scraped once a second during the run, far more
-// often than Prometheus's 15 s) and without (`metrics: false`). Overhead = 1 - with/without of the
-// medians over the rounds. Target: under 5%.
-//
-// Two ways to run the pair (BENCH_MODE):
-// - paired (the default): in every round both servers run at the same time, pinned to the same 2 CPUs,
-//   each with its own wrk, so whatever else the machine runs weighs on both alike; the servers share
-//   the CPUs, so each one's requests per second are about half of what it serves alone, and their
-//   ratio is what the CPU each request needs allows.
-// - alternate: one server at a time, round after round (the order flips every round), each with the
-//   machine to itself; on a machine shared with other work its requests per second swing with that work.
-// - both: the two, one after the other.
+// often than Prometheus's 15 s) and without (`metrics: false`). The two alternate in one run, round
+// after round (the order flips every round), and the medians are compared: overhead = 1 - with/without.
+// Target: under 5%. Requests per second swing with whatever else the machine runs (running both servers
+// at once on the same 2 CPUs was tried: the one started first took most of the throughput, whichever it
+// was, so that is not offered).
 // Beside requests per second: the server's CPU time per request (user + system time of the gunicorn
 // master and workers, from /proc, over the measured wrk run, divided by the requests served).
 // Two scenarios in the same run: the 10 ms backend wait of bench:gunicorn, and no wait at all
@@ -46,16 +40,8 @@ const PATH_UNDER_TEST = '/items/42';
 const run = promisify(execFile);
 
 interface Variant { label: string; dir: string; env: Record<string, string>; port: number; metricsPort?: number }
-interface Result { mode: Mode; label: string; backendMs: number; round: number; rps: number; p99ms: number; errors: number; scrapes: number; cpuMsPerRequest: number }
+interface Result { label: string; backendMs: number; round: number; rps: number; p99ms: number; errors: number; scrapes: number; cpuMsPerRequest: number }
 interface InProcess { label: string; round: number; minUs: number; medianUs: number; requests: number; counted: number | null }
-type Mode = 'paired' | 'alternate';
-
-const MODES: Mode[] = (() => {
-  const m = process.env.BENCH_MODE ?? 'paired';
-  if (m === 'paired' || m === 'alternate') return [m];
-  if (m === 'both') return ['paired', 'alternate'];
-  throw new Error(`BENCH_MODE=${m}: give paired, alternate or both`);
-})();
 
 const TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 
@@ -112,7 +98,6 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-
 interface Running { v: Variant; server: Started; scrapes(): number; stop(): Promise<void> }
 
 /** Starts the variant's gunicorn (pinned to the 2 CPUs) and, with metrics, a scraper reading its endpoint once a second. */
@@ -156,28 +141,26 @@ async function wrk(port: number, warmUp: boolean): Promise<string> {
   return (await run('taskset', ['-c', '1', 'wrk', '-t1', `-c${CONNECTIONS}`, `-d${DURATION}s`, '--timeout', '5s', '--latency', url], { timeout: 120_000 })).stdout;
 }
 
-function result(mode: Mode, r: Running, out: string, cpu: number, round: number, backendMs: number): Result {
+function result(r: Running, out: string, cpu: number, round: number, backendMs: number): Result {
   const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
   const p99 = toMs(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? 'NaN');
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
   const sockErr = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   const errors = non2xx + (sockErr ? sockErr.slice(1).reduce((n, x) => n + Number(x), 0) : 0);
-  return { mode, label: r.v.label, backendMs, round, rps, p99ms: p99, errors, scrapes: r.scrapes(), cpuMsPerRequest: cpu / requests };
+  return { label: r.v.label, backendMs, round, rps, p99ms: p99, errors, scrapes: r.scrapes(), cpuMsPerRequest: cpu / requests };
 }
 
-/** One round: the given variants' servers run and are measured at the same time (one variant alone in alternate mode). */
-async function measureTogether(mode: Mode, bin: string, vs: Variant[], round: number, backendMs: number): Promise<Result[]> {
-  const servers: Running[] = [];
+/** One measurement: the variant's server alone on its 2 CPUs, a warm-up, then the measured wrk run. */
+async function measure(bin: string, v: Variant, round: number, backendMs: number): Promise<Result> {
+  const s = await startServer(bin, v, backendMs);
   try {
-    for (const v of vs) servers.push(await startServer(bin, v, backendMs));
-    await Promise.all(servers.map((s) => wrk(s.v.port, true)));
-    const before = servers.map((s) => cpuMs(s.server.pid));
-    const outs = await Promise.all(servers.map((s) => wrk(s.v.port, false)));
-    const cpu = servers.map((s, i) => cpuMs(s.server.pid) - before[i]);
-    return servers.map((s, i) => result(mode, s, outs[i], cpu[i], round, backendMs));
+    await wrk(v.port, true);
+    const before = cpuMs(s.server.pid);
+    const out = await wrk(v.port, false);
+    return result(s, out, cpuMs(s.server.pid) - before, round, backendMs);
   } finally {
-    for (const s of servers) await s.stop();
+    await s.stop();
   }
 }
 
@@ -208,28 +191,23 @@ async function main(): Promise<void> {
   const without = generated('metrics: false', await freePort(), undefined);
   const scenarios = (process.env.BENCH_BACKEND_MS ?? '10,0').split(',').map(Number);
   const results: Result[] = [];
-  const summary: Array<{ mode: Mode; backendMs: number; withMetrics: number; without: number; overhead: number; cpuWith: number; cpuWithout: number; cpuOverhead: number }> = [];
-  for (const mode of MODES) {
-    for (const backendMs of scenarios) {
-      console.log(`\n${mode}: generated Flask app, gunicorn.conf.py for ${CPUS} CPUs, ${mode === 'paired' ? 'both servers at once, each' : 'one server at a time'} pinned to CPUs 0-1; wrk -c${CONNECTIONS} -d${DURATION}s GET ${PATH_UNDER_TEST} (${backendMs} ms backend wait)${mode === 'paired' ? ', one wrk per server' : ''}; ${ROUNDS} rounds`);
-      for (let round = 1; round <= ROUNDS; round++) {
-        // The order flips every round: which server starts (and is measured) first.
-        const order = round % 2 ? [withMetrics, without] : [without, withMetrics];
-        const rs = mode === 'paired'
-          ? await measureTogether(mode, bin, order, round, backendMs)
-          : [...await measureTogether(mode, bin, [order[0]], round, backendMs), ...await measureTogether(mode, bin, [order[1]], round, backendMs)];
-        for (const [i, r] of rs.entries()) {
-          results.push(r);
-          print(r, order[i]);
-        }
+  const summary: Array<{ backendMs: number; withMetrics: number; without: number; overhead: number; cpuWith: number; cpuWithout: number; cpuOverhead: number }> = [];
+  for (const backendMs of scenarios) {
+    console.log(`\ngenerated Flask app, gunicorn.conf.py for ${CPUS} CPUs, server pinned to ${CPUS} CPUs; wrk -c${CONNECTIONS} -d${DURATION}s GET ${PATH_UNDER_TEST} (${backendMs} ms backend wait); ${ROUNDS} interleaved rounds`);
+    for (let round = 1; round <= ROUNDS; round++) {
+      const order = round % 2 ? [withMetrics, without] : [without, withMetrics];
+      for (const v of order) {
+        const r = await measure(bin, v, round, backendMs);
+        results.push(r);
+        print(r, v);
       }
-      const of = (v: Variant): Result[] => results.filter((r) => r.mode === mode && r.label === v.label && r.backendMs === backendMs);
-      const a = median(of(withMetrics).map((r) => r.rps));
-      const b = median(of(without).map((r) => r.rps));
-      const cpuWith = median(of(withMetrics).map((r) => r.cpuMsPerRequest));
-      const cpuWithout = median(of(without).map((r) => r.cpuMsPerRequest));
-      summary.push({ mode, backendMs, withMetrics: a, without: b, overhead: 1 - a / b, cpuWith, cpuWithout, cpuOverhead: cpuWith / cpuWithout - 1 });
     }
+    const of = (v: Variant): Result[] => results.filter((r) => r.label === v.label && r.backendMs === backendMs);
+    const a = median(of(withMetrics).map((r) => r.rps));
+    const b = median(of(without).map((r) => r.rps));
+    const cpuWith = median(of(withMetrics).map((r) => r.cpuMsPerRequest));
+    const cpuWithout = median(of(without).map((r) => r.cpuMsPerRequest));
+    summary.push({ backendMs, withMetrics: a, without: b, overhead: 1 - a / b, cpuWith, cpuWithout, cpuOverhead: cpuWith / cpuWithout - 1 });
   }
 
   console.log(`\nin-process: the generated wrapper around the same app called as a WSGI app (GET ${PATH_UNDER_TEST}, no backend wait, no server), CPU time of the process; ${ROUNDS} interleaved rounds`);
@@ -239,10 +217,10 @@ async function main(): Promise<void> {
 
   const pct = (x: number): string => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
   console.log('\nmedians, side by side:');
-  console.log('  mode      | backend wait | with metrics | metrics: false | req/s with/without | req/s overhead | CPU ms/req with | without | CPU overhead');
+  console.log('  backend wait | with metrics | metrics: false | req/s with/without | req/s overhead | CPU ms/req with | without | CPU overhead');
   for (const s of summary) {
     const ok = (x: number): string => (x < 0.05 ? 'OK' : 'OVER');
-    console.log(`  ${s.mode.padEnd(9)} | ${`${s.backendMs} ms`.padStart(12)} | ${s.withMetrics.toFixed(0).padStart(6)} req/s | ${s.without.toFixed(0).padStart(8)} req/s | ${(s.withMetrics / s.without).toFixed(3).padStart(18)} | ${`${pct(s.overhead)} ${ok(s.overhead)}`.padStart(14)} | ${s.cpuWith.toFixed(3).padStart(15)} | ${s.cpuWithout.toFixed(3).padStart(7)} | ${pct(s.cpuOverhead)} ${ok(s.cpuOverhead)} (target < 5%)`);
+    console.log(`  ${`${s.backendMs} ms`.padStart(12)} | ${s.withMetrics.toFixed(0).padStart(6)} req/s | ${s.without.toFixed(0).padStart(8)} req/s | ${(s.withMetrics / s.without).toFixed(3).padStart(18)} | ${`${pct(s.overhead)} ${ok(s.overhead)}`.padStart(14)} | ${s.cpuWith.toFixed(3).padStart(15)} | ${s.cpuWithout.toFixed(3).padStart(7)} | ${pct(s.cpuOverhead)} ${ok(s.cpuOverhead)} (target < 5%)`);
   }
   const serverCpuUs = summary.find((s) => s.backendMs === 0)?.cpuWithout;
   console.log(`  in-process: ${fastest(withMetrics).toFixed(1)} µs/req with metrics, ${fastest(without).toFixed(1)} without (fastest repeat): metrics add ${addedUs.toFixed(1)} µs of CPU per request${serverCpuUs ? `, ${pct(addedUs / (serverCpuUs * 1000))} of the ${(serverCpuUs * 1000).toFixed(0)} µs a request costs the server without metrics (0 ms backend, median)` : ''}`);
