@@ -6,8 +6,8 @@
 // often than Prometheus's 15 s) and without (`metrics: false`). The two alternate in one run, round
 // after round (the order flips every round), and the medians are compared: overhead = 1 - with/without.
 // Target: under 5%. Requests per second swing with whatever else the machine runs (running both servers
-// at once on the same 2 CPUs was tried: the one started first took most of the throughput, whichever it
-// was, so that is not offered).
+// at once on the same 2 CPUs was tried: in all 10 rounds the one started first served 1.1-2.2x the
+// other's requests, whichever variant it was, so that is not offered).
 // Beside requests per second: the server's CPU time per request (user + system time of the gunicorn
 // master and workers, from /proc, over the measured wrk run, divided by the requests served).
 // Two scenarios in the same run: the 10 ms backend wait of bench:gunicorn, and no wait at all
