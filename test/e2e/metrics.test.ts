@@ -2,6 +2,7 @@
 // pyfleet_app.py from a staged build context) and Debian's Prometheus, which scrapes it with the scrape
 // jobs pyfleet makes from the model (pointed at loopback). Every process is started by PID and stopped
 // with a bounded timeout; only 127.0.0.1 is used.
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -216,6 +217,110 @@ run('metrics and logs of the generated app, scraped by a real Prometheus', () =>
     } finally {
       const gs = await g.stop('SIGTERM', 15_000);
       expect(gs.killed).toBe(false);
+    }
+  }, 120_000);
+});
+
+// The wrapper keeps the labelled children of each (method, route, status) after their first request
+// instead of asking labels() every time. Driven in-process (no server: the exact request mix is known),
+// against the real prometheus-client in multiprocess mode: every series counts exactly, the histogram
+// holds as many observations as the counter for its method and route, unknown methods are one "other"
+// series however many there are (the cache holds one entry per series, never one per method a client
+// makes up), and nothing is left in flight.
+(havePython() ? describe : describe.skip)('the wrapper in-process: exact counts with cached series', () => {
+  test('Flask: counters, histogram counts and the series cache agree with the requests made', () => {
+    const bin = ensureVenv();
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pyfleet-metrics-cache-'));
+    try {
+      const src = path.join(tmp, 'src');
+      fs.mkdirSync(src);
+      fs.copyFileSync(path.join(FLASK, 'requirements.txt'), path.join(src, 'requirements.txt'));
+      fs.writeFileSync(path.join(src, 'app.py'), [
+        'from flask import Flask, abort',
+        'app = Flask(__name__)',
+        '@app.route("/items/<int:item_id>", methods=["GET", "POST", "DELETE"])',
+        'def item(item_id):',
+        '    if item_id == 0:',
+        '        abort(404)',
+        '    if item_id == 13:',
+        '        raise RuntimeError("boom")',
+        '    return "ok"',
+        '',
+      ].join('\n'));
+      const app = new App({ outdir: path.join(tmp, 'out') });
+      new GunicornFlaskApp(new Stack(app, 'obs'), 'catalog', { source: src, port: 8080 });
+      app.synth();
+      const compose = yaml.load(fs.readFileSync(path.join(tmp, 'out', 'obs.compose.yml'), 'utf8')) as any;
+      const context = path.join(tmp, 'out', compose.services.catalog.build.context);
+
+      // [method, path, times]; what each is counted as follows from the app above.
+      const made: Array<[string, string, number]> = [
+        ['GET', '/items/1', 7], ['GET', '/items/0', 3], ['POST', '/items/2', 4], ['DELETE', '/items/13', 2],
+        ['GET', '/nothing', 5], ['PUT', '/items/1', 2],
+        ...[...Array(40)].map((_, i): [string, string, number] => [`SCAN${i}`, '/items/1', 1]),
+      ];
+      const expected: Record<string, number> = {
+        'GET /items/<int:item_id> 200': 7, 'GET /items/<int:item_id> 404': 3, 'POST /items/<int:item_id> 200': 4,
+        'DELETE /items/<int:item_id> 500': 2, 'GET unmatched 404': 5, 'PUT unmatched 405': 2, 'other unmatched 405': 40,
+      };
+      const script = `
+import json, os, sys
+os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # the access log
+sys.path.insert(0, ".")
+import pyfleet_app
+from prometheus_client import CollectorRegistry
+from prometheus_client.multiprocess import MultiProcessCollector
+statuses = []
+for method, path, times in json.loads(sys.argv[1]):
+    for _ in range(times):
+        environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8080",
+                   "wsgi.url_scheme": "http", "wsgi.input": __import__("io").BytesIO(b""), "wsgi.errors": sys.stderr}
+        body = pyfleet_app.app(environ, lambda status, headers, exc_info=None: statuses.append(status))
+        list(body)
+        body.close()
+registry = CollectorRegistry()
+MultiProcessCollector(registry)
+samples = [[s.name, s.labels, s.value] for m in registry.collect() for s in m.samples]
+with open(sys.argv[2], "w") as f:
+    json.dump({"samples": samples, "series": len(pyfleet_app._SERIES), "statuses": len(statuses)}, f)
+`;
+      const mp = path.join(tmp, 'mp');
+      fs.mkdirSync(mp);
+      const resultFile = path.join(tmp, 'result.json');
+      try {
+        execFileSync(path.join(bin, 'python'), ['-c', script, JSON.stringify(made), resultFile], {
+          cwd: context, env: { PATH: process.env.PATH, HOME: tmp, PYTHONDONTWRITEBYTECODE: '1', PROMETHEUS_MULTIPROC_DIR: mp }, stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000,
+        });
+      } catch (e) {
+        throw new Error(`the in-process run failed: ${(e as { stderr?: Buffer }).stderr?.toString()}`);
+      }
+      const r = JSON.parse(fs.readFileSync(resultFile, 'utf8')) as { samples: Array<[string, Record<string, string>, number]>; series: number; statuses: number };
+      const total = made.reduce((n, [, , k]) => n + k, 0);
+      expect(r.statuses).toBe(total);
+      const of = (name: string) => r.samples.filter(([n]) => n === name);
+      const counted = Object.fromEntries(of('http_requests_total').map(([, l, v]) => [`${l.method} ${l.route} ${l.status}`, v]));
+      expect(counted).toEqual(expected);
+      // One cache entry per series: 40 made-up methods are one "other" entry.
+      expect(r.series).toBe(Object.keys(expected).length);
+      // The histogram: per method and route, as many observations as requests, in the +Inf bucket too, with a positive sum.
+      const byRoute: Record<string, number> = {};
+      for (const [k, v] of Object.entries(expected)) {
+        const key = k.split(' ').slice(0, 2).join(' ');
+        byRoute[key] = (byRoute[key] ?? 0) + v;
+      }
+      const key = (l: Record<string, string>) => `${l.method} ${l.route}`;
+      expect(Object.fromEntries(of('http_request_duration_seconds_count').map(([, l, v]) => [key(l), v]))).toEqual(byRoute);
+      expect(Object.fromEntries(of('http_request_duration_seconds_bucket').filter(([, l]) => l.le === '+Inf').map(([, l, v]) => [key(l), v]))).toEqual(byRoute);
+      for (const [, , v] of of('http_request_duration_seconds_sum')) expect(v).toBeGreaterThan(0);
+      // Buckets are cumulative and 12 + 1 per series (0.005 ... 30 and +Inf).
+      const buckets = of('http_request_duration_seconds_bucket').filter(([, l]) => key(l) === 'GET /items/<int:item_id>');
+      expect(buckets).toHaveLength(13);
+      const le = (x: string) => (x === '+Inf' ? Infinity : Number(x));
+      const values = buckets.sort((a, b) => le(a[1].le) - le(b[1].le)).map(([, , v]) => v);
+      expect(values).toEqual([...values].sort((a, b) => a - b));
+      expect(of('http_requests_in_flight').map(([, , v]) => v)).toEqual([0]);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
     }
   }, 120_000);
 });

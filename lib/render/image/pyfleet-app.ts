@@ -44,6 +44,20 @@ if _METRICS:
                          buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0))
     # livesum: a worker that died (marked in gunicorn's child_exit) no longer counts.
     _IN_FLIGHT = Gauge("http_requests_in_flight", "HTTP requests being served.", multiprocess_mode="livesum")
+    _IN_FLIGHT_INC = _IN_FLIGHT.inc
+    _IN_FLIGHT_DEC = _IN_FLIGHT.dec
+    # (method, route, status) -> (counter child's inc, histogram child's observe), made on first use in
+    # each worker: labels() would otherwise format the label values and look the children up on every
+    # request. The key holds the method as counted ("other" for any unknown one), the route template and
+    # the status, so the cache never grows beyond the series themselves.
+    _SERIES = {}
+
+    def _series(key):
+        method, route, status = key
+        route = route or _UNMATCHED
+        pair = (_REQUESTS.labels(method, route, str(status)).inc, _LATENCY.labels(method, route).observe)
+        _SERIES[key] = pair
+        return pair
 
 
 def _load(target):
@@ -62,11 +76,11 @@ def _load(target):
 def _finish(method, path, route, status, started, request_id):
     duration = time.perf_counter() - started
     if _METRICS:
-        _IN_FLIGHT.dec()
-        m = method if method in _METHODS else "other"
-        r = route or _UNMATCHED
-        _REQUESTS.labels(m, r, str(status)).inc()
-        _LATENCY.labels(m, r).observe(duration)
+        _IN_FLIGHT_DEC()
+        key = (method if method in _METHODS else "other", route, status)
+        count, observe = _SERIES.get(key) or _series(key)
+        count()
+        observe(duration)
     now = time.time()
     entry = {
         "duration_s": round(duration, 6),
@@ -136,7 +150,7 @@ class _Wsgi:
             _finish(environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", ""), environ.get(_ROUTE_KEY), state["status"], started, request_id)
 
         if _METRICS:
-            _IN_FLIGHT.inc()
+            _IN_FLIGHT_INC()
         try:
             body = self._app(environ, _start)
         except BaseException:
@@ -172,7 +186,7 @@ class _Asgi:
             await send(message)
 
         if _METRICS:
-            _IN_FLIGHT.inc()
+            _IN_FLIGHT_INC()
         try:
             await self._app(scope, receive, _send)
         finally:
