@@ -28,7 +28,13 @@ import { freePort, get, start, Started, waitForHttp } from '../test/support/proc
 import { ensureVenv } from '../test/support/python';
 
 const SCRATCH = fs.mkdtempSync(path.join(os.tmpdir(), 'pyfleet-bench-metrics-'));
-process.on('exit', () => fs.rmSync(SCRATCH, { recursive: true, force: true }));
+// The multiprocess directory lives in memory, as in the generated containers (their /tmp is a tmpfs),
+// not on this machine's /tmp (ext4), where the kernel would write the mmap'd metric files back.
+const MEMORY = fs.existsSync('/dev/shm') ? fs.mkdtempSync('/dev/shm/pyfleet-bench-metrics-') : SCRATCH;
+process.on('exit', () => {
+  fs.rmSync(SCRATCH, { recursive: true, force: true });
+  fs.rmSync(MEMORY, { recursive: true, force: true });
+});
 
 const SOURCE = path.join(__dirname, '..', 'examples', 'flask-gunicorn', 'app');
 const DURATION = process.env.BENCH_SECONDS ?? '8';
@@ -103,7 +109,7 @@ interface Running { v: Variant; server: Started; scrapes(): number; stop(): Prom
 /** Starts the variant's gunicorn (pinned to the 2 CPUs) and, with metrics, a scraper reading its endpoint once a second. */
 async function startServer(bin: string, v: Variant, backendMs: number): Promise<Running> {
   const home = fs.mkdtempSync(path.join(SCRATCH, 'home-'));
-  const multiproc = fs.mkdtempSync(path.join(SCRATCH, 'mp-'));
+  const multiproc = fs.mkdtempSync(path.join(MEMORY, 'mp-'));
   const server = start('taskset', ['-c', '0-1', path.join(bin, 'gunicorn'), '--config', 'gunicorn.conf.py'], {
     cwd: v.dir,
     env: {
