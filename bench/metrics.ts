@@ -42,6 +42,7 @@ const CONNECTIONS = process.env.BENCH_CONNECTIONS ?? '64';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? '5');
 const CPUS = 2;
 const PATH_UNDER_TEST = '/items/42';
+const INSTRUCTION_SECONDS = Number(process.env.BENCH_INSTRUCTION_SECONDS ?? '20');
 
 const run = promisify(execFile);
 
@@ -67,6 +68,15 @@ function cpuMs(pid: number): number {
     children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
   } catch { /* none */ }
   return ((ticks(pid) + children.reduce((n, c) => n + ticks(c), 0)) * 1000) / TICKS_PER_SECOND;
+}
+
+function commandExists(cmd: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'pipe' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function need(cmd: string): void {
@@ -189,6 +199,52 @@ async function inProcess(bin: string, vs: Variant[]): Promise<InProcess[]> {
   return out;
 }
 
+/**
+ * User-space instructions the server executes per request (valgrind's callgrind: a count, not a time,
+ * so it does not move with what else the machine runs). The variant's gunicorn runs under callgrind
+ * with one worker (the work per request does not depend on how many serve), warms up, has its
+ * counters zeroed (`callgrind_control --zero`), serves a fixed-time wrk load, and is dumped
+ * (`callgrind_control --dump`); the instructions of the master and the worker since the zero, over the
+ * requests wrk counted. No scrapes in that window: Prometheus's one scrape in 15 s is nothing per request.
+ */
+async function instructionsPerRequest(bin: string, v: Variant): Promise<{ instructions: number; requests: number }> {
+  const dir = fs.mkdtempSync(path.join(SCRATCH, 'cg-'));
+  const home = fs.mkdtempSync(path.join(SCRATCH, 'home-'));
+  const multiproc = fs.mkdtempSync(path.join(MEMORY, 'mp-'));
+  const server = start('valgrind', ['--tool=callgrind', '--trace-children=yes', `--callgrind-out-file=${dir}/cg.%p`, path.join(bin, 'gunicorn'), '--config', 'gunicorn.conf.py'], {
+    cwd: v.dir,
+    env: {
+      ...v.env, PATH: `${bin}:${process.env.PATH}`, HOME: home, PYTHONDONTWRITEBYTECODE: '1', BACKEND_LATENCY_MS: '0',
+      GUNICORN_CMD_ARGS: `--bind=127.0.0.1:${v.port} --workers=1 --timeout=600 --graceful-timeout=120`, PYFLEET_METRICS_HOST: '127.0.0.1', PROMETHEUS_MULTIPROC_DIR: multiproc,
+    },
+  });
+  try {
+    await waitForHttp(`http://127.0.0.1:${v.port}/healthz`, 600_000, server);
+    const url = `http://127.0.0.1:${v.port}${PATH_UNDER_TEST}`;
+    await run('wrk', ['-t1', '-c4', '-d5s', '--timeout', '30s', url], { timeout: 120_000 });
+    // Only this server's processes (the master runs under valgrind with its own pid, the worker is its child).
+    const pids = [server.pid, ...fs.readFileSync(`/proc/${server.pid}/task/${server.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)].map(String);
+    if (pids.length < 2) throw new Error(`the callgrind run of "${v.label}" has no worker process`);
+    for (const pid of pids) await run('callgrind_control', ['--zero', pid], { timeout: 120_000 });
+    const out = (await run('wrk', ['-t1', '-c4', `-d${INSTRUCTION_SECONDS}s`, '--timeout', '30s', url], { timeout: 300_000 })).stdout;
+    for (const pid of pids) await run('callgrind_control', ['--dump', pid], { timeout: 120_000 });
+    const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
+    const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+    if (!(requests > 0) || non2xx > 0) throw new Error(`the callgrind run of "${v.label}" served ${requests} requests, ${non2xx} not 2xx:\n${out}`);
+    // The dumps taken now (file names end in .<part>); the final dumps at exit come later.
+    let instructions = 0;
+    const parts = fs.readdirSync(dir).filter((f) => /^cg\.\d+\.\d+$/.test(f));
+    if (parts.length === 0) throw new Error(`callgrind wrote no dump for "${v.label}": ${fs.readdirSync(dir).join(', ')}`);
+    for (const f of parts) {
+      const m = /^(?:summary|totals): (\d+)/m.exec(fs.readFileSync(path.join(dir, f), 'utf8'));
+      if (m) instructions += Number(m[1]);
+    }
+    return { instructions, requests };
+  } finally {
+    await server.stop('SIGTERM', 180_000);
+  }
+}
+
 async function main(): Promise<void> {
   need('wrk');
   need('taskset');
@@ -231,9 +287,21 @@ async function main(): Promise<void> {
   }
   const serverCpuUs = summary.find((s) => s.backendMs === 0)?.cpuWithout;
   console.log(`  in-process: ${fastest(withMetrics).toFixed(1)} µs/req with metrics, ${fastest(without).toFixed(1)} without (median of the rounds' fastest repeats): metrics add ${addedUs.toFixed(1)} µs of CPU per request${serverCpuUs ? `, ${pct(addedUs / (serverCpuUs * 1000))} of the ${(serverCpuUs * 1000).toFixed(0)} µs a request costs the server without metrics (0 ms backend, median)` : ''}`);
+  let counted: Array<{ label: string; instructions: number; requests: number }> | undefined;
+  if (process.env.BENCH_INSTRUCTIONS !== '0' && commandExists('valgrind') && commandExists('callgrind_control')) {
+    console.log(`\ninstructions per request: the server under valgrind's callgrind (one worker, no backend wait), wrk -c4 for ${INSTRUCTION_SECONDS} s after a warm-up; user-space instructions of master and worker`);
+    counted = [];
+    for (const v of [withMetrics, without]) {
+      const r = await instructionsPerRequest(bin, v);
+      counted.push({ label: v.label, ...r });
+      console.log(`  ${v.label.padEnd(24)} ${(r.instructions / r.requests / 1000).toFixed(1).padStart(8)} k instructions/req over ${r.requests} requests`);
+    }
+    const per = (i: number): number => counted![i].instructions / counted![i].requests;
+    console.log(`  metrics add ${((per(0) - per(1)) / 1000).toFixed(1)} k instructions per request: ${pct(per(0) / per(1) - 1)} ${per(0) / per(1) - 1 < 0.05 ? 'OK' : 'OVER'} (target < 5%)`);
+  }
   const outDir = path.join(__dirname, 'out');
   fs.mkdirSync(outDir, { recursive: true });
-  fs.writeFileSync(path.join(outDir, 'metrics.json'), JSON.stringify({ results, summary, inProcess: inproc, inProcessAddedUs: addedUs }, null, 2) + '\n');
+  fs.writeFileSync(path.join(outDir, 'metrics.json'), JSON.stringify({ results, summary, inProcess: inproc, inProcessAddedUs: addedUs, instructions: counted }, null, 2) + '\n');
   if (results.some((r) => r.errors > 0)) process.exitCode = 1;
 }
 
