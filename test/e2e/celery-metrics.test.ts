@@ -14,7 +14,8 @@ import * as path from 'path';
 import * as yaml from 'js-yaml';
 import { App, CeleryWorker, ComposeNetworkMode, Duration, Monitoring, Redis, Stack } from '../../lib';
 import { haveEngine } from '../support/engines';
-import { freePort, get, start, Started, stopAll } from '../support/process';
+import { startPrometheus } from '../support/prometheus';
+import { freePort, start, Started, stopAll } from '../support/process';
 import { ensureJobsVenv, havePython } from '../support/python';
 import { quietSynth } from '../support/synth';
 
@@ -147,20 +148,9 @@ run('Celery worker metrics, scraped by a real Prometheus', () => {
     Object.assign(env, { PATH: `${bin}:${process.env.PATH}`, HOME: tmp, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1', PROMETHEUS_MULTIPROC_DIR: mp, SLOW_PID_FILE: slowPidFile });
     const entrypoint = ws.entrypoint.map((x: string) => interpolate(x, {}));
     const worker = start(path.join(bin, entrypoint[0]), entrypoint.slice(1), { cwd: ctx, env });
-    const prom = start('prometheus', [
-      `--config.file=${path.join(promDir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(promDir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${promPort}`, '--log.level=warn',
-    ], { cwd: promDir });
-    const query = async (q: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> => {
-      const r = await get(`http://127.0.0.1:${promPort}/api/v1/query?query=${encodeURIComponent(q)}`);
-      if (r.status !== 200) throw new Error(`query ${q}: ${r.status} ${r.body}`);
-      return JSON.parse(r.body).data.result;
-    };
-    const scalar = async (q: string): Promise<number | undefined> => {
-      const res = await query(q);
-      return res.length === 1 ? Number(res[0].value[1]) : undefined;
-    };
-    const equals = (q: string, want: number) => async () => ((await scalar(q)) === want ? true : undefined);
+    const promServer = startPrometheus(promDir, promPort);
+    const prom = promServer.proc;
+    const { query, scalar, equals } = promServer;
     const tasks = (task: string, state: string) => `celery_tasks_total{job="order-worker",task="${task}",state="${state}"}`;
     const children = (): number[] => {
       const f = `/proc/${worker.pid}/task/${worker.pid}/children`;

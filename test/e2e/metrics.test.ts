@@ -9,6 +9,7 @@ import * as path from 'path';
 import * as yaml from 'js-yaml';
 import { App, ComposeNetworkMode, Duration, FastApiApp, GunicornFlaskApp, Monitoring, PythonWebApp, Stack, StackModel, StackProps, prometheusScrapeJobs } from '../../lib';
 import { haveEngine } from '../support/engines';
+import { startPrometheus } from '../support/prometheus';
 import { freePort, get, start, Started, stopAll, waitForHttp } from '../support/process';
 import { ensureVenv, havePython } from '../support/python';
 
@@ -102,22 +103,11 @@ run('metrics and logs of the generated app, scraped by a real Prometheus', () =>
     fs.writeFileSync(path.join(promDir, 'prometheus.yml'), generated);
     // The library's scrape jobs from the model agree on the target.
     expect(prometheusScrapeJobs(s.model, { interval: Duration.seconds(1) })[0].static_configs[0].targets).toEqual([`127.0.0.1:${metricsPort}`]);
-    const prom = start('prometheus', [
-      `--config.file=${path.join(promDir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(promDir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${promPort}`, '--log.level=warn',
-    ], { cwd: promDir });
-    const query = async (q: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> => {
-      const r = await get(`http://127.0.0.1:${promPort}/api/v1/query?query=${encodeURIComponent(q)}`);
-      if (r.status !== 200) throw new Error(`query ${q}: ${r.status} ${r.body}`);
-      return JSON.parse(r.body).data.result;
-    };
-    const scalar = async (q: string): Promise<number | undefined> => {
-      const res = await query(q);
-      return res.length === 1 ? Number(res[0].value[1]) : undefined;
-    };
+    const promServer = startPrometheus(promDir, promPort);
+    const prom = promServer.proc;
+    const { query, scalar, equals } = promServer;
     const route = '/items/<int:item_id>';
     const itemsTotal = `sum(http_requests_total{job="catalog",route="${route}",status="200"})`;
-    const equals = (q: string, want: number) => async () => ((await scalar(q)) === want ? true : undefined);
     try {
       await until('the target to be up', equals('up{job="catalog"}', 1), 60_000);
 

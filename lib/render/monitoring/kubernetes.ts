@@ -45,10 +45,9 @@ function goDuration(ms: number): string {
   return Duration.millis(ms).toGoString();
 }
 
-/** Pod annotations for a version of a service with metrics, in a stack with monitoring. */
-export function monitoringPodAnnotations(model: StackModel, s: ServiceModel, _v?: VersionModel): Record<string, string> {
+/** Pod annotations for a metrics port in a stack with monitoring: scrape annotations in that mode, and the Istio sidecar exclusion. */
+function scrapeAnnotations(model: StackModel, port: { port: number } | undefined): Record<string, string> {
   const mon = model.monitoring;
-  const port = metricsPort(s);
   if (!mon || !port) return {};
   const out: Record<string, string> = {};
   if (mon.kubernetesScrape === KubernetesScrapeMode.ANNOTATIONS) {
@@ -58,17 +57,29 @@ export function monitoringPodAnnotations(model: StackModel, s: ServiceModel, _v?
   return out;
 }
 
+/** Pod annotations for a version of a service with metrics, in a stack with monitoring. */
+export function monitoringPodAnnotations(model: StackModel, s: ServiceModel, _v?: VersionModel): Record<string, string> {
+  return scrapeAnnotations(model, metricsPort(s));
+}
+
 /** Pod annotations for a worker with metrics, in a stack with monitoring. */
 export function monitoringWorkerPodAnnotations(model: StackModel, w: WorkerModel): Record<string, string> {
-  const mon = model.monitoring;
-  const port = workerMetricsPort(w);
-  if (!mon || !port) return {};
-  const out: Record<string, string> = {};
-  if (mon.kubernetesScrape === KubernetesScrapeMode.ANNOTATIONS) {
-    Object.assign(out, { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(port.port), 'prometheus.io/path': '/metrics' });
-  }
-  if (model.mesh) Object.assign(out, { [EXCLUDE_INBOUND_PORTS]: String(port.port), [MERGE_METRICS]: 'false' });
-  return out;
+  return scrapeAnnotations(model, workerMetricsPort(w));
+}
+
+/**
+ * What a PodMonitor and a ServiceMonitor share: the workload's labels (plus the monitor labels the
+ * operator selects on), its selector in its namespace, `app` and `version` as target labels, and one
+ * endpoint on its `metrics` port at the monitoring interval.
+ */
+function monitorProps(model: StackModel, mon: NonNullable<StackModel['monitoring']>, w: { name: string; labels: Readonly<Record<string, string>>; selector: Readonly<Record<string, string>> }, port: string) {
+  return {
+    metadata: { name: w.name, namespace: model.namespace, labels: { ...w.labels, ...mon.serviceMonitorLabels } },
+    selector: { matchLabels: { ...w.selector } },
+    namespaceSelector: { matchNames: [model.namespace] },
+    podTargetLabels: ['app', 'version'],
+    endpoint: { port, path: '/metrics', interval: goDuration(mon.intervalMs), scrapeTimeout: goDuration(mon.timeoutMs) },
+  };
 }
 
 /** The stack's PodMonitors: one per worker with metrics (none in annotation mode or without monitoring). */
@@ -76,15 +87,8 @@ export function podMonitors(model: StackModel): KubeObject[] {
   const mon = model.monitoring;
   if (!mon || mon.kubernetesScrape !== KubernetesScrapeMode.SERVICE_MONITOR) return [];
   return model.workers.filter((w) => workerMetricsPort(w)).map((w) => {
-    const props: PodMonitorProps = {
-      metadata: { name: w.name, namespace: model.namespace, labels: { ...w.labels, ...mon.serviceMonitorLabels } },
-      spec: {
-        selector: { matchLabels: { ...w.selector } },
-        namespaceSelector: { matchNames: [model.namespace] },
-        podTargetLabels: ['app', 'version'],
-        podMetricsEndpoints: [{ port: workerMetricsPort(w)!.name, path: '/metrics', interval: goDuration(mon.intervalMs), scrapeTimeout: goDuration(mon.timeoutMs) }],
-      },
-    };
+    const { metadata, endpoint, ...spec } = monitorProps(model, mon, w, workerMetricsPort(w)!.name);
+    const props: PodMonitorProps = { metadata, spec: { ...spec, podMetricsEndpoints: [endpoint] } };
     return kubeObject(PodMonitor.GVK, toJson_PodMonitorProps, props, w.hatches.kubernetes.podMonitor, w.path);
   });
 }
@@ -94,15 +98,8 @@ export function serviceMonitors(model: StackModel): KubeObject[] {
   const mon = model.monitoring;
   if (!mon || mon.kubernetesScrape !== KubernetesScrapeMode.SERVICE_MONITOR) return [];
   return model.services.filter((s) => metricsPort(s)).map((s) => {
-    const props: ServiceMonitorProps = {
-      metadata: { name: s.name, namespace: model.namespace, labels: { ...s.labels, ...mon.serviceMonitorLabels } },
-      spec: {
-        selector: { matchLabels: { ...s.selector } },
-        namespaceSelector: { matchNames: [model.namespace] },
-        podTargetLabels: ['app', 'version'],
-        endpoints: [{ port: metricsPort(s)!.name, path: '/metrics', interval: goDuration(mon.intervalMs), scrapeTimeout: goDuration(mon.timeoutMs) }],
-      },
-    };
+    const { metadata, endpoint, ...spec } = monitorProps(model, mon, s, metricsPort(s)!.name);
+    const props: ServiceMonitorProps = { metadata, spec: { ...spec, endpoints: [endpoint] } };
     return kubeObject(ServiceMonitor.GVK, toJson_ServiceMonitorProps, props, s.hatches.kubernetes.serviceMonitor, s.path);
   });
 }
