@@ -11,8 +11,10 @@ Prints one JSON object: the fastest repeat's CPU microseconds per request, the m
 (with metrics) the request counter summed over the multiprocess files, which must equal the number of
 requests made, or the run fails.
 """
+import atexit
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -21,7 +23,9 @@ import time
 
 def main():
     context, requests, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="pyfleet-bench-mp-")
+    multiproc = tempfile.mkdtemp(prefix="pyfleet-bench-mp-")
+    atexit.register(shutil.rmtree, multiproc, ignore_errors=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = multiproc
     os.environ["BACKEND_LATENCY_MS"] = "0"
     sys.path.insert(0, context)
     os.chdir(context)

@@ -48,9 +48,12 @@ export function start(command: string, args: string[], options: SpawnOptions = {
   return started;
 }
 
-/** Stops every process still running (call from afterAll as a safety net). */
+/**
+ * Stops every process still running (call from afterAll as a safety net): SIGTERM, then SIGKILL after
+ * 5 s. A server killed outright leaves state behind (PostgreSQL its shared-memory segments in /dev/shm).
+ */
 export async function stopAll(): Promise<void> {
-  await Promise.all([...running].map((s) => s.stop('SIGKILL', 5_000)));
+  await Promise.all([...running].map((s) => s.stop('SIGTERM', 5_000)));
 }
 
 /** A free TCP port on 127.0.0.1. */
