@@ -1,7 +1,7 @@
 import { EXTRA_REQUIREMENTS_FILE, METRICS_HOST_ENV, METRICS_PORT_ENV } from '../../python/recipe';
 import { CELERY_WRAPPER_FILE } from '../../workers/celery';
 import type { CeleryWorkerRecipe } from '../../workers/celery';
-import { INDEX_ARG, METRICS_DIR, pythonLiteral, pythonStages } from './python';
+import { EMPTY_METRICS_DIR_PY, INDEX_ARG, METRICS_DIR, pythonLiteral, pythonStages } from './python';
 
 /** The generated Dockerfile of a Celery worker: the web apps' stages, `celery worker` as PID 1. */
 export function renderCeleryDockerfile(r: CeleryWorkerRecipe): string {
@@ -123,12 +123,7 @@ class _Collector:
 @signals.worker_init.connect
 def _worker_init(sender=None, **_):
     # The main process, before the pool starts: files of a previous run would be summed into this one's.
-    for name in os.listdir(_METRICS_DIR):
-        path = os.path.join(_METRICS_DIR, name)
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path)
-        else:
-            os.unlink(path)
+${EMPTY_METRICS_DIR_PY}
     registry = CollectorRegistry()
     registry.register(_Collector())
     try:

@@ -304,6 +304,18 @@ def on_starting(server):
 }
 
 /**
+ * Python lines, at one level of indentation, that empty the multiprocess directory `_METRICS_DIR` (files
+ * of a previous run would be summed into this one's totals): gunicorn's master and Celery's main process
+ * both run them at start.
+ */
+export const EMPTY_METRICS_DIR_PY = `    for name in os.listdir(_METRICS_DIR):
+        path = os.path.join(_METRICS_DIR, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)`;
+
+/**
  * The metrics part of gunicorn.conf.py: prometheus-client in multiprocess mode. Every process writes
  * its samples to files in PROMETHEUS_MULTIPROC_DIR (on /tmp, a tmpfs), emptied when the master starts;
  * the master marks each dead worker (its live gauges stop counting, its counters keep counting, so
@@ -327,12 +339,7 @@ def on_starting(server):
     import shutil
 
     os.makedirs(_METRICS_DIR, exist_ok=True)
-    for name in os.listdir(_METRICS_DIR):
-        path = os.path.join(_METRICS_DIR, name)
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path)
-        else:
-            os.unlink(path)
+${EMPTY_METRICS_DIR_PY}
 
 
 def when_ready(server):

@@ -2,8 +2,6 @@ import { k8s } from 'cdk8s-plus-27';
 import { PyfleetError } from '../../core/errors';
 import type { PyfleetWarning } from '../../core/warnings';
 import type { StackModel, VersionModel, WorkloadModel } from '../../model/stack';
-import { metricsPort, workerMetricsPort } from '../../model/traffic';
-import { KubernetesScrapeMode } from '../../monitoring/monitoring';
 import { KubeObject, kubeObject } from './object';
 
 // The Kubernetes side of scaling: a HorizontalPodAutoscaler per autoscaled version, a
@@ -80,7 +78,7 @@ export function checkAutoscaledDeployment(vm: VersionModel, deployment: KubeObje
   }
 }
 
-/** Patches recorded for an autoscaler, a disruption budget or a monitor that the model does not render: nothing would apply them. */
+/** Patches recorded for an autoscaler or a disruption budget that the model does not render: nothing would apply them. */
 export function scalingHatchProblems(models: readonly StackModel[]): PyfleetError[] {
   const errors: PyfleetError[] = [];
   for (const model of models) {
@@ -93,20 +91,6 @@ export function scalingHatchProblems(models: readonly StackModel[]): PyfleetErro
           errors.push(new PyfleetError(vm.path, `Kubernetes.of(...).pdb was patched, but version "${vm.name}" gets no PodDisruptionBudget (${vm.replicas < 2 ? `it has ${vm.replicas} replica${vm.replicas === 1 ? '' : 's'}; budgets are written from 2` : 'DisruptionBudget.none()'})`,
             'run 2 or more replicas, give a disruptionBudget, or drop the patch'));
         }
-      }
-    }
-    // Monitors exist only with Monitoring.prometheus() in ServiceMonitor mode, for what serves metrics.
-    const monitors = model.monitoring?.kubernetesScrape === KubernetesScrapeMode.SERVICE_MONITOR;
-    for (const m of model.services) {
-      if ((m.hatches.kubernetes.serviceMonitor?.length ?? 0) > 0 && !(monitors && metricsPort(m))) {
-        errors.push(new PyfleetError(m.path, `Kubernetes.of(...).serviceMonitor was patched, but service "${m.name}" gets no ServiceMonitor (${!model.monitoring ? 'the stack has no monitoring' : !metricsPort(m) ? 'it serves no pyfleet metrics' : 'monitoring scrapes through annotations'})`,
-          'give the stack monitoring: Monitoring.prometheus() and the service metrics, or drop the patch'));
-      }
-    }
-    for (const w of model.workers) {
-      if ((w.hatches.kubernetes.podMonitor?.length ?? 0) > 0 && !(monitors && workerMetricsPort(w))) {
-        errors.push(new PyfleetError(w.path, `Kubernetes.of(...).podMonitor was patched, but worker "${w.name}" gets no PodMonitor (${!model.monitoring ? 'the stack has no monitoring' : !workerMetricsPort(w) ? 'it serves no metrics' : 'monitoring scrapes through annotations'})`,
-          'give the stack monitoring: Monitoring.prometheus() and the worker metrics, or drop the patch'));
       }
     }
   }

@@ -1,3 +1,4 @@
+import { PyfleetError } from '../../core/errors';
 import { Duration } from '../../core/units';
 import { ServiceMonitor, ServiceMonitorProps, toJson_ServiceMonitorProps } from '../../imports/monitoring.coreos.com';
 import { PodMonitor, PodMonitorProps, toJson_PodMonitorProps } from '../../imports/podmonitor.monitoring.coreos.com';
@@ -104,6 +105,28 @@ export function serviceMonitors(model: StackModel): KubeObject[] {
   });
 }
 
+/** Patches recorded for a ServiceMonitor or PodMonitor that the model does not render: nothing would apply them. */
+export function monitorHatchProblems(models: readonly StackModel[]): PyfleetError[] {
+  const errors: PyfleetError[] = [];
+  for (const model of models) {
+    // Monitors exist only with Monitoring.prometheus() in ServiceMonitor mode, for what serves metrics.
+    const monitors = model.monitoring?.kubernetesScrape === KubernetesScrapeMode.SERVICE_MONITOR;
+    for (const m of model.services) {
+      if ((m.hatches.kubernetes.serviceMonitor?.length ?? 0) > 0 && !(monitors && metricsPort(m))) {
+        errors.push(new PyfleetError(m.path, `Kubernetes.of(...).serviceMonitor was patched, but service "${m.name}" gets no ServiceMonitor (${!model.monitoring ? 'the stack has no monitoring' : !metricsPort(m) ? 'it serves no pyfleet metrics' : 'monitoring scrapes through annotations'})`,
+          'give the stack monitoring: Monitoring.prometheus() and the service metrics, or drop the patch'));
+      }
+    }
+    for (const w of model.workers) {
+      if ((w.hatches.kubernetes.podMonitor?.length ?? 0) > 0 && !(monitors && workerMetricsPort(w))) {
+        errors.push(new PyfleetError(w.path, `Kubernetes.of(...).podMonitor was patched, but worker "${w.name}" gets no PodMonitor (${!model.monitoring ? 'the stack has no monitoring' : !workerMetricsPort(w) ? 'it serves no metrics' : 'monitoring scrapes through annotations'})`,
+          'give the stack monitoring: Monitoring.prometheus() and the worker metrics, or drop the patch'));
+      }
+    }
+  }
+  return errors;
+}
+
 /** Monitoring as part of the Kubernetes target: ServiceMonitors or scrape annotations, and the Istio sidecar exclusion of the metrics port. */
 export function monitoringExtension(): KubernetesExtension {
   return {
@@ -111,5 +134,6 @@ export function monitoringExtension(): KubernetesExtension {
     podAnnotations: monitoringPodAnnotations,
     workerPodAnnotations: monitoringWorkerPodAnnotations,
     objects: (model) => [...serviceMonitors(model), ...podMonitors(model)],
+    validate: monitorHatchProblems,
   };
 }
