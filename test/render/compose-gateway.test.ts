@@ -89,6 +89,18 @@ describe('compose gateway rendering', () => {
     expect(server).toContain('resolvers docker');
   });
 
+  test('fail-fast limits run the gateway on one thread, so their check and the queueing are one step', () => {
+    const { app } = canary();
+    // maxConnections alone is enforced by HAProxy's own queue: the threads stay.
+    expect(compose(app).files['shop.compose/order-service-gateway.cfg'].split('\n')).not.toContain('  nbthread 1');
+    for (const limit of [{ maxPendingRequests: 5 }, { maxRequests: 50 }]) {
+      const s = shop();
+      new CircuitBreaker(s.stack, 'orders-breaker', { service: s.orders, maxConnections: 10, ...limit });
+      const lines = compose(s.app).files['shop.compose/order-service-gateway.cfg'].split('\n');
+      expect(lines.slice(0, lines.indexOf('defaults'))).toContain('  nbthread 1');
+    }
+  });
+
   (haveEngine('haproxy', 'apt-get install haproxy') ? test : test.skip)('haproxy accepts the generated compose config (haproxy -c)', () => {
     const { app } = canary();
     const cfg = compose(app).files['shop.compose/order-service-gateway.cfg'];

@@ -287,6 +287,13 @@ export function gatewayConfig(svc: MicroService, options: GatewayConfigOptions =
   L.push('global');
   L.push('  log stdout format raw local0 notice');
   L.push('  maxconn 4096');
+  // The fail-fast limits (maxPendingRequests, maxRequests) read the backend's queue and connection
+  // counts in a request rule; with several threads two requests can both read the count before either
+  // is queued, and one more than the limit gets through (measured: 4 of 150 bursts at the default two
+  // threads, 0 of 150 at one). One thread makes the check and the queueing one step.
+  if (svc.versions.some((v) => { const b = effectiveBreaker(stack, v); return b?.maxPendingRequests !== undefined || b?.maxRequests !== undefined; })) {
+    L.push('  nbthread 1');
+  }
   if (host) {
     // The runtime API `pyfleet deploy` moves traffic with (set server, set weight, show servers state),
     // on loopback: in host network mode every local process shares the gateway's interfaces.
