@@ -491,7 +491,14 @@ export abstract class PythonWebApp extends MicroService implements IWarningSourc
     }
     const sources = new Set<string>([this.source, ...[...this.requirementsByDir.keys()]]);
     for (const dir of sources) {
-      const replaced = ['Dockerfile', 'gunicorn.conf.py', '.dockerignore', WRAPPER_FILE, EXTRA_REQUIREMENTS_FILE].filter((f) => fs.existsSync(path.join(dir, f)));
+      // One listing per folder, not a lookup per generated name (five per folder at a thousand services).
+      let names: Set<string>;
+      try {
+        names = new Set(fs.readdirSync(dir));
+      } catch {
+        continue; // a folder gone since construction: the synth says so when it stages the context
+      }
+      const replaced = ['Dockerfile', 'gunicorn.conf.py', '.dockerignore', WRAPPER_FILE, EXTRA_REQUIREMENTS_FILE].filter((f) => names.has(f));
       if (replaced.length > 0) {
         warnings.push(`${dir} has its own ${replaced.join(', ')}, which the generated one${replaced.length > 1 ? 's' : ''} replace${replaced.length > 1 ? '' : 's'} in the build context. Delete ${replaced.length > 1 ? 'them' : 'it'}, and pass extra gunicorn settings through gunicornSettings`);
       }
