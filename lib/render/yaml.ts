@@ -17,6 +17,14 @@ const QUOTED: yaml.DumpOptions = { ...OPTIONS, forceQuotes: true, quotingType: "
 /** Raised inside the walk when js-yaml must write the document. */
 class Fallback extends Error {}
 
+/**
+ * A value already written as the text it has at one place of a document (see {@link prerender}): a
+ * large document can hold each part's text instead of its objects until it is written.
+ */
+class Prerendered {
+  constructor(readonly text: string, readonly level: number, readonly quoted: boolean) {}
+}
+
 /** How js-yaml writes each distinct string: as a key or plain value, and as a value with forced quotes. */
 const plainScalars = new Map<unknown, string>();
 const quotedScalars = new Map<unknown, string>();
@@ -73,6 +81,11 @@ function node(parts: string[], level: number, value: unknown, compact: boolean, 
       return;
     case 'object':
       if (value === null) throw new Fallback();
+      if (value instanceof Prerendered) {
+        if (value.level !== level || value.quoted !== quoted || compact) throw new Fallback();
+        parts.push(value.text);
+        return;
+      }
       if (Array.isArray(value)) {
         if (value.length === 0) parts.push('[]');
         else sequence(parts, level, value, compact, quoted);
@@ -141,6 +154,41 @@ export function dumpDocument(doc: object, options: DumpOptions = {}): string {
     return parts.join('');
   } catch (e) {
     if (e instanceof Fallback) return yaml.dump(doc, options.forceQuotes ? QUOTED : OPTIONS);
+    throw e;
+  }
+}
+
+/**
+ * `value` written as the value of a mapping key at nesting `level` of a document (a top-level key's
+ * value is at level 1), for {@link tryDumpDocument}; undefined when js-yaml would have to write it.
+ * @internal
+ */
+export function prerender(value: object, level: number, options: DumpOptions = {}): object | undefined {
+  const quoted = options.forceQuotes === true;
+  try {
+    const parts: string[] = [];
+    node(parts, level, value, false, quoted);
+    return new Prerendered(parts.join(''), level, quoted);
+  } catch (e) {
+    if (e instanceof Fallback) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * {@link dumpDocument} for a document that may hold {@link prerender}ed values: undefined where
+ * `dumpDocument` would hand the document to js-yaml (which cannot read them); the caller then writes
+ * it again without them.
+ * @internal
+ */
+export function tryDumpDocument(doc: object, options: DumpOptions = {}): string | undefined {
+  try {
+    const parts: string[] = [];
+    node(parts, 0, doc, true, options.forceQuotes === true);
+    parts.push('\n');
+    return parts.join('');
+  } catch (e) {
+    if (e instanceof Fallback) return undefined;
     throw e;
   }
 }

@@ -1,8 +1,8 @@
 // The manifest writer against js-yaml, which it must match byte for byte.
 import * as path from 'path';
 import * as yaml from 'js-yaml';
-import { dumpDocument, dumpDocuments } from '../../lib/render/yaml';
-import { App } from '../../lib';
+import { dumpDocument, dumpDocuments, prerender, tryDumpDocument } from '../../lib/render/yaml';
+import { App, ContainerImage, MicroService, Stack } from '../../lib';
 import { buildCanary } from '../../examples/canary/main';
 import { buildFlaskGunicorn } from '../../examples/flask-gunicorn/main';
 import { buildHello } from '../../examples/hello/main';
@@ -95,4 +95,52 @@ test('large mappings and sequences, whose finished entries are joined in chunks,
   expect(dumpDocument(doc, { forceQuotes: true })).toBe(yaml.dump(doc, { noRefs: true, lineWidth: -1, sortKeys: false, forceQuotes: true, quotingType: "'" }));
   expect(dumpDocument({ items })).toBe(reference({ items }));
   expect(dumpDocument(items as unknown as object)).toBe(reference(items));
+});
+
+test('values prerendered at their place write the same document; what js-yaml must write is never prerendered', () => {
+  const r = random(11);
+  let held = 0;
+  for (let i = 0; i < 2000; i++) {
+    const services: Record<string, unknown> = {};
+    for (let j = 0; j < 4; j++) services[`svc-${j}`] = { image: `registry/x:${j}`, spec: value(r, 1), list: [value(r, 2)] };
+    for (const forceQuotes of [false, true]) {
+      const doc = { name: `n${i}`, services };
+      const pre = Object.fromEntries(Object.entries(services).map(([k, v]) => {
+        const p = prerender(v as object, 2, { forceQuotes });
+        if (p) held++;
+        return [k, p ?? v];
+      }));
+      const text = tryDumpDocument({ name: doc.name, services: pre }, { forceQuotes });
+      expect(text).toBe(dumpDocument(doc, { forceQuotes }));
+      // At another level, or with other quoting, a prerendered value is refused, never misplaced.
+      const someHeld = Object.values(pre).find((v) => !Object.values(services).includes(v));
+      if (someHeld) {
+        expect(tryDumpDocument({ services: { deeper: { x: someHeld } } }, { forceQuotes })).toBeUndefined();
+        expect(tryDumpDocument({ services: { x: someHeld } }, { forceQuotes: !forceQuotes })).toBeUndefined();
+      }
+    }
+  }
+  expect(held).toBeGreaterThan(1000);
+  expect(prerender({ a: 'line one\nline two' }, 2)).toBeUndefined();
+  expect(tryDumpDocument({ a: 'line one\nline two' })).toBeUndefined();
+});
+
+test('the compose file synth() writes from prerendered services is the document synthesize() returns, also when js-yaml must write it', () => {
+  for (const motd of ['one line', 'line one\nline two']) {
+    const out = synth((app) => {
+      const stack = new Stack(app, 'shop');
+      new MicroService(stack, 'orders', { image: ContainerImage.fromRegistry('registry.example.com/orders:1.0.0'), port: 8002, env: { MOTD: motd } });
+    });
+    try {
+      const project = new App({ outdir: out.dir });
+      const stack = new Stack(project, 'shop');
+      new MicroService(stack, 'orders', { image: ContainerImage.fromRegistry('registry.example.com/orders:1.0.0'), port: 8002, env: { MOTD: motd } });
+      const document = project.synthesize()[0].compose!;
+      const text = out.files.get('shop.compose.yml')!;
+      expect(text.slice(text.indexOf('\n') + 1)).toBe(dumpDocument(document, { forceQuotes: true }));
+      expect((yaml.load(text) as any).services.orders.environment.MOTD).toBe(motd);
+    } finally {
+      out.cleanup();
+    }
+  }
 });

@@ -62,27 +62,26 @@ function safeRules(route: Parameters<typeof resolvedRules>[0]): ResolvedRule[] {
   try { return resolvedRules(route); } catch { return []; }
 }
 
-function objects(model: StackModel): KubeObject[] {
+/** The mesh's objects one by one (a generator: see `KubernetesExtension.objects`). */
+function* objects(model: StackModel): Generator<KubeObject> {
   const stack = model.construct;
   const m = stackMesh(stack);
-  if (!m.mesh) return [];
+  if (!m.mesh) return;
   const mesh = m.mesh;
-  const out: KubeObject[] = [];
-  out.push(kubeObject(PeerAuthentication.GVK, toJson_PeerAuthenticationProps, {
+  yield kubeObject(PeerAuthentication.GVK, toJson_PeerAuthenticationProps, {
     metadata: { name: 'default', namespace: model.namespace, labels: { 'app.kubernetes.io/part-of': stack.stackName, 'app.kubernetes.io/managed-by': 'pyfleet' } },
     spec: { mtls: { mode: mesh.mtls === 'STRICT' ? PeerAuthenticationSpecMtlsMode.STRICT : PeerAuthenticationSpecMtlsMode.PERMISSIVE } },
-  }));
+  });
 
   for (const svc of stack.services) {
     const route = routeOf(stack, svc);
     const breakers = breakersOf(stack, svc);
     const gateways = m.gateways.filter((g) => g.service === svc);
     if (!route && breakers.length === 0 && gateways.length === 0 && svc.versions.length === 1 && !appKeepAlive(svc)) continue;
-    out.push(destinationRule(stack, svc));
-    for (const g of gateways) out.push(gateway(stack, g));
-    if (route || gateways.length > 0) out.push(virtualService(stack, svc, gateways));
+    yield destinationRule(stack, svc);
+    for (const g of gateways) yield gateway(stack, g);
+    if (route || gateways.length > 0) yield virtualService(stack, svc, gateways);
   }
-  return out;
 }
 
 /**
@@ -300,6 +299,10 @@ export function istioExtension(): KubernetesExtension {
     validate: (models) => [...models.flatMap((mm) => validate(mm.construct)), ...authorizationProblems(models)],
     namespaceLabels: (model): Record<string, string> => (model.mesh ? { 'istio-injection': 'enabled' } : {}),
     podAnnotations: (model): Record<string, string> => (model.mesh?.holdApplicationUntilProxyStarts ? { [HOLD_ANNOTATION]: '{"holdApplicationUntilProxyStarts":true}' } : {}),
-    objects: (model) => [...objects(model), ...exposurePeerAuthentications(model), ...authorizationPolicies(model)],
+    *objects(model) {
+      yield* objects(model);
+      yield* exposurePeerAuthentications(model);
+      yield* authorizationPolicies(model);
+    },
   };
 }

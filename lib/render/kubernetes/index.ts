@@ -42,8 +42,10 @@ export interface KubernetesExtension {
   /**
    * The extension's own objects for the stack, complete with `metadata.namespace` (build them with
    * {@link kubeObject} to get cdk8s's canonical form). They are written with the target's, in apply order.
+   * An array, or any iterable: a generator that makes them one by one lets `synth()` write each as text
+   * before the next is built, so a large stack never holds them all.
    */
-  objects?(model: StackModel): KubeObject[];
+  objects?(model: StackModel): Iterable<KubeObject>;
 }
 
 /** Options of the Kubernetes target. */
@@ -258,7 +260,7 @@ export function manifests(model: StackModel, extensions: readonly KubernetesExte
  */
 function inApplyOrder<V>(model: StackModel, extensions: readonly KubernetesExtension[], as: (o: KubeObject) => V): V[] {
   const entries: { v: V; i: number; r: number; n: string }[] = [];
-  const add = (objects: readonly KubeObject[]): void => {
+  const add = (objects: Iterable<KubeObject>): void => {
     for (const o of objects) entries.push({ v: as(o), i: entries.length, r: rank(o.kind), n: String(o.metadata?.name) });
   };
   add([namespaceObject(model, extensions)]);
