@@ -147,15 +147,7 @@ export interface DumpOptions {
  * `forceQuotes: true, quotingType: "'"` added when `forceQuotes` is set).
  */
 export function dumpDocument(doc: object, options: DumpOptions = {}): string {
-  try {
-    const parts: string[] = [];
-    node(parts, 0, doc, true, options.forceQuotes === true);
-    parts.push('\n');
-    return parts.join('');
-  } catch (e) {
-    if (e instanceof Fallback) return yaml.dump(doc, options.forceQuotes ? QUOTED : OPTIONS);
-    throw e;
-  }
+  return tryDumpDocument(doc, options) ?? yaml.dump(doc, options.forceQuotes ? QUOTED : OPTIONS);
 }
 
 /**
