@@ -2,7 +2,7 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { PyfleetError } from '../core/errors';
-import { BuildGenerators, generateBuildFiles } from './build';
+import { BuildGenerators, BuildRecipe, generateBuildFiles } from './build';
 import type { ContainerImage } from './image';
 
 /** Names never copied into a staged build context (VCS data, caches, virtualenvs, build output). */
@@ -38,7 +38,7 @@ export function imageAsset(image: ContainerImage, generators: BuildGenerators, w
   if (image.kind !== 'build' || !image.directory) throw new Error('imageAsset: not a built image');
   const hit = cache?.get(image);
   if (hit) return hit;
-  const generated = image.recipe ? interned(generateBuildFiles(image.recipe(), generators, where), cache) : {};
+  const generated = image.recipe ? generatedFiles(image.recipe(), generators, where, cache) : {};
   const files = listSourceFiles(image.directory, where || `the build context ${image.directory}`).filter((f) => !(f in generated));
   const h = createHash('sha256');
   h.update(`dockerfile\0${image.dockerfile}\0`);
@@ -62,33 +62,27 @@ export function imageAsset(image: ContainerImage, generators: BuildGenerators, w
   return asset;
 }
 
-/** Per synthesis (its asset cache): the generated contents seen, by a short key (see `interned`). */
-const internTables = new WeakMap<object, Map<string, string[]>>();
+/** Per synthesis (its asset cache): the generated files of each recipe, by the recipe's JSON. */
+const generatedByRecipe = new WeakMap<object, Map<string, Record<string, string>>>();
 
 /**
- * The generated files with each content that an earlier image of the same synthesis generated too
- * replaced by that string. The versions of a service generate the same Dockerfile and configs: at
- * 2,000 services sharing them keeps 35 MB less alive until the files are written. Contents are found
- * by file name, length and head (generated files name their service in the first line) and compared
- * whole: keying a Map by the whole content hashed every kilobyte again, 4% of a synth.
+ * The generated files of a recipe, made once per synthesis for recipes with the same JSON (the
+ * versions of a service share theirs): at 2,000 services that keeps 35 MB less alive until the files
+ * are written, and generates half as much. A recipe with a function in it is not plain data, so two
+ * that print alike may still differ: it is always generated.
  */
-function interned(files: Record<string, string>, cache: object | undefined): Record<string, string> {
-  if (!cache) return files;
-  let table = internTables.get(cache);
-  if (!table) internTables.set(cache, (table = new Map()));
-  const out: Record<string, string> = {};
-  for (const name of Object.keys(files)) {
-    const content = files[name];
-    const key = `${name}\0${content.length}\0${content.slice(0, 160)}`;
-    const seen = table.get(key);
-    const known = seen?.find((c) => c === content);
-    if (known === undefined) {
-      if (seen) seen.push(content);
-      else table.set(key, [content]);
-    }
-    out[name] = known ?? content;
-  }
-  return out;
+function generatedFiles(recipe: BuildRecipe, generators: BuildGenerators, where: string, cache: object | undefined): Record<string, string> {
+  let plain = true;
+  const key = cache ? JSON.stringify(recipe, (_k, v: unknown) => {
+    if (typeof v === 'function') plain = false;
+    return v;
+  }) : undefined;
+  if (!cache || !plain || key === undefined) return generateBuildFiles(recipe, generators, where);
+  let table = generatedByRecipe.get(cache);
+  if (!table) generatedByRecipe.set(cache, (table = new Map()));
+  let files = table.get(key);
+  if (!files) table.set(key, (files = generateBuildFiles(recipe, generators, where)));
+  return files;
 }
 
 /**
@@ -103,8 +97,14 @@ function interned(files: Record<string, string>, cache: object | undefined): Rec
  * @param where construct path (or value) named in the error; the directory itself when omitted
  */
 export function listSourceFiles(root: string, where: string = root): string[] {
-  const realRoot = fs.realpathSync.native(root);
-  const inside = (p: string): boolean => p === realRoot || p.startsWith(realRoot.endsWith(path.sep) ? realRoot : realRoot + path.sep);
+  // The real path of the root is needed only when a link is found: until then the folders walked
+  // are named from ROOT, which stands for it (a folder that is not a link is really where its parent
+  // really is, under its own name). Most source folders have no link and cost no realpath call.
+  let realRootMemo: string | undefined;
+  const realRoot = (): string => (realRootMemo ??= fs.realpathSync.native(root));
+  const ROOT = '\0';
+  const real = (p: string): string => (p.startsWith(ROOT) ? path.join(realRoot(), p.slice(ROOT.length)) : p);
+  const inside = (p: string): boolean => p === realRoot() || p.startsWith(realRoot().endsWith(path.sep) ? realRoot() : realRoot() + path.sep);
   const out: string[] = [];
   const walk = (rel: string, ancestors: readonly string[]): void => {
     const entries = fs.readdirSync(path.join(root, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -113,22 +113,22 @@ export function listSourceFiles(root: string, where: string = root): string[] {
       const r = rel ? `${rel}/${e.name}` : e.name;
       const abs = path.join(root, r);
       let stat: fs.Stats | undefined;
-      let real = abs;
+      let linked = abs;
       if (e.isSymbolicLink()) {
         const target = fs.readlinkSync(abs);
         try {
-          real = fs.realpathSync.native(abs);
-          stat = fs.statSync(real);
+          linked = fs.realpathSync.native(abs);
+          stat = fs.statSync(linked);
         } catch (err) {
           const loop = (err as NodeJS.ErrnoException).code === 'ELOOP';
           throw new PyfleetError(where, `"${r}" in ${root} is a symbolic link to "${target}", which ${loop ? 'loops back to itself' : 'does not exist'}`,
             'remove the link, or make it point at a file inside the source directory');
         }
-        if (!inside(real)) {
-          throw new PyfleetError(where, `"${r}" in ${root} is a symbolic link to "${target}" (${real}), outside the source directory; a build context holds only the source directory, so the image would not get it`,
+        if (!inside(linked)) {
+          throw new PyfleetError(where, `"${r}" in ${root} is a symbolic link to "${target}" (${linked}), outside the source directory; a build context holds only the source directory, so the image would not get it`,
             'copy the file or folder into the source directory instead of linking it, or move the link out of the source directory');
         }
-        if (stat.isDirectory() && ancestors.includes(real)) {
+        if (stat.isDirectory() && ancestors.some((a) => real(a) === linked)) {
           throw new PyfleetError(where, `"${r}" in ${root} is a symbolic link to "${target}", a folder it is itself in, so the tree never ends`,
             'remove the link, or point it at a folder that does not contain it');
         }
@@ -136,7 +136,7 @@ export function listSourceFiles(root: string, where: string = root): string[] {
       const isDir = stat ? stat.isDirectory() : e.isDirectory();
       const isFile = stat ? stat.isFile() : e.isFile();
       if (isDir) {
-        walk(r, [...ancestors, stat ? real : fs.realpathSync.native(abs)]);
+        walk(r, [...ancestors, stat ? linked : `${ancestors[ancestors.length - 1]}${path.sep}${e.name}`]);
       } else if (isFile) {
         out.push(r);
       } else {
@@ -145,6 +145,6 @@ export function listSourceFiles(root: string, where: string = root): string[] {
       }
     }
   };
-  walk('', [realRoot]);
+  walk('', [ROOT]);
   return out;
 }

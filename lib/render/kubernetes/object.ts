@@ -1,6 +1,6 @@
 import { JsonPatch } from 'cdk8s';
 import { PyfleetError } from '../../core/errors';
-import { toWire } from './wire';
+import { toWireDocument } from './wire';
 
 /** A Kubernetes object as the target writes it. */
 export interface KubeObject {
@@ -63,14 +63,12 @@ const CHECK = process.env.PYFLEET_CHECK_SERIALIZER === '1';
  */
 export function kubeObject<P extends object>(gvk: { readonly apiVersion: string; readonly kind: string }, toJson: (props: P) => unknown, props: P,
   patches?: readonly object[], owner?: string): KubeObject {
-  let doc = toWire(props);
-  doc.apiVersion = gvk.apiVersion;
-  doc.kind = gvk.kind;
+  const doc = toWireDocument(gvk, props);
   if (CHECK) {
     const reference = JSON.stringify(headFirst(sanitized({ apiVersion: gvk.apiVersion, kind: gvk.kind, ...(toJson(props) as object) }) as Record<string, unknown>));
-    const fast = JSON.stringify(headFirst(doc));
+    const fast = JSON.stringify(doc);
     if (fast !== reference) throw new Error(`pyfleet's serializer differs from the generated toJson for ${gvk.kind}:\n fast: ${fast}\n  ref: ${reference}`);
   }
-  if (patches && patches.length > 0) doc = applyPatches(doc, patches as readonly JsonPatch[], owner);
-  return headFirst(doc);
+  if (patches && patches.length > 0) return headFirst(applyPatches(doc, patches as readonly JsonPatch[], owner));
+  return doc as unknown as KubeObject;
 }

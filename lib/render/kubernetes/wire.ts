@@ -122,3 +122,25 @@ function wireValue(value: unknown, inMap: boolean): unknown {
 export function toWire(props: object): Record<string, unknown> {
   return wireValue(props, false) as Record<string, unknown>;
 }
+
+/**
+ * A whole object of a generated kind: {@link toWire} of its props, with `apiVersion` and `kind` from
+ * `gvk` and then `metadata` first, as cdk8s writes them, built in that order (a props field of the
+ * same JSON name as `apiVersion` or `kind` yields to `gvk`, as in cdk8s).
+ */
+export function toWireDocument(gvk: { readonly apiVersion: string; readonly kind: string }, props: object): Record<string, unknown> {
+  const src = props as Record<string, unknown>;
+  const out: Record<string, unknown> = { apiVersion: gvk.apiVersion, kind: gvk.kind };
+  const meta = src.metadata;
+  if (meta !== undefined && meta !== null) out.metadata = wireValue(meta, false);
+  const plan = planOf(Object.keys(src), false);
+  for (let j = 0; j < plan.length; j += 3) {
+    const name = plan[j + 1] as string;
+    if (name === 'metadata' || name === 'apiVersion' || name === 'kind') continue;
+    const v = src[plan[j] as string];
+    if (v === undefined || v === null) continue;
+    const w = wireValue(v, plan[j + 2] as boolean);
+    if (w !== undefined) out[name] = w;
+  }
+  return out;
+}

@@ -15,8 +15,12 @@ export { toText } from './text';
 export function stableJson(value: unknown): string {
   const sort = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(sort);
-    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().filter((k) => (v as Record<string, unknown>)[k] !== undefined).map((k) => [k, sort((v as Record<string, unknown>)[k])]));
-    return v;
+    if (v === null || typeof v !== 'object') return v;
+    const src = v as Record<string, unknown>;
+    // No prototype: a key named like an Object.prototype member is a key like any other.
+    const out: Record<string, unknown> = Object.create(null);
+    for (const k of Object.keys(src).sort()) if (src[k] !== undefined) out[k] = sort(src[k]);
+    return out;
   };
   return JSON.stringify(sort(value), null, 2) + '\n';
 }
