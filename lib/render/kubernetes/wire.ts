@@ -93,6 +93,24 @@ function planOf(keys: readonly string[], inMap: boolean): ReadonlyArray<string |
   return node.plan ?? (node.plan = makePlan(keys, inMap));
 }
 
+/**
+ * The plan of an object's own keys, found by walking the tree with `for...in` (which reads V8's enum
+ * cache) rather than with a new array of the keys per object; a shape not seen yet is planned from
+ * `Object.keys`. An object with inherited enumerable keys takes the array path, so `for...in`
+ * yielding them can never mislead.
+ */
+function planOfObject(src: Record<string, unknown>, inMap: boolean): ReadonlyArray<string | boolean> {
+  if (Object.getPrototypeOf(src) === Object.prototype) {
+    let node: PlanNode | undefined = inMap ? mapPlans : structPlans;
+    for (const k in src) {
+      node = node.next.get(k);
+      if (node === undefined) break;
+    }
+    if (node?.plan !== undefined) return node.plan;
+  }
+  return planOf(Object.keys(src), inMap);
+}
+
 function wireValue(value: unknown, inMap: boolean): unknown {
   if (value === null || value === undefined) return undefined;
   if (typeof value !== 'object') return value;
@@ -103,8 +121,7 @@ function wireValue(value: unknown, inMap: boolean): unknown {
   }
   if (value instanceof Quantity || value instanceof IntOrString) return value.value;
   const src = value as Record<string, unknown>;
-  const keys = Object.keys(src);
-  const plan = planOf(keys, inMap);
+  const plan = planOfObject(src, inMap);
   const out: Record<string, unknown> = {};
   for (let j = 0; j < plan.length; j += 3) {
     const v = src[plan[j] as string];
@@ -133,7 +150,7 @@ export function toWireDocument(gvk: { readonly apiVersion: string; readonly kind
   const out: Record<string, unknown> = { apiVersion: gvk.apiVersion, kind: gvk.kind };
   const meta = src.metadata;
   if (meta !== undefined && meta !== null) out.metadata = wireValue(meta, false);
-  const plan = planOf(Object.keys(src), false);
+  const plan = planOfObject(src, false);
   for (let j = 0; j < plan.length; j += 3) {
     const name = plan[j + 1] as string;
     if (name === 'metadata' || name === 'apiVersion' || name === 'kind') continue;
