@@ -521,9 +521,20 @@ function generatedImage(source: string, app: () => PythonWebApp, packageIndexUrl
   return ContainerImage._generated(source, () => app().recipe(source), packageIndexUrl ? { PIP_INDEX_URL: packageIndexUrl } : {});
 }
 
+/** What `p` is, in one stat call; undefined where `existsSync` would say false (nothing there, a file on the way, no access). */
+function statOf(p: string): fs.Stats | undefined {
+  try {
+    return fs.statSync(p, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
+}
+
+const isFile = (p: string): boolean => statOf(p)?.isFile() === true;
+
 function checkSource(where: string, source: string, module: string, requirementsFile: string, kind: PythonAppKind): string {
   const dir = path.resolve(source);
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+  if (!statOf(dir)?.isDirectory()) {
     throw new PyfleetError(where, `the source directory ${dir} does not exist`, 'pass the folder holding the app, e.g. source: path.join(__dirname, "services/users")');
   }
   const m = /^([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*):([A-Za-z_][A-Za-z0-9_]*)(\(.*\))?$/.exec(module);
@@ -532,7 +543,7 @@ function checkSource(where: string, source: string, module: string, requirements
   }
   const rel = m[1].split('.').join('/');
   // A package wins over a module of the same name, as in Python's import system.
-  const file = [path.join(rel, '__init__.py'), `${rel}.py`].find((f) => fs.existsSync(path.join(dir, f)) && fs.statSync(path.join(dir, f)).isFile());
+  const file = [path.join(rel, '__init__.py'), `${rel}.py`].find((f) => isFile(path.join(dir, f)));
   if (!file) {
     throw new PyfleetError(where, `module "${m[1]}" of "${module}" is not in ${dir} (no ${rel}.py or ${rel}/__init__.py)`, `point \`module\` at the file that creates the ${kind.framework === 'flask' ? 'Flask' : 'FastAPI'} app, or \`source\` at its folder`);
   }
@@ -556,7 +567,7 @@ function checkAppAttribute(where: string, dir: string, module: string, kind: Pyt
   const attr = m[2];
   const factory = m[3] !== undefined;
   const rel = m[1].split('.').join('/');
-  const file = [path.join(rel, '__init__.py'), `${rel}.py`].find((f) => fs.existsSync(path.join(dir, f)) && fs.statSync(path.join(dir, f)).isFile())!;
+  const file = [path.join(rel, '__init__.py'), `${rel}.py`].find((f) => isFile(path.join(dir, f)))!;
   const shown = file.split(path.sep).join('/');
   const text = fs.readFileSync(path.join(dir, file), 'utf8');
   const found = findModuleAttribute(text, attr);
