@@ -66,7 +66,7 @@ function readOld(file: string): string | undefined {
 export function orphanedVolumeWarnings(outdir: string, artifacts: readonly Artifact[], unchanged?: Set<string>): PyfleetWarning[] {
   const out: PyfleetWarning[] = [];
   for (const a of artifacts) {
-    if (a.content === undefined || a.path.includes('/')) continue;
+    if (a.path.includes('/') || a.content === undefined) continue;
     const compose = /^(.*)\.compose\.yml$/.exec(a.path);
     const k8s = /^(.*)\.k8s\.yaml$/.exec(a.path);
     if (!compose && !k8s) continue;

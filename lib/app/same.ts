@@ -29,7 +29,6 @@ export function holdsText(file: string, content: string, stat?: fs.Stats): boole
   const st = stat ?? fs.statSync(file, { throwIfNoEntry: false });
   if (!st?.isFile() || st.size !== Buffer.byteLength(content)) return false;
   fileBuffer ??= Buffer.allocUnsafe(4 * SLICE_CHARS);
-  textBuffer ??= Buffer.allocUnsafe(4 * SLICE_CHARS);
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
@@ -38,19 +37,52 @@ export function holdsText(file: string, content: string, stat?: fs.Stats): boole
   }
   try {
     let position = 0;
-    for (let from = 0; from < content.length;) {
-      let to = Math.min(content.length, from + SLICE_CHARS);
-      // Never split a surrogate pair: each half alone would encode as U+FFFD.
-      const last = content.charCodeAt(to - 1);
-      if (to < content.length && last >= 0xd800 && last <= 0xdbff) to++;
-      const bytes = textBuffer.write(content.slice(from, to), 0, 'utf8');
-      if (readFully(fd, fileBuffer, bytes, position) !== bytes) return false;
-      if (fileBuffer.compare(textBuffer, 0, bytes, 0, bytes) !== 0) return false;
+    const same = eachSlice(content, (text, bytes) => {
+      if (readFully(fd, fileBuffer!, bytes, position) !== bytes) return false;
+      if (fileBuffer!.compare(text, 0, bytes, 0, bytes) !== 0) return false;
       position += bytes;
-      from = to;
-    }
+      return true;
+    });
     // Sizes were equal: nothing is left to read (unless the file grew meanwhile).
-    return readFully(fd, fileBuffer, 1, position) === 0;
+    return same && readFully(fd, fileBuffer, 1, position) === 0;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Encodes `content` slice by slice into the reused text buffer and hands each slice's bytes to `use`
+ * (which returns false to stop); returns whether every slice was used.
+ */
+function eachSlice(content: string, use: (buffer: Buffer, bytes: number) => boolean): boolean {
+  textBuffer ??= Buffer.allocUnsafe(4 * SLICE_CHARS);
+  for (let from = 0; from < content.length;) {
+    let to = Math.min(content.length, from + SLICE_CHARS);
+    // Never split a surrogate pair: each half alone would encode as U+FFFD.
+    const last = content.charCodeAt(to - 1);
+    if (to < content.length && last >= 0xd800 && last <= 0xdbff) to++;
+    if (!use(textBuffer, textBuffer.write(content.slice(from, to), 0, 'utf8'))) return false;
+    from = to;
+  }
+  return true;
+}
+
+/**
+ * Writes `content` to `file` as UTF-8. A large text goes out slice by slice through the reused
+ * buffer: `writeFileSync` would first encode all of it into a new Buffer (23 MB for the manifests of
+ * 2,000 services, at the end of the synth, when the heap is largest).
+ */
+export function writeText(file: string, content: string): void {
+  if (content.length <= SLICE_CHARS) {
+    fs.writeFileSync(file, content);
+    return;
+  }
+  const fd = fs.openSync(file, 'w');
+  try {
+    eachSlice(content, (text, bytes) => {
+      for (let done = 0; done < bytes;) done += fs.writeSync(fd, text, done, bytes - done);
+      return true;
+    });
   } finally {
     fs.closeSync(fd);
   }

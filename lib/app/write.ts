@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Artifact } from '../model/target';
-import { holdsText } from './same';
+import { holdsText, writeText } from './same';
 
 // Writing a synth's artifacts below the outdir, incrementally: a file whose bytes are already there is
 // not touched (same inode, same mtime), a staged build context that already exists under its content
@@ -25,7 +25,9 @@ export interface WriteStats {
 }
 
 /** One file of a staged context: copied from the source, or generated. */
-type ContextFile = { readonly from: string; readonly content?: undefined } | { readonly from?: undefined; readonly content: string };
+// A generated file of a context is read from its artifact only when written (a staged context's
+// generated files are made when read: see ImageAsset.generated), so one context's are alive at a time.
+type ContextFile = { readonly from: string; readonly artifact?: undefined } | { readonly from?: undefined; readonly artifact: Artifact };
 
 const tmpSuffix = (): string => `.tmp-pyfleet-${process.pid}`;
 
@@ -96,7 +98,7 @@ function copyContext(target: string, files: ReadonlyMap<string, ContextFile>, ma
         fs.mkdirSync(parent, { recursive: true });
         made.add(parent);
       }
-      if (f.content !== undefined) fs.writeFileSync(dest, f.content);
+      if (f.artifact !== undefined) fs.writeFileSync(dest, f.artifact.content ?? '');
       else fs.copyFileSync(f.from, dest);
     }
     // What is there under the context's name (an incomplete copy, a file) goes.
@@ -132,7 +134,7 @@ function writeIfChanged(file: string, content: string, made: Set<string>, knownS
   }
   // A folder where the file goes is removed (a link to one is replaced by the rename).
   if (stat?.isDirectory() && fs.lstatSync(file).isDirectory()) fs.rmSync(file, { recursive: true, force: true });
-  fs.writeFileSync(tmp, content);
+  writeText(tmp, content);
   fs.renameSync(tmp, file);
   return true;
 }
@@ -167,7 +169,7 @@ export function writeArtifacts(outdir: string, artifacts: readonly Artifact[], o
   for (const a of artifacts) {
     if (a.copyFrom) continue;
     const owner = contexts.size > 0 ? contextOf(a.path, contexts) : undefined;
-    if (owner) contexts.get(owner)!.set(a.path.slice(owner.length + 1), { content: a.content ?? '' });
+    if (owner) contexts.get(owner)!.set(a.path.slice(owner.length + 1), { artifact: a });
     else plain.push(a);
   }
 

@@ -26,8 +26,26 @@ export interface ImageAsset {
   readonly directory: string;
   /** Source files to copy (relative, '/'-separated, sorted). */
   readonly files: readonly string[];
-  /** Generated files written beside the source (they win over a source file of the same name). */
+  /**
+   * Generated files written beside the source (they win over a source file of the same name). Made
+   * again from the image's recipe when read, not kept: at 2,000 services holding them until the
+   * files are written raised the peak memory of a synth by 50 MiB.
+   */
   readonly generated: Readonly<Record<string, string>>;
+  /** The names of the generated files, sorted (without making them). */
+  readonly generatedNames: readonly string[];
+}
+
+/** An ImageAsset whose generated files are made when read (see `ImageAsset.generated`). */
+class StagedContext implements ImageAsset {
+  constructor(readonly hash: string, readonly tag: string, readonly contextPath: string, readonly directory: string, readonly files: readonly string[],
+    readonly generatedNames: readonly string[], private readonly make: () => Readonly<Record<string, string>>) {
+    Object.freeze(this);
+  }
+
+  get generated(): Readonly<Record<string, string>> {
+    return this.make();
+  }
 }
 
 /**
@@ -38,7 +56,10 @@ export function imageAsset(image: ContainerImage, generators: BuildGenerators, w
   if (image.kind !== 'build' || !image.directory) throw new Error('imageAsset: not a built image');
   const hit = cache?.get(image);
   if (hit) return hit;
-  const generated = image.recipe ? generatedFiles(image.recipe(), generators, where, cache) : {};
+  const recipe = image.recipe?.();
+  const key = recipe ? recipeKey(recipe) : undefined;
+  const make = maker(recipe, generators, where, key);
+  const generated = make();
   const files = listSourceFiles(image.directory, where || `the build context ${image.directory}`).filter((f) => !(f in generated));
   const h = createHash('sha256');
   h.update(`dockerfile\0${image.dockerfile}\0`);
@@ -57,31 +78,48 @@ export function imageAsset(image: ContainerImage, generators: BuildGenerators, w
   }
   const hash = h.digest('hex');
   const tag = hash.slice(0, 12);
-  const asset: ImageAsset = { hash, tag, contextPath: `assets/context.${tag}`, directory: image.directory, files, generated };
+  const asset: ImageAsset = new StagedContext(hash, tag, `assets/context.${tag}`, image.directory, files, Object.keys(generated).sort(), make);
   cache?.set(image, asset);
   return asset;
 }
 
-/** Per synthesis (its asset cache): the generated files of each recipe, by the recipe's JSON. */
-const generatedByRecipe = new WeakMap<object, Map<string, Record<string, string>>>();
+/**
+ * The generated files of the last few recipes. The versions of a service have the same recipe and
+ * come one after another (when hashed, and when written): they share one generation, and nothing
+ * keeps every image's files alive.
+ */
+const recent: { readonly generators: BuildGenerators; readonly key: string; readonly files: Readonly<Record<string, string>> }[] = [];
+const RECENT = 8;
 
 /**
- * The generated files of a recipe, made once per synthesis for recipes with the same JSON (the
- * versions of a service share theirs): at 2,000 services that keeps 35 MB less alive until the files
- * are written, and generates half as much. A recipe with a function in it is not plain data, so two
- * that print alike may still differ: it is always generated.
+ * What makes an asset's generated files again. Made here, not in imageAsset: a closure there would
+ * share its scope with the files it generated first and keep them alive.
  */
-function generatedFiles(recipe: BuildRecipe, generators: BuildGenerators, where: string, cache: object | undefined): Record<string, string> {
+function maker(recipe: BuildRecipe | undefined, generators: BuildGenerators, where: string, key: string | undefined): () => Readonly<Record<string, string>> {
+  return () => (recipe ? generatedFiles(recipe, generators, where, key) : {});
+}
+
+/** A recipe's JSON, or undefined for one with a function in it (not plain data: two that print alike may differ). */
+function recipeKey(recipe: BuildRecipe): string | undefined {
   let plain = true;
-  const key = cache ? JSON.stringify(recipe, (_k, v: unknown) => {
+  const key = JSON.stringify(recipe, (_k, v: unknown) => {
     if (typeof v === 'function') plain = false;
     return v;
-  }) : undefined;
-  if (!cache || !plain || key === undefined) return generateBuildFiles(recipe, generators, where);
-  let table = generatedByRecipe.get(cache);
-  if (!table) generatedByRecipe.set(cache, (table = new Map()));
-  let files = table.get(key);
-  if (!files) table.set(key, (files = generateBuildFiles(recipe, generators, where)));
+  });
+  return plain ? key : undefined;
+}
+
+function generatedFiles(recipe: BuildRecipe, generators: BuildGenerators, where: string, key: string | undefined): Readonly<Record<string, string>> {
+  if (key !== undefined) {
+    const hit = recent.find((r) => r.generators === generators && r.key === key);
+    if (hit) return hit.files;
+  }
+  // Frozen: the same files are handed to every reader.
+  const files = Object.freeze(generateBuildFiles(recipe, generators, where));
+  if (key !== undefined) {
+    recent.unshift({ generators, key, files });
+    if (recent.length > RECENT) recent.pop();
+  }
   return files;
 }
 

@@ -3,7 +3,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { App, ContainerImage, MicroService, Stack } from '../../lib';
-import { holdsText } from '../../lib/app/same';
+import { holdsText, writeText } from '../../lib/app/same';
 import { writeArtifacts } from '../../lib/app/write';
 import { readTree, tmpdir } from '../support/synth';
 
@@ -153,6 +153,22 @@ test('holdsText compares a large file slice by slice, non-ASCII text and surroga
   expect(holdsText(dir, '')).toBe(false);
   fs.writeFileSync(file, '');
   expect(holdsText(file, '')).toBe(true);
+});
+
+test('writeText writes a large text slice by slice, byte for byte what writeFileSync writes, surrogate pairs across slices included', () => {
+  const dir = tmpdir();
+  const base = 'x'.repeat((1 << 18) - 1) + '\u{1F680}' + 'é日本'.repeat(100_000) + 'y'.repeat(1 << 18) + '\u{1F680}';
+  for (const text of [base, base.slice(0, 1000), '']) {
+    writeText(path.join(dir, 'a.txt'), text);
+    fs.writeFileSync(path.join(dir, 'b.txt'), text);
+    expect(fs.readFileSync(path.join(dir, 'a.txt')).equals(fs.readFileSync(path.join(dir, 'b.txt')))).toBe(true);
+    expect(fs.readFileSync(path.join(dir, 'a.txt'), 'utf8')).toBe(text);
+  }
+  // Over a longer file: the file is the new text only.
+  writeText(path.join(dir, 'a.txt'), base);
+  writeText(path.join(dir, 'a.txt'), base.slice(0, (1 << 18) + 5));
+  expect(fs.readFileSync(path.join(dir, 'a.txt'), 'utf8')).toBe(base.slice(0, (1 << 18) + 5));
+  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 test('writeArtifacts: a staged context is copied over a temporary folder an interrupted run left, and over a file in its place', () => {

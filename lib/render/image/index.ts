@@ -37,8 +37,10 @@ export function imageTarget(options: ImageTargetOptions = {}): ImageTarget {
           if (!asset || seen.has(asset.contextPath)) continue;
           seen.add(asset.contextPath);
           artifacts.push({ path: asset.contextPath, copyFrom: { directory: asset.directory, files: asset.files } });
-          for (const [f, content] of Object.entries(asset.generated).sort(([a], [b]) => a.localeCompare(b))) {
-            artifacts.push({ path: `${asset.contextPath}/${f}`, content });
+          // The content is made when read, from the image's recipe (see ImageAsset.generated): the
+          // files of every image are not all held while the other targets render.
+          for (const f of [...asset.generatedNames].sort((a, b) => a.localeCompare(b))) {
+            artifacts.push(Object.defineProperty({ path: `${asset.contextPath}/${f}` }, 'content', { get: () => asset.generated[f], enumerable: true }) as Artifact);
           }
         }
       }
