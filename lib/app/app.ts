@@ -1,3 +1,4 @@
+import { createHash } from 'crypto';
 import * as path from 'path';
 import { App as Cdk8sApp, AppProps as Cdk8sAppProps, Chart } from 'cdk8s';
 import { validateMesh } from '../mesh/model';
@@ -12,9 +13,11 @@ import type { ImageAsset } from '../service/asset';
 import type { BuildGenerators } from '../service/build';
 import type { ContainerImage } from '../service/image';
 import { PyfleetError, PyfleetValidationError } from '../core/errors';
+import { fingerprint } from '../core/fingerprint';
 import { Stack } from '../core/stack';
 import { Artifact, Target } from '../model/target';
-import { writeArtifacts } from './write';
+import { cacheFolder, RenderCache, rendererIdentity } from './cache';
+import { isKept, keptArtifact, writeArtifacts } from './write';
 import { orphanedVolumeWarnings } from './orphans';
 import { validateModel } from '../model/validation';
 import { collectWarnings, formatWarning, PyfleetWarning } from '../core/warnings';
@@ -31,6 +34,25 @@ export interface AppProps {
    * @default - pyfleet's own: image, compose, kubernetes with Istio, and topology (`builtinTargets()`)
    */
   readonly targets?: readonly Target[];
+  /**
+   * Whether `synth()` keeps the files of targets that set `cacheVersion` when the program is the
+   * same as at the last synth into this outdir and the files are still as that synth left them
+   * (same size, inode and modification time): those targets then do not render. The program is the
+   * same when every construct's fields and every resolved model are (so also every staged context's
+   * content hash) and pyfleet's code is; a program that holds a function anywhere (a lazy value, a
+   * callback) always renders. What the last synth left is recorded in `$PYFLEET_CACHE_DIR`, else in
+   * `node_modules/.cache/pyfleet` (`PYFLEET_CACHE_DIR=off` turns it off for every App).
+   * @default true
+   */
+  readonly renderCache?: boolean;
+}
+
+/** What the last `synth()` did with the render cache (tests and benchmarks). @internal */
+export interface CacheReport {
+  /** `<stack>/<target>` of the targets whose files were kept instead of rendered. */
+  readonly kept: readonly string[];
+  /** Why nothing was kept or recorded, if so: no cache folder, turned off, or where the program holds a function. */
+  readonly off?: string;
 }
 
 /** What synthesizing one stack gave. */
@@ -69,6 +91,9 @@ export class App extends Cdk8sApp {
   public readonly targets: readonly Target[];
   /** Warnings of the last `synth()` about the output it replaced (volumes it no longer writes). */
   private synthNotes: PyfleetWarning[] = [];
+  private readonly renderCache: boolean;
+  /** @internal */
+  public _lastCache: CacheReport = { kept: [] };
 
   constructor(props: AppProps = {}) {
     super({ outdir: props.outdir } as Cdk8sAppProps);
@@ -82,6 +107,7 @@ export class App extends Cdk8sApp {
       names.add(t.name);
     }
     this.targets = targets;
+    this.renderCache = props.renderCache ?? true;
   }
 
   /** The stacks of this app, in definition order. */
@@ -106,8 +132,12 @@ export class App extends Cdk8sApp {
     return this.render(true);
   }
 
-  /** Resolves, validates and renders; without `keepResults`, only the artifacts are kept (what `synth()` writes). */
-  private render(keepResults: boolean): StackOutput[] {
+  /**
+   * Resolves, validates and renders; without `keepResults`, only the artifacts are kept (what `synth()`
+   * writes). With `cache`, a target whose files of the last synth are current keeps them (its
+   * artifacts are then kept artifacts, and its result is absent).
+   */
+  private render(keepResults: boolean, cache?: RenderCache): StackOutput[] {
     const stacks = this.stacks;
     const errors: PyfleetError[] = [...validateModel(stacks), ...validateMesh(stacks)];
     const assets = new Map<ContainerImage, ImageAsset>();
@@ -124,12 +154,26 @@ export class App extends Cdk8sApp {
     for (const c of this.node.findAll()) errors.push(...c.node.validate().map((m) => new PyfleetError(c.node.path, m, 'see the message')));
     if (errors.length > 0) throw new PyfleetValidationError(errors);
 
+    const keys = cache ? this.cacheKeys(models) : undefined;
+    const kept: string[] = [];
     const outputs = models.map((model) => {
       const results: Record<string, unknown> = {};
       const artifacts: Artifact[] = [];
       for (const t of this.targets) {
         try {
-          renderTarget(t, model, keepResults, results, artifacts);
+          const key = keys?.(t);
+          const files = key !== undefined ? cache!.lookup(model.path, t.name, key) : undefined;
+          if (files) {
+            for (const f of files) artifacts.push(keptArtifact(f));
+            kept.push(`${model.path}/${t.name}`);
+          } else {
+            const from = artifacts.length;
+            renderTarget(t, model, keepResults, results, artifacts);
+            const made = artifacts.slice(from);
+            if (key !== undefined && made.every((a) => a.content !== undefined)) cache!.record(model.path, t.name, key, made.map((a) => a.path));
+            continue;
+          }
+          cache!.record(model.path, t.name, key!, files);
         } catch (e) {
           errors.push(asPyfleetError(e, model.path));
         }
@@ -145,7 +189,24 @@ export class App extends Cdk8sApp {
     });
     errors.push(...artifactClashes(outputs.flatMap((o) => o.artifacts)));
     if (errors.length > 0) throw new PyfleetValidationError(errors);
+    if (cache) this._lastCache = { ...this._lastCache, kept };
     return outputs;
+  }
+
+  /**
+   * The cache key of each target that may be kept (undefined for one that always renders), or
+   * undefined when the program has no fingerprint (it holds a function): every target renders.
+   */
+  private cacheKeys(models: readonly StackModel[]): ((t: Target) => string | undefined) | undefined {
+    // The models' lookup functions (`service(name)`, `dataStore(name)`) only read the models.
+    const data = models.map((m) => ({ ...m, service: undefined, dataStore: undefined }));
+    const fp = fingerprint(this, { extra: data, salt: rendererIdentity(), skipRootFields: ['targets', 'synthNotes', '_lastCache', 'renderCache'] });
+    if (fp.digest === undefined) {
+      this._lastCache = { kept: [], off: `the program holds a function at ${fp.opaque}` };
+      return undefined;
+    }
+    const digest = fp.digest;
+    return (t) => (t.cacheVersion === undefined ? undefined : createHash('sha256').update(`${digest}\0${t.name}\0${t.cacheVersion}`).digest('hex'));
   }
 
   /**
@@ -156,7 +217,11 @@ export class App extends Cdk8sApp {
    * this one does not make are removed. Each file and each new context is moved into place whole.
    */
   public synth(): void {
-    const outputs = this.render(false);
+    const outdir = path.resolve(this.outdir);
+    const folder = this.renderCache ? cacheFolder() : undefined;
+    this._lastCache = { kept: [], off: folder ? undefined : this.renderCache ? 'no cache folder' : 'renderCache is false' };
+    const cache = folder ? new RenderCache(folder, outdir) : undefined;
+    const outputs = this.render(false, cache);
     const plain = this.plainCharts().map((c) => ({ path: `${c.node.id}.k8s.yaml`, content: dumpDocuments(c.toJson()) }));
     const artifacts = [...outputs.flatMap((o) => o.artifacts), ...plain];
     const clashes = artifactClashes(artifacts);
@@ -164,8 +229,9 @@ export class App extends Cdk8sApp {
     // Read before the files are replaced: volumes the earlier output had and this one drops. The
     // manifests it finds unchanged, the writer leaves alone without comparing them again.
     const unchanged = new Set<string>();
-    this.synthNotes = orphanedVolumeWarnings(path.resolve(this.outdir), artifacts, unchanged);
-    writeArtifacts(this.outdir, dedupe(artifacts), { unchanged });
+    this.synthNotes = orphanedVolumeWarnings(outdir, artifacts, unchanged);
+    writeArtifacts(outdir, dedupe(artifacts), { unchanged });
+    cache?.save();
     // eslint-disable-next-line no-console
     for (const w of this.warningsOf(outputs.map((o) => o.model))) console.warn(formatWarning(w));
   }
@@ -231,6 +297,8 @@ function renderTarget(t: Target, model: StackModel, keepResults: boolean, result
 }
 
 function sameArtifact(a: Artifact, b: Artifact): boolean {
+  // A kept file was checked when the same program last wrote it.
+  if (isKept(a) || isKept(b)) return true;
   if (a.content !== undefined || b.content !== undefined) return a.content === b.content;
   return a.copyFrom!.directory === b.copyFrom!.directory && a.copyFrom!.files.join('\0') === b.copyFrom!.files.join('\0');
 }

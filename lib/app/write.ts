@@ -29,6 +29,21 @@ export interface WriteStats {
 // generated files are made when read: see ImageAsset.generated), so one context's are alive at a time.
 type ContextFile = { readonly from: string; readonly artifact?: undefined } | { readonly from?: undefined; readonly artifact: Artifact };
 
+/** Artifacts that stand for a file the last synth wrote and this one keeps (see cache.ts). */
+const KEPT = new WeakSet<Artifact>();
+
+/** An artifact for the file at `p`, which holds what it should: the writer leaves it as it is. */
+export function keptArtifact(p: string): Artifact {
+  const a: Artifact = { path: p };
+  KEPT.add(a);
+  return a;
+}
+
+/** Whether `a` is a {@link keptArtifact}. */
+export function isKept(a: Artifact): boolean {
+  return KEPT.has(a);
+}
+
 const tmpSuffix = (): string => `.tmp-pyfleet-${process.pid}`;
 
 /** Every file below `dir`, relative and '/'-separated; undefined when `dir` is not a folder. */
@@ -200,7 +215,8 @@ export function writeArtifacts(outdir: string, artifacts: readonly Artifact[], o
   }
   const made = new Set<string>();
   for (const a of plain) {
-    if (writeIfChanged(path.join(abs, a.path), a.content ?? '', made, options.unchanged?.has(a.path) === true)) written++;
+    if (KEPT.has(a)) unchanged++;
+    else if (writeIfChanged(path.join(abs, a.path), a.content ?? '', made, options.unchanged?.has(a.path) === true)) written++;
     else unchanged++;
   }
 

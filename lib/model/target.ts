@@ -55,4 +55,14 @@ export interface Target<R = unknown> {
    * the memory it takes; the artifacts must be the same either way.
    */
   render(model: StackModel, options?: RenderOptions): TargetOutput<R>;
+  /**
+   * Set on a target whose artifacts are a function of the program alone (its constructs and resolved
+   * models) and of its own code: no file, clock or environment variable read at render time, and no
+   * staged context (`copyFrom`). A `synth()` of an unchanged program into an outdir that still holds
+   * the files this target wrote there then keeps them and does not render it (see `AppProps.renderCache`).
+   * The value names the target's code: change it whenever the code changes. pyfleet's own targets set
+   * `pyfleet`, and every key also holds pyfleet's code and the versions of its serializers.
+   * @default - the target renders at every synth
+   */
+  readonly cacheVersion?: string;
 }

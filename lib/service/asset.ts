@@ -2,6 +2,7 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { PyfleetError } from '../core/errors';
+import { FINGERPRINT } from '../core/fingerprint';
 import { BuildGenerators, BuildRecipe, generateBuildFiles } from './build';
 import type { ContainerImage } from './image';
 
@@ -45,6 +46,11 @@ class StagedContext implements ImageAsset {
 
   get generated(): Readonly<Record<string, string>> {
     return this.make();
+  }
+
+  /** In a program's fingerprint: the content hash covers the source and the generated files. */
+  [FINGERPRINT](): unknown {
+    return [this.hash, this.contextPath, this.directory, this.files, this.generatedNames];
   }
 }
 

@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { PyfleetError } from '../core/errors';
+import { FINGERPRINT } from '../core/fingerprint';
 import { listSourceFiles } from './asset';
 import type { BuildRecipe } from './build';
 
@@ -191,5 +192,14 @@ export class ContainerImage {
     this.dockerfile = props.dockerfile;
     this.buildArgs = props.buildArgs ?? {};
     this.recipe = props.recipe;
+  }
+
+  /**
+   * In a program's fingerprint: everything but the recipe, a function whose result the resolved model
+   * holds (the content hash of the staged context covers the files it generates).
+   * @internal
+   */
+  public [FINGERPRINT](): unknown {
+    return [this.kind, this.reference, this.directory, this.dockerfile, this.buildArgs, this.recipe !== undefined];
   }
 }

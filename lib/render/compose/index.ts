@@ -578,6 +578,7 @@ export function composeWarnings(models: readonly StackModel[]): PyfleetWarning[]
 export function composeTarget(): Target<ComposeProject> {
   return {
     name: 'compose',
+    cacheVersion: 'pyfleet',
     validate: composeProblems,
     warnings: (models) => [...composeWarnings(models), ...composeVolumeWarnings(models)],
     render(model, options) {

@@ -296,6 +296,7 @@ function gateway(stack: Stack, g: MeshGateway): KubeObject {
 export function istioExtension(): KubernetesExtension {
   return {
     name: 'istio',
+    cacheVersion: 'pyfleet',
     validate: (models) => [...models.flatMap((mm) => validate(mm.construct)), ...authorizationProblems(models)],
     namespaceLabels: (model): Record<string, string> => (model.mesh ? { 'istio-injection': 'enabled' } : {}),
     podAnnotations: (model): Record<string, string> => (model.mesh?.holdApplicationUntilProxyStarts ? { [HOLD_ANNOTATION]: '{"holdApplicationUntilProxyStarts":true}' } : {}),

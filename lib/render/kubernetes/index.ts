@@ -46,6 +46,12 @@ export interface KubernetesExtension {
    * before the next is built, so a large stack never holds them all.
    */
   objects?(model: StackModel): Iterable<KubeObject>;
+  /**
+   * Names the extension's code, as `Target.cacheVersion` does: the Kubernetes target keeps its file of
+   * the last synth (an unchanged program) only when every extension sets it.
+   * @default - the target renders at every synth
+   */
+  readonly cacheVersion?: string;
 }
 
 /** Options of the Kubernetes target. */
@@ -287,6 +293,8 @@ export function kubernetesTarget(options: KubernetesTargetOptions = {}): Target<
   return {
     name: 'kubernetes',
     extensions,
+    cacheVersion: extensions.every((x) => x.cacheVersion !== undefined)
+      ? ['pyfleet', ...extensions.map((x) => `${x.name}@${x.cacheVersion}`)].join(';') : undefined,
     validate: (models) => [...scalingHatchProblems(models), ...extensions.flatMap((x) => x.validate?.(models) ?? [])],
     warnings: (models) => [...scalingWarnings(models), ...volumeWarnings(models)],
     render(model, options) {

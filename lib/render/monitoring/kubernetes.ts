@@ -131,6 +131,7 @@ export function monitorHatchProblems(models: readonly StackModel[]): PyfleetErro
 export function monitoringExtension(): KubernetesExtension {
   return {
     name: 'monitoring',
+    cacheVersion: 'pyfleet',
     podAnnotations: monitoringPodAnnotations,
     workerPodAnnotations: monitoringWorkerPodAnnotations,
     objects: (model) => [...serviceMonitors(model), ...podMonitors(model)],

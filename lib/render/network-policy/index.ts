@@ -149,6 +149,7 @@ function problems(models: readonly StackModel[]): PyfleetError[] {
 export function networkPolicyExtension(): KubernetesExtension {
   return {
     name: 'network-policy',
+    cacheVersion: 'pyfleet',
     validate: problems,
     objects: networkPolicies,
   };

@@ -35,6 +35,7 @@ export function stableJson(value: unknown): string {
 export function topologyTarget(): Target<Topology> {
   return {
     name: 'topology',
+    cacheVersion: 'pyfleet',
     render(model: StackModel) {
       const topology = buildTopology(model);
       return {
