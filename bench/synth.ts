@@ -18,7 +18,8 @@
 // folder, a 90/10 MeshRoute and a CircuitBreaker; one stack with an Istio mesh. Measured:
 //   (a) pyfleet     construct + `app.synth()` of every target (Kubernetes, Istio, compose, gateway
 //                   configs, staged build contexts) into an empty outdir; and a second synth of the
-//                   same program, in a new process, into the outdir the first one left.
+//                   same program, in a new process, into the outdir the first one left (it keeps
+//                   the files of the targets its render cache finds current: "targets kept").
 //   (b) cdk8s-plus  the same Kubernetes documents built with cdk8s-plus-27 (+ ApiObjects for Istio),
 //                   synthesized by cdk8s's own `app.synth()` (bench/synth/cdk8s-plus.ts).
 //   (c) floor       pyfleet's documents (parsed from its output beforehand) only serialized and written,
@@ -293,6 +294,7 @@ function report(all: readonly Results[], runs: number, where: string): void {
     ['  construct', ...each((r) => fmt(stat(r, 'pyfleet:second', CONSTRUCT)))],
     ['  synth', ...each((r) => fmt(stat(r, 'pyfleet:second', SYNTH)))],
     ['  peak RSS, MiB (max of runs)', ...each((r) => fmt(stat(r, 'pyfleet:second', RSS_MIB, 'max')))],
+    ['  targets kept, not rendered (min)', ...each((r) => { const xs = (r.runs.get('pyfleet:second') ?? []).map((m) => m.kept?.length ?? 0); return xs.length ? String(Math.min(...xs)) : 'n/a'; })],
     ['  files rewritten / content changed (max)', ...each((r) => r.second.length ? `${Math.max(...r.second.map((s) => s.rewritten))}/${Math.max(...r.second.map((s) => s.changed))}` : 'n/a')],
     '(b) cdk8s-plus-27 + ApiObjects, cdk8s app.synth() (Kubernetes only)',
     ['  construct', ...each((r) => fmt(stat(r, 'cdk8s-plus', CONSTRUCT)))],
@@ -410,6 +412,8 @@ function main(): void {
   fs.mkdirSync(options.dir, { recursive: true });
   const root = fs.mkdtempSync(path.join(options.dir, 'pyfleet-bench-synth-'));
   const sources = path.join(root, 'sources');
+  // The children's render cache (what a second synth keeps) lives and goes with this run.
+  process.env.PYFLEET_CACHE_DIR = path.join(root, 'render-cache');
   childJs = compileChild();
   if (options.profile !== undefined) {
     writeSources(sources, options.profile);

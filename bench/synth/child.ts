@@ -30,6 +30,8 @@ export interface Measurement {
   readonly maxRssKiB: number;
   /** The timed window on the monotonic clock, µs (to cut a CPU profile of this process to it). */
   readonly windowUs: readonly [number, number];
+  /** pyfleet only: the targets whose files of the last synth were kept, not rendered (`<stack>/<target>`). */
+  readonly kept?: readonly string[];
 }
 
 /** Every file below `dir`: path relative to it, and content. */
@@ -63,7 +65,7 @@ const floorProgram = (): typeof import('./floor') => require('./floor');
 const nowUs = (): number => Number(process.hrtime.bigint() / 1000n);
 
 function measure(job: Job): Measurement {
-  let build: () => { synth(): void };
+  let build: () => { synth(): void; _lastCache?: { readonly kept: readonly string[] } };
   switch (job.tool) {
     case 'pyfleet':
       build = () => buildPyfleet(job.n, job.sources, job.outdir);
@@ -101,6 +103,7 @@ function measure(job: Job): Measurement {
     synthMs: (t2 - t1) / 1000,
     maxRssKiB: process.resourceUsage().maxRSS,
     windowUs: [t0, t2],
+    kept: app._lastCache?.kept,
   };
 }
 
