@@ -162,7 +162,11 @@ export class App extends Cdk8sApp {
       for (const t of this.targets) {
         try {
           const key = keys?.(t);
-          const files = key !== undefined ? cache!.lookup(model.path, t.name, key) : undefined;
+          if (key === undefined) {
+            renderTarget(t, model, keepResults, results, artifacts);
+            continue;
+          }
+          let files = cache!.lookup(model.path, t.name, key);
           if (files) {
             for (const f of files) artifacts.push(keptArtifact(f));
             kept.push(`${model.path}/${t.name}`);
@@ -170,10 +174,10 @@ export class App extends Cdk8sApp {
             const from = artifacts.length;
             renderTarget(t, model, keepResults, results, artifacts);
             const made = artifacts.slice(from);
-            if (key !== undefined && made.every((a) => a.content !== undefined)) cache!.record(model.path, t.name, key, made.map((a) => a.path));
-            continue;
+            // A target with a staged context is not one the cache can keep.
+            files = made.every((a) => a.content !== undefined) ? made.map((a) => a.path) : undefined;
           }
-          cache!.record(model.path, t.name, key!, files);
+          if (files) cache!.record(model.path, t.name, key, files);
         } catch (e) {
           errors.push(asPyfleetError(e, model.path));
         }

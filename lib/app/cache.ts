@@ -113,7 +113,7 @@ export class RenderCache {
   private readonly old: OutdirEntry['targets'];
   private readonly next: Record<string, { key: string; paths: readonly string[] }> = {};
 
-  /** The cache of `outdir` in `folder` (nothing is read or written when `folder` is undefined). */
+  /** The cache of `outdir`, kept in `folder` (its entry is read here, and written by `save`). */
   constructor(private readonly folder: string, private readonly outdir: string) {
     this.file = path.join(folder, `${createHash('sha256').update(outdir).digest('hex').slice(0, 32)}.json`);
     this.old = readEntry(this.file, outdir)?.targets ?? {};
@@ -177,13 +177,6 @@ export class RenderCache {
       fs.renameSync(tmp, this.file);
       trim(this.folder);
     } catch { /* see above */ }
-  }
-
-  /** Forgets this outdir's entry (before its files change, so that a synth that stops half-way leaves none). */
-  drop(): void {
-    try {
-      fs.rmSync(this.file, { force: true });
-    } catch { /* an entry that stays is checked against the files anyway */ }
   }
 }
 

@@ -113,7 +113,7 @@ class Walker {
   }
 
   digest(salt: string): string {
-    this.hash.update(this.text);
+    this.flush();
     this.hash.update(`\0${salt}`);
     return this.hash.digest('hex');
   }
@@ -130,10 +130,13 @@ class Walker {
 
   private put(s: string): void {
     this.text += s;
-    if (this.text.length > CHUNK) {
-      this.hash.update(this.text);
-      this.text = '';
-    }
+    if (this.text.length > CHUNK) this.flush();
+  }
+
+  /** Hands the gathered text to the hash. */
+  private flush(): void {
+    this.hash.update(this.text);
+    this.text = '';
   }
 
   private object(v: object, isConstruct: boolean): void {
@@ -166,8 +169,7 @@ class Walker {
     }
     if (ArrayBuffer.isView(v)) {
       this.put(`B${v.byteLength}:`);
-      this.hash.update(this.text);
-      this.text = '';
+      this.flush();
       this.hash.update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
       return;
     }

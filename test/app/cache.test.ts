@@ -10,12 +10,8 @@ import { App, ContainerImage, MicroService, Stack, builtinTargets } from '../../
 import { MAX_ENTRIES, cacheFolder } from '../../lib/app/cache';
 import { FINGERPRINT, fingerprint } from '../../lib/core/fingerprint';
 import type { Target } from '../../lib/model/target';
-import { buildCanary } from '../../examples/canary/main';
-import { buildFlaskGunicorn } from '../../examples/flask-gunicorn/main';
-import { buildHello } from '../../examples/hello/main';
-import { buildShop } from '../../examples/shop/main';
-import { buildVps } from '../../examples/vps/main';
 import { quietSynth, readTree, sourceDir, tmpdir } from '../support/synth';
+import { EXAMPLES } from '../support/examples';
 
 let cacheDir: string;
 const before = process.env.PYFLEET_CACHE_DIR;
@@ -53,7 +49,7 @@ function synthInto(outdir: string, build: (app: App) => unknown, props: { render
   return app;
 }
 
-const examples: Array<[string, (app: App) => unknown]> = [['canary', buildCanary], ['flask-gunicorn', buildFlaskGunicorn], ['hello', buildHello], ['shop', buildShop], ['vps', buildVps]];
+const examples = EXAMPLES;
 
 describe('a second synth of an unchanged example', () => {
   test.each(examples)('examples/%s: keeps every cacheable target, touches no file, and writes the bytes a full render writes', (_name, build) => {

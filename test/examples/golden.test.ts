@@ -5,15 +5,10 @@
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { App } from '../../lib';
-import { buildCanary } from '../../examples/canary/main';
-import { buildFlaskGunicorn } from '../../examples/flask-gunicorn/main';
-import { buildHello } from '../../examples/hello/main';
-import { buildShop } from '../../examples/shop/main';
-import { buildVps } from '../../examples/vps/main';
 import { synth } from '../support/synth';
+import { EXAMPLES } from '../support/examples';
 
-const examples: Array<[string, (app: App) => unknown]> = [['canary', buildCanary], ['flask-gunicorn', buildFlaskGunicorn], ['hello', buildHello], ['shop', buildShop], ['vps', buildVps]];
+const examples = EXAMPLES;
 
 test.each(examples)('examples/%s synthesizes exactly the committed output', (name, build) => {
   const out = synth((app) => { build(app); });

@@ -4,14 +4,10 @@
 // serializing those objects gives, for every example.
 import { App } from '../../lib';
 import { toYaml } from '../../lib/render/kubernetes';
-import { buildCanary } from '../../examples/canary/main';
-import { buildFlaskGunicorn } from '../../examples/flask-gunicorn/main';
-import { buildHello } from '../../examples/hello/main';
-import { buildShop } from '../../examples/shop/main';
-import { buildVps } from '../../examples/vps/main';
 import { synth } from '../support/synth';
+import { EXAMPLES } from '../support/examples';
 
-const examples: Array<[string, (app: App) => unknown]> = [['canary', buildCanary], ['flask-gunicorn', buildFlaskGunicorn], ['hello', buildHello], ['shop', buildShop], ['vps', buildVps]];
+const examples = EXAMPLES;
 
 test.each(examples)('examples/%s: the streamed Kubernetes file equals the one made from the kept objects', (_name, build) => {
   let app: App | undefined;

@@ -3,14 +3,10 @@ import * as path from 'path';
 import * as yaml from 'js-yaml';
 import { dumpDocument, dumpDocuments, prerender, tryDumpDocument } from '../../lib/render/yaml';
 import { App, ContainerImage, MicroService, Stack } from '../../lib';
-import { buildCanary } from '../../examples/canary/main';
-import { buildFlaskGunicorn } from '../../examples/flask-gunicorn/main';
-import { buildHello } from '../../examples/hello/main';
-import { buildShop } from '../../examples/shop/main';
-import { buildVps } from '../../examples/vps/main';
 import { synth } from '../support/synth';
+import { EXAMPLES } from '../support/examples';
 
-const examples: Array<[string, (app: App) => unknown]> = [['canary', buildCanary], ['flask-gunicorn', buildFlaskGunicorn], ['hello', buildHello], ['shop', buildShop], ['vps', buildVps]];
+const examples = EXAMPLES;
 
 const reference = (doc: unknown): string => yaml.dump(doc, { noRefs: true, lineWidth: -1, sortKeys: false });
 
