@@ -9,6 +9,7 @@ import { passwordReference } from './data';
 import type { NetworkPlan } from './networks';
 import type { ComposeService } from './types';
 import { METRICS_HOST_ENV } from '../../python/recipe';
+import { dictionary } from '../../core/dictionary';
 
 // Workers and migrations on compose. A worker is a compose service like a version's, without ports.
 // A migration is a one-shot service per release (`restart: "no"`), run with the release's image and
@@ -30,7 +31,7 @@ function imageKeys(service: Record<string, unknown>, image: ImageModel, swarm: b
 /** Environment of a background container on compose: calls' URLs, stores' connection variables, the broker, the user's own. */
 export function composeBackgroundEnv(model: StackModel, calls: readonly string[], stores: readonly string[], env: Readonly<Record<string, EnvValue>>, broker?: string, metricsHost = false): Record<string, string> {
   const overlay = model.compose.networkMode === ComposeNetworkMode.OVERLAY;
-  const out: Record<string, string> = {};
+  const out = dictionary<string>();
   const secretRef = (variable: string, what: string): string => (overlay ? `\${${variable}:?set ${variable} to the value of this secret key}` : `\${${variable}:?set ${variable} to ${what}}`);
   for (const name of calls) {
     const c = model.service(name);
@@ -70,7 +71,7 @@ function literal(v: string): string {
 }
 
 function dependencies(model: StackModel, calls: readonly string[], stores: readonly string[]): Record<string, { condition: string; restart: boolean }> {
-  const out: Record<string, { condition: string; restart: boolean }> = {};
+  const out = dictionary<{ condition: string; restart: boolean }>();
   for (const name of calls) {
     const callee = model.service(name).construct;
     for (const n of composeServiceNames(callee)) out[n] = { condition: callee.healthCheck.enabled ? 'service_healthy' : 'service_started', restart: true };
@@ -152,14 +153,14 @@ export function migrationService(model: StackModel, run: MigrationModel, plan: N
 
 /** The one-shot migrations a version's containers wait for: `service_completed_successfully`. */
 export function migrationDependencies(model: StackModel, workloadName: string): Record<string, { condition: string; restart: boolean }> {
-  const out: Record<string, { condition: string; restart: boolean }> = {};
+  const out = dictionary<{ condition: string; restart: boolean }>();
   for (const run of model.migrations) if (run.workloadName === workloadName) out[run.composeName] = { condition: 'service_completed_successfully', restart: false };
   return out;
 }
 
 /** The compose services of the stack's workers and migrations, by name. */
 export function backgroundServices(model: StackModel, plan: NetworkPlan): Record<string, ComposeService> {
-  const out: Record<string, ComposeService> = {};
+  const out = dictionary<ComposeService>();
   // Escape hatches (`Compose.of(worker)`, `Compose.of(migration)`) apply after pyfleet's own settings.
   for (const w of model.workers) out[w.name] = applyOverrides(workerService(model, w, plan) as Record<string, unknown>, w.hatches, w.path);
   if (model.compose.networkMode !== ComposeNetworkMode.OVERLAY) for (const r of model.migrations) out[r.composeName] = applyOverrides(migrationService(model, r, plan) as Record<string, unknown>, r.hatches, r.path);

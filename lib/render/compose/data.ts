@@ -5,6 +5,7 @@ import type { DataStoreModel, ServiceModel, StackModel } from '../../model/stack
 import { storeCallees } from '../../model/traffic';
 import type { NetworkAttachment } from './networks';
 import type { ComposeDependency, ComposeProject, ComposeSecretMount, ComposeService, ComposeVolumeMount } from './types';
+import { dictionary, dictionaryOf } from '../../core/dictionary';
 
 // The compose service of a backing service (Postgres, Redis) and what its callers get:
 //
@@ -39,7 +40,7 @@ export function passwordReference(d: DataStoreModel, overlay: boolean): string {
 /** The variables a caller's container gets for the stores it calls, by name. */
 export function storeEnvironment(model: StackModel, s: ServiceModel): Record<string, string> {
   const overlay = model.compose.networkMode === ComposeNetworkMode.OVERLAY;
-  const env: Record<string, string> = {};
+  const env = dictionary<string>();
   for (const d of storeCallees(model, s)) {
     const password = passwordReference(d, overlay);
     for (const v of d.connection.compose) {
@@ -62,16 +63,16 @@ export function addStoreSecretMounts(service: Record<string, unknown>, model: St
 
 /** Adds the top-level compose secrets of the stores' password files to the document. */
 export function addDataSecrets(model: StackModel, document: ComposeProject): void {
-  const secrets: Record<string, { file: string }> = {};
+  const secrets = dictionary<{ file: string }>();
   for (const d of model.dataStores) if (d.composePasswordFile) secrets[d.composePasswordFile.secretName] = { file: d.composePasswordFile.source };
   if (Object.keys(secrets).length === 0) return;
   const all: Record<string, { file: string }> = { ...(document.secrets ?? {}), ...secrets };
-  document.secrets = Object.fromEntries(Object.keys(all).sort().map((k) => [k, all[k]]));
+  document.secrets = dictionaryOf(Object.keys(all).sort().map((k) => [k, all[k]]));
 }
 
 /** `depends_on` entries of a caller: every store it calls, once healthy. */
 export function storeDependencies(model: StackModel, s: ServiceModel): Record<string, ComposeDependency> {
-  const out: Record<string, ComposeDependency> = {};
+  const out = dictionary<ComposeDependency>();
   for (const d of storeCallees(model, s)) out[d.name] = { condition: 'service_healthy', restart: true };
   return out;
 }
@@ -104,7 +105,7 @@ export function dataStoreService(model: StackModel, d: DataStoreModel, networks:
   const mode = model.compose.networkMode;
   const swarm = mode === ComposeNetworkMode.OVERLAY;
   const file = d.composePasswordFile;
-  const env: Record<string, string> = {};
+  const env = dictionary<string>();
   for (const e of file?.env ?? d.env) env[e.name] = e.password ? passwordReference(d, swarm) : e.value!.replace(/\$/g, '$$$$');
   const volumes: ComposeVolumeMount[] = [];
   const tmpfs: string[] = [];

@@ -18,6 +18,7 @@ import { monitoringCompose, monitoringComposeProblems } from '../monitoring/comp
 import { hostGatewayLayout, hostGatewayPorts, RELEASE_LABEL, releaseLabel } from './host-gateway';
 import { LISTEN_PORT_ENV } from '../../python/recipe';
 import { composeName, GATEWAY_HEALTH_PORT, GATEWAY_IMAGE, GATEWAY_LUA, GATEWAY_LUA_PATH, gatewayConfig, needsGatewayLua, gatewayProblems, needsGateway, PUBLIC_CONTAINER_PORT_BASE, PUBLIC_TLS_CONTAINER_PORT_BASE, gatewayCertificatePath, publicGateways } from './gateway';
+import { dictionary } from '../../core/dictionary';
 
 /**
  * Compose service names callers wait for: its own name when it has one version or a gateway proxy
@@ -61,7 +62,7 @@ export function orderServiceKeys(service: Record<string, unknown>): Record<strin
 }
 
 export function sortObject<T>(o: Record<string, T>): Record<string, T> {
-  const out: Record<string, T> = {};
+  const out = dictionary<T>();
   for (const k of Object.keys(o).sort()) out[k] = o[k];
   return out;
 }
@@ -76,7 +77,7 @@ function renderVersion(model: StackModel, m: ServiceModel, vm: VersionModel, net
   const svc = m.construct;
   const version = vm.construct;
   const mode = model.compose.networkMode;
-  const env: Record<string, string> = {};
+  const env = dictionary<string>();
   // Host mode behind a gateway: each release of a version runs in a slot of loopback ports (host-gateway.ts).
   const slotted = mode === ComposeNetworkMode.HOST && needsGateway(svc);
   // Host mode shares the host's interfaces: a service nobody outside calls (or behind its gateway) listens on loopback only.
@@ -118,7 +119,7 @@ function renderVersion(model: StackModel, m: ServiceModel, vm: VersionModel, net
 
   // A swarm ignores start order (and its loader rejects the long form): on an overlay stack services
   // must retry their connections at start, as the README says.
-  const dependsOn: Record<string, { condition: string; restart: boolean }> = {};
+  const dependsOn = dictionary<{ condition: string; restart: boolean }>();
   for (const callee of svc.calls) {
     for (const name of composeServiceNames(callee)) {
       dependsOn[name] = { condition: callee.healthCheck.enabled ? 'service_healthy' : 'service_started', restart: true };
@@ -224,7 +225,7 @@ function luaFile(stack: Stack, svc: MicroService): string {
 /** The gateway proxy container: carries the service's name and port, enforces its routes and breaker. */
 function gatewayService(model: StackModel, svc: MicroService, networks: Record<string, NetworkAttachment> | undefined, conf: Artifact, lua: Artifact | undefined): any {
   const swarm = model.compose.networkMode === ComposeNetworkMode.OVERLAY;
-  const dependsOn: Record<string, any> = {};
+  const dependsOn = dictionary<{ condition: string; restart: boolean }>();
   for (const v of svc.versions) dependsOn[v.workloadName] = { condition: svc.healthCheck.enabled ? 'service_healthy' : 'service_started', restart: true };
   const service: any = { image: GATEWAY_IMAGE };
   const host = model.compose.networkMode === ComposeNetworkMode.HOST;
@@ -328,7 +329,7 @@ export function composeLogging(model: StackModel): ComposeServiceLogging {
 export function composeDocument(model: StackModel, options: { readonly prerendered?: boolean } = {}): { document: ComposeProject; files: Artifact[] } {
   const stack = model.construct;
   const plan = networkPlan(model);
-  const services: Record<string, ComposeService> = {};
+  const services = dictionary<ComposeService>();
   // A service's value sits at level 2 of the document (`services:` is level 1).
   const held = (def: ComposeService): ComposeService => (options.prerendered ? (prerender(def, 2, { forceQuotes: true }) as ComposeService | undefined) ?? def : def);
   const files: Artifact[] = [];
@@ -361,7 +362,7 @@ export function composeDocument(model: StackModel, options: { readonly prerender
   const namedVolumes = { ...(model.dataStores.some((d) => d.storageBytes !== undefined) ? dataVolumes(model) : {}), ...monitoring.volumes };
   if (Object.keys(namedVolumes).length > 0) document.volumes = sortObject(namedVolumes);
   if (swarm) {
-    const configs: Record<string, { file: string }> = {};
+    const configs = dictionary<{ file: string }>();
     for (const f of files) configs[swarmConfigName(f)] = { file: `./${f.path}` };
     if (files.length > 0) document.configs = sortObject(configs);
   }

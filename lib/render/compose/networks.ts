@@ -1,5 +1,6 @@
 import { createHash } from 'crypto';
 import { PyfleetError } from '../../core/errors';
+import { dictionary, dictionaryOf } from '../../core/dictionary';
 import { ComposeNetworkMode } from '../../core/stack';
 import type { PyfleetWarning } from '../../core/warnings';
 import type { ServiceModel, StackModel } from '../../model/stack';
@@ -111,8 +112,8 @@ export function networkPlan(model: StackModel): NetworkPlan {
     alias.set(PROMETHEUS_SERVICE, [PROMETHEUS_SERVICE]);
     if (grafanaEnabled(model)) alias.set(GRAFANA_SERVICE, [GRAFANA_SERVICE]);
   }
-  const joined = new Map<string, Record<string, NetworkAttachment>>([...alias.keys()].map((c) => [c, {}]));
-  const networks: Record<string, ComposeNetwork> = {};
+  const joined = new Map<string, Record<string, NetworkAttachment>>([...alias.keys()].map((c) => [c, dictionary<NetworkAttachment>()]));
+  const networks = dictionary<ComposeNetwork>();
   const join = (key: string, members: string[], net: ComposeNetwork): void => {
     networks[key] = net;
     for (const m of members) joined.get(m)![key] = { aliases: [...alias.get(m)!] };
@@ -147,9 +148,9 @@ export function networkPlan(model: StackModel): NetworkPlan {
       for (const [c, nets] of joined) if (Object.keys(nets).length === 0) join(networkKey(model.name, `${c}_alone`), [c], internal);
     }
   }
-  const sorted = (o: Record<string, NetworkAttachment>): Record<string, NetworkAttachment> => Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]]));
+  const sorted = (o: Record<string, NetworkAttachment>): Record<string, NetworkAttachment> => dictionaryOf(Object.keys(o).sort().map((k) => [k, o[k]]));
   return {
-    networks: Object.fromEntries(Object.keys(networks).sort().map((k) => [k, networks[k]])),
+    networks: dictionaryOf(Object.keys(networks).sort().map((k) => [k, networks[k]])),
     attachments: (c) => sorted(joined.get(c) ?? {}),
   };
 }

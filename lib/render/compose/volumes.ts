@@ -4,6 +4,7 @@ import type { ServiceModel, StackModel, VersionModel } from '../../model/stack';
 import type { Artifact } from '../../model/target';
 import { claimName } from '../../model/volumes';
 import type { ComposeConfigMount, ComposeProject, ComposeSecretMount, ComposeVolumeMount } from './types';
+import { dictionary } from '../../core/dictionary';
 
 // The compose side of volumes and files:
 // - a persistent volume is a named volume per version, `<service>-<version>-<volume>` (compose names it
@@ -75,9 +76,9 @@ const sortKeys = <T>(o: Record<string, T>): Record<string, T> => Object.fromEntr
  */
 export function addProjectMounts(model: StackModel, document: ComposeProject): Artifact[] {
   const swarm = model.compose.networkMode === ComposeNetworkMode.OVERLAY;
-  const volumes: Record<string, Record<string, never>> = {};
-  const secrets: Record<string, { file: string }> = {};
-  const configs: Record<string, { file: string }> = {};
+  const volumes = dictionary<Record<string, never>>();
+  const secrets = dictionary<{ file: string }>();
+  const configs = dictionary<{ file: string }>();
   const files = new Map<string, Artifact>();
   for (const m of model.services) {
     for (const vm of m.versions) {
