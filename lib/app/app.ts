@@ -17,6 +17,7 @@ import { fingerprint } from '../core/fingerprint';
 import { Stack } from '../core/stack';
 import { Artifact, Target } from '../model/target';
 import { cacheFolder, RenderCache, rendererIdentity } from './cache';
+import { ContextStager } from './stage';
 import { isKept, keptArtifact, writeArtifacts } from './write';
 import { orphanedVolumeWarnings } from './orphans';
 import { validateModel } from '../model/validation';
@@ -135,9 +136,10 @@ export class App extends Cdk8sApp {
   /**
    * Resolves, validates and renders; without `keepResults`, only the artifacts are kept (what `synth()`
    * writes). With `cache`, a target whose files of the last synth are current keeps them (its
-   * artifacts are then kept artifacts, and its result is absent).
+   * artifacts are then kept artifacts, and its result is absent). With `stager`, the staged contexts
+   * of each target's artifacts start to be copied as soon as the target returns them.
    */
-  private render(keepResults: boolean, cache?: RenderCache): StackOutput[] {
+  private render(keepResults: boolean, cache?: RenderCache, stager?: ContextStager): StackOutput[] {
     const stacks = this.stacks;
     const errors: PyfleetError[] = [...validateModel(stacks), ...validateMesh(stacks)];
     const assets = new Map<ContainerImage, ImageAsset>();
@@ -163,7 +165,9 @@ export class App extends Cdk8sApp {
         try {
           const key = keys?.(t);
           if (key === undefined) {
+            const from = artifacts.length;
             renderTarget(t, model, keepResults, results, artifacts);
+            stager?.offer(artifacts.slice(from));
             continue;
           }
           let files = cache!.lookup(model.path, t.name, key);
@@ -225,19 +229,28 @@ export class App extends Cdk8sApp {
     const folder = this.renderCache ? cacheFolder() : undefined;
     this._lastCache = { kept: [], off: folder ? undefined : this.renderCache ? 'no cache folder' : 'renderCache is false' };
     const cache = folder ? new RenderCache(folder, outdir) : undefined;
-    const outputs = this.render(false, cache);
-    const plain = this.plainCharts().map((c) => ({ path: `${c.node.id}.k8s.yaml`, content: dumpDocuments(c.toJson()) }));
-    const artifacts = [...outputs.flatMap((o) => o.artifacts), ...plain];
-    const clashes = artifactClashes(artifacts);
-    if (clashes.length > 0) throw new PyfleetValidationError(clashes);
-    // Read before the files are replaced: volumes the earlier output had and this one drops. The
-    // manifests it finds unchanged, the writer leaves alone without comparing them again.
-    const unchanged = new Set<string>();
-    this.synthNotes = orphanedVolumeWarnings(outdir, artifacts, unchanged);
-    writeArtifacts(outdir, dedupe(artifacts), { unchanged });
+    // Staged contexts are copied (into temporary folders) while the targets after the image target render.
+    const stager = new ContextStager(outdir);
+    let models: StackModel[];
+    try {
+      const outputs = this.render(false, cache, stager);
+      models = outputs.map((o) => o.model);
+      const plain = this.plainCharts().map((c) => ({ path: `${c.node.id}.k8s.yaml`, content: dumpDocuments(c.toJson()) }));
+      const artifacts = [...outputs.flatMap((o) => o.artifacts), ...plain];
+      const clashes = artifactClashes(artifacts);
+      if (clashes.length > 0) throw new PyfleetValidationError(clashes);
+      // Read before the files are replaced: volumes the earlier output had and this one drops. The
+      // manifests it finds unchanged, the writer leaves alone without comparing them again.
+      const unchanged = new Set<string>();
+      this.synthNotes = orphanedVolumeWarnings(outdir, artifacts, unchanged);
+      writeArtifacts(outdir, dedupe(artifacts), { unchanged, stager });
+    } finally {
+      // After a failure: nothing this synth copied remains (after the writer finished, nothing to do).
+      stager.abort();
+    }
     cache?.save();
     // eslint-disable-next-line no-console
-    for (const w of this.warningsOf(outputs.map((o) => o.model))) console.warn(formatWarning(w));
+    for (const w of this.warningsOf(models)) console.warn(formatWarning(w));
   }
 
   /** Every manifest of the App (stacks and plain charts) as one YAML string, like cdk8s's `synthYaml`. */

@@ -2,13 +2,16 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Artifact } from '../model/target';
 import { holdsText, writeText } from './same';
+import { ContextStager, groupContexts, tmpSuffix } from './stage';
 
 // Writing a synth's artifacts below the outdir, incrementally: a file whose bytes are already there is
 // not touched (same inode, same mtime), a staged build context that already exists under its content
 // hash is not copied again, and what an earlier synth wrote that this one does not make is removed.
 // Each file is written to a temporary name and renamed into place, and each new staged context is
 // copied into a temporary folder and renamed into place, so a reader never sees half a file or half a
-// context.
+// context. The contexts are copied by a ContextStager (stage.ts): `synth()` hands it each target's
+// artifacts as they are rendered, so that the copying is done, on a thread of its own, by the time
+// everything is rendered and this writer moves them into place.
 
 /** What one write did, for tests and benchmarks. */
 export interface WriteStats {
@@ -24,11 +27,6 @@ export interface WriteStats {
   readonly removed: number;
 }
 
-/** One file of a staged context: copied from the source, or generated. */
-// A generated file of a context is read from its artifact only when written (a staged context's
-// generated files are made when read: see ImageAsset.generated), so one context's are alive at a time.
-type ContextFile = { readonly from: string; readonly artifact?: undefined } | { readonly from?: undefined; readonly artifact: Artifact };
-
 /** Artifacts that stand for a file the last synth wrote and this one keeps (see cache.ts). */
 const KEPT = new WeakSet<Artifact>();
 
@@ -42,92 +40,6 @@ export function keptArtifact(p: string): Artifact {
 /** Whether `a` is a {@link keptArtifact}. */
 export function isKept(a: Artifact): boolean {
   return KEPT.has(a);
-}
-
-const tmpSuffix = (): string => `.tmp-pyfleet-${process.pid}`;
-
-/** Every file below `dir`, relative and '/'-separated; undefined when `dir` is not a folder. */
-function listTree(dir: string): Set<string> | undefined {
-  const out = new Set<string>();
-  const walk = (rel: string): boolean => {
-    let entries: fs.Dirent[];
-    try {
-      entries = fs.readdirSync(path.join(dir, rel), { withFileTypes: true });
-    } catch {
-      return false;
-    }
-    for (const e of entries) {
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) walk(r);
-      else out.add(r);
-    }
-    return true;
-  };
-  return walk('') ? out : undefined;
-}
-
-/**
- * Whether the context folder already holds exactly these files. Its name is the hash of their
- * content, and a context is only ever moved into place whole, so the names are enough (the way AWS
- * CDK trusts a staged asset folder that exists).
- */
-function contextInPlace(dir: string, files: ReadonlyMap<string, ContextFile>): boolean {
-  const tree = listTree(dir);
-  if (!tree || tree.size !== files.size) return false;
-  for (const rel of files.keys()) if (!tree.has(rel)) return false;
-  return true;
-}
-
-/** Removes `p` if it is there (without the thrown error `rmSync` costs on a path that is not). */
-function removeIfThere(p: string): void {
-  if (fs.existsSync(p) || isLink(p)) fs.rmSync(p, { recursive: true, force: true });
-}
-
-function isLink(p: string): boolean {
-  return fs.lstatSync(p, { throwIfNoEntry: false })?.isSymbolicLink() === true;
-}
-
-/**
- * The entries of a folder that holds staged contexts (`assets`), read once per synth: a context that
- * is not there yet is then copied without asking the file system first whether it, its temporary
- * folder or its parent exist (at 2,000 contexts that was six calls and a thrown ENOENT each).
- * undefined when the folder does not exist.
- */
-function listFolder(dir: string): Map<string, fs.Dirent> | undefined {
-  if (!fs.existsSync(dir)) return undefined;
-  return new Map(fs.readdirSync(dir, { withFileTypes: true }).map((e) => [e.name, e]));
-}
-
-function copyContext(target: string, files: ReadonlyMap<string, ContextFile>, madeParents: Set<string>, siblings: ReadonlyMap<string, fs.Dirent> | undefined): void {
-  const tmp = target + tmpSuffix();
-  // A temporary folder left by an earlier run that stopped half-way.
-  if (siblings?.has(path.basename(tmp))) removeIfThere(tmp);
-  let moved = false;
-  try {
-    const made = new Set<string>();
-    fs.mkdirSync(tmp, { recursive: true });
-    for (const [rel, f] of files) {
-      const dest = path.join(tmp, rel);
-      const parent = path.dirname(dest);
-      if (!made.has(parent)) {
-        fs.mkdirSync(parent, { recursive: true });
-        made.add(parent);
-      }
-      if (f.artifact !== undefined) fs.writeFileSync(dest, f.artifact.content ?? '');
-      else fs.copyFileSync(f.from, dest);
-    }
-    // What is there under the context's name (an incomplete copy, a file) goes.
-    if (siblings?.has(path.basename(target))) removeIfThere(target);
-    const parent = path.dirname(target);
-    if (!madeParents.has(parent)) {
-      fs.mkdirSync(parent, { recursive: true });
-      madeParents.add(parent);
-    }
-    fs.renameSync(tmp, target);
-    moved = true;
-  } finally {
-    if (!moved) removeIfThere(tmp);
-  }
 }
 
 /**
@@ -163,6 +75,11 @@ export interface WriteOptions {
    * those the orphaned-volume check compared): left alone without comparing them again.
    */
   readonly unchanged?: ReadonlySet<string>;
+  /**
+   * The stager the synth offered each target's artifacts to as they were rendered (it has been copying
+   * their staged contexts since); the writer puts them in place. Without one, the writer stages them.
+   */
+  readonly stager?: ContextStager;
 }
 
 /**
@@ -172,46 +89,29 @@ export interface WriteOptions {
  */
 export function writeArtifacts(outdir: string, artifacts: readonly Artifact[], options: WriteOptions = {}): WriteStats {
   const abs = path.resolve(outdir);
-  // Staged contexts: the copied source files, with generated files (written below the context's path) winning.
-  const contexts = new Map<string, Map<string, ContextFile>>();
-  for (const a of artifacts) {
-    if (!a.copyFrom) continue;
-    const files = new Map<string, ContextFile>();
-    for (const f of a.copyFrom.files) files.set(f, { from: path.join(a.copyFrom.directory, f) });
-    contexts.set(a.path, files);
+  const stager = options.stager ?? new ContextStager(abs);
+  let done = false;
+  try {
+    const stats = write(abs, artifacts, stager, options);
+    done = true;
+    return stats;
+  } finally {
+    if (!done) stager.abort();
   }
-  const plain: Artifact[] = [];
-  for (const a of artifacts) {
-    if (a.copyFrom) continue;
-    const owner = contexts.size > 0 ? contextOf(a.path, contexts) : undefined;
-    if (owner) contexts.get(owner)!.set(a.path.slice(owner.length + 1), { artifact: a });
-    else plain.push(a);
-  }
+}
 
+function write(abs: string, artifacts: readonly Artifact[], stager: ContextStager, options: WriteOptions): WriteStats {
+  // Staged contexts: the copied source files, with generated files (written below the context's path) winning.
+  const { contexts, plain } = groupContexts(artifacts);
   let written = 0;
   let unchanged = 0;
   let contextsCopied = 0;
   let contextsKept = 0;
   fs.mkdirSync(abs, { recursive: true });
-  const madeParents = new Set<string>();
-  const listings = new Map<string, Map<string, fs.Dirent> | undefined>();
-  for (const [p, files] of contexts) {
-    const target = path.join(abs, p);
-    const parent = path.dirname(target);
-    if (!listings.has(parent)) {
-      const listing = listFolder(parent);
-      listings.set(parent, listing);
-      if (listing) madeParents.add(parent);
-    }
-    const siblings = listings.get(parent);
-    const entry = siblings?.get(path.basename(target));
-    // (A link to a folder is looked into, as before: the listing below follows it.)
-    if (entry && (entry.isDirectory() || entry.isSymbolicLink()) && contextInPlace(target, files)) {
-      contextsKept++;
-    } else {
-      copyContext(target, files, madeParents, siblings);
-      contextsCopied++;
-    }
+  // Moved into place by the stager (on its worker thread, if it has one) while the files are written here.
+  for (const [p, group] of contexts) {
+    if (stager.place(p, group) === 'kept') contextsKept++;
+    else contextsCopied++;
   }
   const made = new Set<string>();
   for (const a of plain) {
@@ -219,6 +119,7 @@ export function writeArtifacts(outdir: string, artifacts: readonly Artifact[], o
     else if (writeIfChanged(path.join(abs, a.path), a.content ?? '', made, options.unchanged?.has(a.path) === true)) written++;
     else unchanged++;
   }
+  stager.finish();
 
   // Remove what earlier synths wrote below the owned entries and this one does not make.
   const wanted = new Set<string>();
@@ -250,15 +151,4 @@ export function writeArtifacts(outdir: string, artifacts: readonly Artifact[], o
     if (fs.existsSync(path.join(abs, top))) prune(top);
   }
   return { written, unchanged, contextsCopied, contextsKept, removed };
-}
-
-/** The staged context an artifact path lies in, if any. */
-function contextOf(p: string, contexts: ReadonlyMap<string, unknown>): string | undefined {
-  // Look each leading folder of the path up instead of scanning every context.
-  const parts = p.split('/');
-  for (let i = parts.length - 1; i > 0; i--) {
-    const prefix = parts.slice(0, i).join('/');
-    if (contexts.has(prefix)) return prefix;
-  }
-  return undefined;
 }
