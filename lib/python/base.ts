@@ -255,10 +255,11 @@ export abstract class PythonWebApp extends MicroService implements IWarningSourc
     const module = props.module ?? 'app:app';
     const requirementsFile = props.requirements ?? 'requirements.txt';
     checkWorkerClassFits(where, kind);
-    const source = checkSource(where, props.source, module, requirementsFile, kind);
+    const checked = checkSource(where, props.source, module, requirementsFile, kind);
+    const source = checked.dir;
     const requirements = readRequirements(where, source, requirementsFile);
     checkPackages(where, requirementsFile, requirements, kind);
-    checkAppAttribute(where, source, module, kind);
+    checkAppAttribute(where, checked, module, kind);
 
     if (props.gracefulTimeout && props.gracefulShutdown && props.gracefulTimeout.millis !== props.gracefulShutdown.millis) {
       throw new PyfleetError(where, `gracefulTimeout (${props.gracefulTimeout}) and gracefulShutdown (${props.gracefulShutdown}) disagree; they are the same setting`, 'give only one of them');
@@ -370,10 +371,11 @@ export abstract class PythonWebApp extends MicroService implements IWarningSourc
       throw new PyfleetError(where, 'both source and image were given for the version', 'give one of them');
     }
     const kind: PythonAppKind = { framework: this.framework, construct: this.constructor.name, workerClass: this.workerClass };
-    const source = checkSource(where, options.source, this.module, this.requirementsFile, kind);
+    const checked = checkSource(where, options.source, this.module, this.requirementsFile, kind);
+    const source = checked.dir;
     const requirements = readRequirements(where, source, this.requirementsFile);
     checkPackages(where, this.requirementsFile, requirements, kind);
-    checkAppAttribute(where, source, this.module, kind);
+    checkAppAttribute(where, checked, this.module, kind);
     this.requirementsByDir.set(source, requirements);
     const { source: _ignored, ...rest } = options;
     const version = super.addVersion(name, { ...rest, image: generatedImage(source, () => this, this.packageIndexUrl) });
@@ -532,7 +534,13 @@ function statOf(p: string): fs.Stats | undefined {
 
 const isFile = (p: string): boolean => statOf(p)?.isFile() === true;
 
-function checkSource(where: string, source: string, module: string, requirementsFile: string, kind: PythonAppKind): string {
+/** The source directory, absolute, and the app module's file in it (relative, native separators). */
+interface CheckedSource {
+  readonly dir: string;
+  readonly moduleFile: string;
+}
+
+function checkSource(where: string, source: string, module: string, requirementsFile: string, kind: PythonAppKind): CheckedSource {
   const dir = path.resolve(source);
   if (!statOf(dir)?.isDirectory()) {
     throw new PyfleetError(where, `the source directory ${dir} does not exist`, 'pass the folder holding the app, e.g. source: path.join(__dirname, "services/users")');
@@ -552,7 +560,7 @@ function checkSource(where: string, source: string, module: string, requirements
   if (typeof requirementsFile !== 'string' || !requirementsFile) {
     throw new PyfleetError(where, 'requirements is empty', 'give the requirements file relative to the source, e.g. "requirements.txt"');
   }
-  return dir;
+  return { dir, moduleFile: file };
 }
 
 /**
@@ -561,13 +569,11 @@ function checkSource(where: string, source: string, module: string, requirements
  * on a WSGI worker, a WSGI app on uvicorn's ASGI worker): gunicorn would fail at boot or on every
  * request. What the reading cannot follow (star imports, `__getattr__`, `globals()`) is accepted.
  */
-function checkAppAttribute(where: string, dir: string, module: string, kind: PythonAppKind): void {
+function checkAppAttribute(where: string, { dir, moduleFile: file }: CheckedSource, module: string, kind: PythonAppKind): void {
   // checkSource has checked the form and found the file.
   const m = /^([\w.]+):(\w+)(\(.*\))?$/.exec(module)!;
   const attr = m[2];
   const factory = m[3] !== undefined;
-  const rel = m[1].split('.').join('/');
-  const file = [path.join(rel, '__init__.py'), `${rel}.py`].find((f) => isFile(path.join(dir, f)))!;
   const shown = file.split(path.sep).join('/');
   const text = fs.readFileSync(path.join(dir, file), 'utf8');
   const found = findModuleAttribute(text, attr);

@@ -18,6 +18,15 @@ export function normalizePackageName(name: string): string {
 const INCLUDE = /^(-r|--requirement|-c|--constraint)(?:\s*=\s*|\s+)(\S+)$/;
 const NAME = /^([A-Za-z0-9][A-Za-z0-9._-]*)/;
 
+/** Whether `p` is a file (or a link to one), in one stat call; false where it cannot be stat'ed. */
+function isFile(p: string): boolean {
+  try {
+    return fs.statSync(p, { throwIfNoEntry: false })?.isFile() === true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Reads a requirements file and follows its `-r`/`-c` includes, all of which must lie inside the
  * source directory (they are copied into the build context before the source).
@@ -33,7 +42,7 @@ export function readRequirements(constructPath: string, sourceDir: string, file:
         'keep every requirements file inside the source directory (only it is copied into the build context)');
     }
     if (files.includes(relPosix)) return;
-    if (!fs.existsSync(abs) || !fs.statSync(abs).isFile()) {
+    if (!isFile(abs)) {
       throw new PyfleetError(constructPath, from
         ? `${from} includes ${relPosix}, which does not exist in ${sourceDir}`
         : `the requirements file ${relPosix} does not exist in ${sourceDir}`,
