@@ -183,6 +183,8 @@ export class Stack extends Chart {
   /** The stack's monitoring, if any. */
   public readonly monitoring?: Monitoring;
   private readonly _services: MicroService[] = [];
+  /** The services by name: a stack of 1,000 services checked each new name against every other. */
+  private readonly _serviceNames = new Set<string>();
 
   constructor(scope: Construct, id: string, props: StackProps = {}) {
     checkDnsLabel(scope.node.path ? `${scope.node.path}/${id}` : id, 'stack id', id);
@@ -254,6 +256,12 @@ export class Stack extends Chart {
   /** @internal */
   public _registerService(service: MicroService): void {
     this._services.push(service);
+    this._serviceNames.add(service.serviceName);
+  }
+
+  /** @internal Whether a service of this name is in the stack. */
+  public _hasService(name: string): boolean {
+    return this._serviceNames.has(name);
   }
 }
 

@@ -155,7 +155,7 @@ export abstract class DataStore extends Construct {
     const path = scope.node.path ? `${scope.node.path}/${id}` : id;
     const stack = Stack.of(scope);
     checkDns1035Label(path, 'backing service name', id, 50);
-    if (stack.services.some((s) => s.serviceName === id) || stack.node.findAll().some((c) => DataStore.isDataStore(c) && c.storeName === id)) {
+    if (stack._hasService(id) || stack.node.findAll().some((c) => DataStore.isDataStore(c) && c.storeName === id)) {
       throw new PyfleetError(path, `stack "${stack.stackName}" already has a service or backing service named "${id}"`, 'give every service and backing service of a stack its own name');
     }
     super(scope, id);

@@ -329,7 +329,7 @@ export class MicroService extends Construct {
   constructor(scope: Construct, id: string, props: MicroServiceProps) {
     const path = scope.node.path ? `${scope.node.path}/${id}` : id;
     const stack = Stack.of(scope);
-    if (stack.services.some((s) => s.serviceName === id)) {
+    if (stack._hasService(id)) {
       throw new PyfleetError(path, `stack "${stack.stackName}" already has a service named "${id}"`, 'give every service of a stack its own name');
     }
     checkDns1035Label(path, 'service name', id, 50);
