@@ -35,38 +35,17 @@ export interface ImageAsset {
   readonly generated: Readonly<Record<string, string>>;
   /** The names of the generated files, sorted (without making them). */
   readonly generatedNames: readonly string[];
-  /**
-   * One generated file (what `generated[name]` is). The files made to hash the context are kept for
-   * these reads: once each has been read, they are let go, and later reads make them again.
-   */
-  generatedFile?(name: string): string | undefined;
 }
 
-/**
- * An ImageAsset whose generated files are made when read (see `ImageAsset.generated`), except the
- * first read of each through `generatedFile`, which the files made for the hash answer: the image
- * target reads each file once, right after the models are checked, and making every image's files a
- * second time then cost a synth of 1,000 services 45 ms.
- */
+/** An ImageAsset whose generated files are made when read (see `ImageAsset.generated`). */
 class StagedContext implements ImageAsset {
-  /** The files made for the hash, until each was read once (then gone). */
-  private readonly made: { files?: Readonly<Record<string, string>>; unread: Set<string> };
-
   constructor(readonly hash: string, readonly tag: string, readonly contextPath: string, readonly directory: string, readonly files: readonly string[],
-    readonly generatedNames: readonly string[], private readonly make: () => Readonly<Record<string, string>>, made: Readonly<Record<string, string>>) {
-    this.made = { files: made, unread: new Set(generatedNames) };
+    readonly generatedNames: readonly string[], private readonly make: () => Readonly<Record<string, string>>) {
     Object.freeze(this);
   }
 
   get generated(): Readonly<Record<string, string>> {
-    return this.made.files ?? this.make();
-  }
-
-  generatedFile(name: string): string | undefined {
-    const held = this.made;
-    const files = held.files ?? this.make();
-    if (held.unread.delete(name) && held.unread.size === 0) held.files = undefined;
-    return files[name];
+    return this.make();
   }
 
   /** In a program's fingerprint: the content hash covers the source and the generated files. */
@@ -105,7 +84,7 @@ export function imageAsset(image: ContainerImage, generators: BuildGenerators, w
   }
   const hash = h.digest('hex');
   const tag = hash.slice(0, 12);
-  const asset: ImageAsset = new StagedContext(hash, tag, `assets/context.${tag}`, image.directory, files, Object.keys(generated).sort(), make, generated);
+  const asset: ImageAsset = new StagedContext(hash, tag, `assets/context.${tag}`, image.directory, files, Object.keys(generated).sort(), make);
   cache?.set(image, asset);
   return asset;
 }

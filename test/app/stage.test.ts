@@ -3,14 +3,11 @@
 // way, and a failed synth must leave nothing of what it copied.
 import * as fs from 'fs';
 import * as path from 'path';
-import { App, ContainerImage, FastApiApp, MicroService, Stack } from '../../lib';
+import { App, ContainerImage, MicroService, Stack } from '../../lib';
 import { ContextStager, FileJobs, FileOp, WORKER_AFTER_OPS } from '../../lib/app/stage';
 import { writeArtifacts } from '../../lib/app/write';
 import type { Target } from '../../lib/model/target';
 import { builtinTargets } from '../../lib/render/defaults';
-import { imageTarget } from '../../lib/render/image';
-import { pythonGunicornGenerator } from '../../lib/render/image/python';
-import type { BuildGenerators } from '../../lib/service/build';
 import { readTree, tmpdir } from '../support/synth';
 
 /** Every entry below `dir` (folders included), relative. */
@@ -190,38 +187,4 @@ describe('synth with staged contexts', () => {
     expect(withExtra).toHaveLength(1);
     expect(fs.readdirSync(path.join(outdir, 'assets', withExtra[0])).sort()).toEqual(['Dockerfile', 'EXTRA.txt', 'pkg']);
   });
-});
-
-test('the files generated to hash each context are the ones written: a synth makes them once, a later read makes them again', () => {
-  const root = tmpdir();
-  let made = 0;
-  const counting: BuildGenerators = { 'python-gunicorn': (recipe) => { made++; return pythonGunicornGenerator(recipe); } };
-  const targets = builtinTargets().map((t) => (t.name === 'image' ? imageTarget({ buildGenerators: counting }) : t));
-  const app = new App({ outdir: path.join(root, 'dist'), targets, renderCache: false });
-  const stack = new Stack(app, 'shop');
-  // Each source far apart from the last, so that no recipe is still among the few the generator keeps.
-  const n = 12;
-  for (let i = 0; i < n; i++) {
-    const src = path.join(root, `py-${i}`);
-    fs.mkdirSync(src);
-    fs.writeFileSync(path.join(src, 'main.py'), 'from fastapi import FastAPI\napp = FastAPI()\n');
-    fs.writeFileSync(path.join(src, 'requirements.txt'), 'fastapi==0.115.6\ngunicorn==23.0.0\nuvicorn==0.34.0\n');
-    new FastApiApp(stack, `api-${i}`, { source: src, module: 'main:app' });
-  }
-  app.synth();
-  // One generation per image, when its context was hashed: the written files are those.
-  expect(made).toBe(n);
-  const dockerfiles = fs.readdirSync(path.join(root, 'dist', 'assets')).map((c) => fs.readFileSync(path.join(root, 'dist', 'assets', c, 'Dockerfile'), 'utf8'));
-  expect(dockerfiles).toHaveLength(n);
-  const artifacts = app.synthesize().flatMap((o) => o.artifacts);
-  expect(made).toBe(2 * n);
-  // Every generated file read once: still those made for the hash.
-  const inContexts = artifacts.filter((a) => a.path.startsWith('assets/') && !a.copyFrom);
-  const first = new Map(inContexts.map((a) => [a.path, a.content]));
-  expect(made).toBe(2 * n);
-  // Read again: made again, the same.
-  const again = inContexts.filter((a) => a.path.endsWith('/Dockerfile')).map((a) => a.content);
-  expect(made).toBe(3 * n);
-  expect(again).toEqual(inContexts.filter((a) => a.path.endsWith('/Dockerfile')).map((a) => first.get(a.path)));
-  expect([...again].sort()).toEqual([...dockerfiles].sort());
 });

@@ -38,11 +38,9 @@ export function imageTarget(options: ImageTargetOptions = {}): ImageTarget {
           seen.add(asset.contextPath);
           artifacts.push({ path: asset.contextPath, copyFrom: { directory: asset.directory, files: asset.files } });
           // The content is made when read, from the image's recipe (see ImageAsset.generated): the
-          // files of every image are not all held while the other targets render. (The synth's stager
-          // reads each at once, as the files made to hash the context: see generatedFile.)
+          // files of every image are not all held while the other targets render.
           for (const f of [...asset.generatedNames].sort((a, b) => a.localeCompare(b))) {
-            const content = asset.generatedFile ? () => asset.generatedFile!(f) : () => asset.generated[f];
-            artifacts.push(Object.defineProperty({ path: `${asset.contextPath}/${f}` }, 'content', { get: content, enumerable: true }) as Artifact);
+            artifacts.push(Object.defineProperty({ path: `${asset.contextPath}/${f}` }, 'content', { get: () => asset.generated[f], enumerable: true }) as Artifact);
           }
         }
       }
