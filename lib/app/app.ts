@@ -143,7 +143,7 @@ export class App extends Cdk8sApp {
     const stacks = this.stacks;
     const errors: PyfleetError[] = [...validateModel(stacks), ...validateMesh(stacks)];
     const assets = new Map<ContainerImage, ImageAsset>();
-    const ctx = { buildGenerators: this.buildGenerators, assets, outdir: path.resolve(this.outdir) };
+    const ctx = { buildGenerators: this.buildGenerators, assets, outdir: path.resolve(this.outdir), staged: stager && ((a: ImageAsset, g: Readonly<Record<string, string>>) => stager.stageAsset(a, g)) };
     const models = stacks.map((s) => resolveStack(s, ctx, errors));
     for (const t of this.targets) {
       try {

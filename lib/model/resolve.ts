@@ -22,6 +22,8 @@ export interface ResolveContext {
   readonly assets: Map<ContainerImage, ImageAsset>;
   /** The App's outdir, absolute: a source directory must not stage it. */
   readonly outdir?: string;
+  /** Handed each staged context as it is resolved, with its generated files (`synth()` starts copying it). */
+  readonly staged?: (asset: ImageAsset, generated: Readonly<Record<string, string>>) => void;
 }
 
 function deepFreeze<T>(o: T): T {
@@ -105,7 +107,7 @@ function resolveImageOf(image: ContainerImage, where: string, stack: Stack, name
     }
   }
   try {
-    asset = imageAsset(image, ctx.buildGenerators, where, ctx.assets);
+    asset = imageAsset(image, ctx.buildGenerators, where, ctx.assets, ctx.staged);
   } catch (e) {
     errors.push(e instanceof PyfleetError ? e : new PyfleetError(where, (e as Error).message, 'see the message'));
   }

@@ -5,6 +5,7 @@ import { PyfleetError } from '../core/errors';
 import { FINGERPRINT } from '../core/fingerprint';
 import { BuildGenerators, BuildRecipe, generateBuildFiles } from './build';
 import type { ContainerImage } from './image';
+import type { Artifact } from '../model/target';
 
 /** Names never copied into a staged build context (VCS data, caches, virtualenvs, build output). */
 const ALWAYS_SKIPPED = new Set(['.git', '.hg', '.svn', 'node_modules', '__pycache__', '.venv', 'venv', '.mypy_cache', '.pytest_cache', '.ruff_cache', '.tox', 'dist', 'cdk.out']);
@@ -54,11 +55,35 @@ class StagedContext implements ImageAsset {
   }
 }
 
+/** The staged context each artifact of {@link contextArtifacts} was made for. */
+const ARTIFACT_ASSETS = new WeakMap<Artifact, ImageAsset>();
+
+/**
+ * The artifacts of a staged context: one that copies the source files, and one per generated file,
+ * whose content is made when read (the files of every image are not all held while other targets
+ * render). Each is known to come from `asset` (see {@link artifactAsset}).
+ */
+export function contextArtifacts(asset: ImageAsset): Artifact[] {
+  const out: Artifact[] = [{ path: asset.contextPath, copyFrom: { directory: asset.directory, files: asset.files } }];
+  for (const f of [...asset.generatedNames].sort((a, b) => a.localeCompare(b))) {
+    out.push(Object.defineProperty({ path: `${asset.contextPath}/${f}` }, 'content', { get: () => asset.generated[f], enumerable: true }) as Artifact);
+  }
+  for (const a of out) ARTIFACT_ASSETS.set(a, asset);
+  return out;
+}
+
+/** The staged context `a` was made for by {@link contextArtifacts}, if it was. */
+export function artifactAsset(a: Artifact): ImageAsset | undefined {
+  return ARTIFACT_ASSETS.get(a);
+}
+
 /**
  * The staged context of a built image, from the source directory as it is now and the files the
- * build generator of its recipe makes. `cache` (one per synthesis) avoids hashing an image twice.
+ * build generator of its recipe makes. `cache` (one per synthesis) avoids hashing an image twice;
+ * `made` is handed each new context with the generated files made to hash it (a synth starts copying it).
  */
-export function imageAsset(image: ContainerImage, generators: BuildGenerators, where = '', cache?: Map<ContainerImage, ImageAsset>): ImageAsset {
+export function imageAsset(image: ContainerImage, generators: BuildGenerators, where = '', cache?: Map<ContainerImage, ImageAsset>,
+  made?: (asset: ImageAsset, generated: Readonly<Record<string, string>>) => void): ImageAsset {
   if (image.kind !== 'build' || !image.directory) throw new Error('imageAsset: not a built image');
   const hit = cache?.get(image);
   if (hit) return hit;
@@ -86,6 +111,7 @@ export function imageAsset(image: ContainerImage, generators: BuildGenerators, w
   const tag = hash.slice(0, 12);
   const asset: ImageAsset = new StagedContext(hash, tag, `assets/context.${tag}`, image.directory, files, Object.keys(generated).sort(), make);
   cache?.set(image, asset);
+  made?.(asset, generated);
   return asset;
 }
 

@@ -3,11 +3,14 @@
 // way, and a failed synth must leave nothing of what it copied.
 import * as fs from 'fs';
 import * as path from 'path';
-import { App, ContainerImage, MicroService, Stack } from '../../lib';
+import { App, ContainerImage, FastApiApp, MicroService, Stack } from '../../lib';
 import { ContextStager, FileJobs, FileOp, WORKER_AFTER_OPS } from '../../lib/app/stage';
 import { writeArtifacts } from '../../lib/app/write';
 import type { Target } from '../../lib/model/target';
 import { builtinTargets } from '../../lib/render/defaults';
+import { imageTarget } from '../../lib/render/image';
+import { pythonGunicornGenerator } from '../../lib/render/image/python';
+import type { BuildGenerators } from '../../lib/service/build';
 import { readTree, tmpdir } from '../support/synth';
 
 /** Every entry below `dir` (folders included), relative. */
@@ -125,6 +128,17 @@ function recordOffers(): boolean[] {
   return offered;
 }
 
+/** Whether a worker thread copied, as each resolved context was handed to a synth's stager. */
+function recordStaging(): boolean[] {
+  const staged: boolean[] = [];
+  const original = ContextStager.prototype.stageAsset;
+  jest.spyOn(ContextStager.prototype, 'stageAsset').mockImplementation(function (this: ContextStager, asset, generated) {
+    original.call(this, asset, generated);
+    staged.push(this.threaded);
+  });
+  return staged;
+}
+
 /** Enough contexts that their copies go to a worker thread. */
 const MANY = Math.ceil(WORKER_AFTER_OPS / 3) + 10;
 
@@ -151,21 +165,29 @@ describe('synth with staged contexts', () => {
     expect(entries(threaded).filter((e) => e.includes('tmp-pyfleet'))).toEqual([]);
   });
 
-  test.each([['into a new outdir', false], ['over an earlier output', true]])('a synth that fails after the image target rendered leaves nothing it copied (%s)', (_where, earlier) => {
+  test.each([
+    ['a target fails to render, into a new outdir', 'render', false],
+    ['a target fails to render, over an earlier output', 'render', true],
+    ['the checks after resolving fail, into a new outdir', 'check', false],
+    ['the checks after resolving fail, over an earlier output', 'check', true],
+  ])('a synth that fails after its contexts began to be copied leaves nothing it copied (%s)', (_case, how, earlier) => {
     const root = tmpdir();
     const srcs = sources(root, MANY);
     const outdir = path.join(root, 'dist');
     if (earlier) program(outdir, srcs.slice(0, 3)).synth();
     const before = earlier ? readTree(outdir) : undefined;
     const failing: Target = { name: 'failing', render: () => { throw new Error('this target cannot render'); } };
-    const app = program(outdir, srcs, [...builtinTargets(), failing]);
-    const offered = recordOffers();
+    const app = program(outdir, srcs, how === 'render' ? [...builtinTargets(), failing] : undefined);
+    // A service that calls itself: refused after every stack resolved (its contexts were being copied).
+    if (how === 'check') app.stacks[0].services[0].addCall(app.stacks[0].services[0]);
+    const staged = recordStaging();
     try {
-      expect(() => app.synth()).toThrow(/this target cannot render/);
+      expect(() => app.synth()).toThrow(how === 'render' ? /this target cannot render/ : /lists itself/);
     } finally {
       jest.restoreAllMocks();
     }
-    expect(offered[0]).toBe(true);
+    expect(staged.length).toBe(MANY);
+    expect(staged[staged.length - 1]).toBe(true);
     if (before) expect(readTree(outdir)).toEqual(before);
     else expect(fs.existsSync(outdir)).toBe(false);
     expect(fs.readdirSync(root).filter((f) => f.includes('tmp-pyfleet'))).toEqual([]);
@@ -187,4 +209,29 @@ describe('synth with staged contexts', () => {
     expect(withExtra).toHaveLength(1);
     expect(fs.readdirSync(path.join(outdir, 'assets', withExtra[0])).sort()).toEqual(['Dockerfile', 'EXTRA.txt', 'pkg']);
   });
+});
+
+test("a synth makes each context's generated files once: those made to hash it are the ones copied", () => {
+  const root = tmpdir();
+  let made = 0;
+  const counting: BuildGenerators = { 'python-gunicorn': (recipe) => { made++; return pythonGunicornGenerator(recipe); } };
+  const targets = builtinTargets().map((t) => (t.name === 'image' ? imageTarget({ buildGenerators: counting }) : t));
+  const app = new App({ outdir: path.join(root, 'dist'), targets, renderCache: false });
+  const stack = new Stack(app, 'shop');
+  // More sources than the generator keeps recipes of, so that a second making would show.
+  const n = 12;
+  for (let i = 0; i < n; i++) {
+    const src = path.join(root, `py-${i}`);
+    fs.mkdirSync(src);
+    fs.writeFileSync(path.join(src, 'main.py'), 'from fastapi import FastAPI\napp = FastAPI()\n');
+    fs.writeFileSync(path.join(src, 'requirements.txt'), 'fastapi==0.115.6\ngunicorn==23.0.0\nuvicorn==0.34.0\n');
+    new FastApiApp(stack, `api-${i}`, { source: src, module: 'main:app' });
+  }
+  app.synth();
+  expect(made).toBe(n);
+  // What was copied is what the image target's artifacts hold.
+  const artifacts = app.synthesize().flatMap((o) => o.artifacts).filter((a) => a.path.startsWith('assets/') && a.content !== undefined);
+  expect(new Set(artifacts.map((a) => a.path.split('/')[1])).size).toBe(n);
+  expect(artifacts.filter((a) => a.path.endsWith('/Dockerfile'))).toHaveLength(n);
+  for (const a of artifacts) expect(fs.readFileSync(path.join(root, 'dist', a.path), 'utf8')).toBe(a.content);
 });

@@ -1,5 +1,6 @@
 import { Artifact, Target } from '../../model/target';
 import { BuildGenerators } from '../../service/build';
+import { contextArtifacts } from '../../service/asset';
 import type { StackModel } from '../../model/stack';
 import { pythonCeleryGenerator } from './celery';
 import { pythonGunicornGenerator } from './python';
@@ -36,12 +37,8 @@ export function imageTarget(options: ImageTargetOptions = {}): ImageTarget {
           const asset = image.asset;
           if (!asset || seen.has(asset.contextPath)) continue;
           seen.add(asset.contextPath);
-          artifacts.push({ path: asset.contextPath, copyFrom: { directory: asset.directory, files: asset.files } });
-          // The content is made when read, from the image's recipe (see ImageAsset.generated): the
-          // files of every image are not all held while the other targets render.
-          for (const f of [...asset.generatedNames].sort((a, b) => a.localeCompare(b))) {
-            artifacts.push(Object.defineProperty({ path: `${asset.contextPath}/${f}` }, 'content', { get: () => asset.generated[f], enumerable: true }) as Artifact);
-          }
+          // The content is made when read, from the image's recipe (see ImageAsset.generated).
+          artifacts.push(...contextArtifacts(asset));
         }
       }
       return { result: artifacts.filter((a) => a.copyFrom).map((a) => a.path), artifacts };
