@@ -229,7 +229,7 @@ export class App extends Cdk8sApp {
     const folder = this.renderCache ? cacheFolder() : undefined;
     this._lastCache = { kept: [], off: folder ? undefined : this.renderCache ? 'no cache folder' : 'renderCache is false' };
     const cache = folder ? new RenderCache(folder, outdir) : undefined;
-    // Staged contexts are copied (into temporary folders) while the targets after the image target render.
+    // Staged contexts are copied (into temporary folders) from when they are resolved, while the rest checks and renders.
     const stager = new ContextStager(outdir);
     let models: StackModel[];
     try {

@@ -4,12 +4,13 @@ import { MessageChannel, MessagePort, receiveMessageOnPort, Worker } from 'worke
 import type { Artifact } from '../model/target';
 import { artifactAsset, ImageAsset } from '../service/asset';
 
-// Staged build contexts, copied while the other targets still render. `synth()` hands each target's
-// artifacts to a ContextStager as soon as the target returns them (the image target comes first):
-// every context that is not already in place under its content hash is copied into a temporary folder
-// beside it at once, and only moved into place when the writer places it, after every target rendered
-// and every check passed. A synth that fails removes the temporary folders again, so the earlier
-// output stays as it was.
+// Staged build contexts, copied while the synth checks and renders. `synth()` hands a ContextStager
+// each staged context as it is resolved (with the generated files made to hash it), and each target's
+// artifacts as the target returns them (for contexts some other target makes): every context that is
+// not already in place under its content hash is copied into a temporary folder beside it at once, and
+// only moved into place when the writer places it, after every check passed and every target
+// rendered. A synth that fails removes the temporary folders again, so the earlier output stays as it
+// was.
 //
 // The copying itself (mkdir, copyFile, writeFile, rename, rm) is a list of file operations per
 // context, run in order. A synth with few of them runs them on the main thread when the writer needs

@@ -9,9 +9,9 @@ import { ContextStager, groupContexts, tmpSuffix } from './stage';
 // hash is not copied again, and what an earlier synth wrote that this one does not make is removed.
 // Each file is written to a temporary name and renamed into place, and each new staged context is
 // copied into a temporary folder and renamed into place, so a reader never sees half a file or half a
-// context. The contexts are copied by a ContextStager (stage.ts): `synth()` hands it each target's
-// artifacts as they are rendered, so that the copying is done, on a thread of its own, by the time
-// everything is rendered and this writer moves them into place.
+// context. The contexts are copied by a ContextStager (stage.ts): `synth()` hands it each context as
+// it is resolved, so that the copying is done, on a thread of its own, by the time everything is
+// rendered and this writer moves them into place.
 
 /** What one write did, for tests and benchmarks. */
 export interface WriteStats {
