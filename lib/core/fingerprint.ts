@@ -21,10 +21,11 @@ export const FINGERPRINT: unique symbol = Symbol.for('pyfleet.fingerprint');
 
 const NONE: ReadonlySet<string> = new Set();
 
-/** Something the walk cannot see into. */
+/** Something the walk cannot see into; `keys` lead to it, innermost first (each frame adds its key as it unwinds). */
 class Opaque extends Error {
-  constructor(readonly at: string) {
-    super(`no fingerprint: a function at ${at}`);
+  readonly keys: string[] = [];
+  constructor() {
+    super('no fingerprint: a function');
   }
 }
 
@@ -41,8 +42,6 @@ class Walker {
   private readonly seen = new Map<object, number>();
   /** Field and class names met so far, by number: each is written once, then as its number. */
   private readonly names = new Map<string, number>();
-  /** The keys that lead to the value being walked (for the message about a function). */
-  private readonly path: string[] = [];
   /** The construct being walked (a reference to any other construct is its path). */
   private current: Construct | undefined;
   /** Fields of the construct being walked that are left out. */
@@ -55,18 +54,21 @@ class Walker {
     this.put(`C${node.path.length}:${node.path}`);
     this.current = c;
     this.seen.set(c, this.seen.size);
-    this.path.push(node.path || '(app)');
-    this.skip = isRoot ? this.skipOfRoot : NONE;
-    this.object(c, true);
-    this.skip = NONE;
-    // What of the node a target may read: context, metadata, dependencies and default child (the
-    // children are walked on their own; validations run at every synth).
-    const n = node as unknown as { _context?: unknown; _metadata?: unknown; _dependencies?: Set<unknown>; _defaultChild?: unknown };
-    this.value(n._context);
-    this.value(n._metadata);
-    this.value(n._dependencies);
-    this.value(n._defaultChild);
-    this.path.pop();
+    try {
+      this.skip = isRoot ? this.skipOfRoot : NONE;
+      this.object(c, true);
+      this.skip = NONE;
+      // What of the node a target may read: context, metadata, dependencies and default child (the
+      // children are walked on their own; validations run at every synth).
+      const n = node as unknown as { _context?: unknown; _metadata?: unknown; _dependencies?: Set<unknown>; _defaultChild?: unknown };
+      this.value(n._context);
+      this.value(n._metadata);
+      this.value(n._dependencies);
+      this.value(n._defaultChild);
+    } catch (e) {
+      if (e instanceof Opaque) e.keys.push(node.path || '(app)');
+      throw e;
+    }
     this.current = undefined;
   }
 
@@ -93,7 +95,7 @@ class Walker {
         return;
       }
       case 'function':
-        throw new Opaque(this.path.join('.'));
+        throw new Opaque();
     }
     if (v === null || typeof v !== 'object') {
       this.put('N');
@@ -188,9 +190,13 @@ class Walker {
     for (const k in rec) {
       if (!Object.prototype.hasOwnProperty.call(rec, k) || (isConstruct && (k === 'node' || this.skip.has(k)))) continue;
       this.name(k);
-      this.path.push(k);
-      this.value(rec[k]);
-      this.path.pop();
+      // The path to a function is put together only when there is one (see Opaque).
+      try {
+        this.value(rec[k]);
+      } catch (e) {
+        if (e instanceof Opaque) e.keys.push(k);
+        throw e;
+      }
     }
     this.put('}');
   }
@@ -219,7 +225,7 @@ export function fingerprint(root: Construct, options: FingerprintOptions): Finge
     for (const c of root.node.findAll()) w.construct(c, c === root);
     w.value(options.extra);
   } catch (e) {
-    if (e instanceof Opaque) return { opaque: e.at };
+    if (e instanceof Opaque) return { opaque: [...e.keys].reverse().join('.') };
     throw e;
   }
   return { digest: w.digest(options.salt) };
