@@ -5,7 +5,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as yaml from 'js-yaml';
-import { dictionary, dictionaryOf } from '../../lib/core/dictionary';
+import { dictionary, dictionaryMaker, dictionaryOf } from '../../lib/core/dictionary';
 import { dumpDocument } from '../../lib/render/yaml';
 import { tmpdir } from '../support/synth';
 
@@ -19,6 +19,11 @@ test('a dictionary is a plain object: prototype, constructor, JSON, YAML, equali
   // (structuredClone makes objects of the host's realm, not jest's: compared by value.)
   expect(structuredClone(d)).toEqual({ b: 1, a: { x: [1, 2] } });
   expect(dumpDocument({ top: d })).toBe(yaml.dump({ top: { b: 1, a: { x: [1, 2] } } }, { noRefs: true, lineWidth: -1 }));
+  const own = dictionaryMaker()<number>();
+  own.b = 2;
+  expect(Object.getPrototypeOf(own)).toBe(Object.prototype);
+  expect(own).toStrictEqual({ b: 2 });
+  expect(dictionaryOf([['x', 1]], dictionaryMaker())).toStrictEqual({ x: 1 });
   const e = dictionary<number>();
   e['constructor'] = 1;
   expect(Object.keys(e)).toEqual(['constructor']);

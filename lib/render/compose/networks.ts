@@ -1,6 +1,9 @@
 import { createHash } from 'crypto';
 import { PyfleetError } from '../../core/errors';
-import { dictionary, dictionaryOf } from '../../core/dictionary';
+import { dictionaryMaker, dictionaryOf } from '../../core/dictionary';
+
+/** Dictionaries keyed by network names: a large project has more than any other kind (see dictionary.ts). */
+const networkDictionary = dictionaryMaker();
 import { ComposeNetworkMode } from '../../core/stack';
 import type { PyfleetWarning } from '../../core/warnings';
 import type { ServiceModel, StackModel } from '../../model/stack';
@@ -112,8 +115,8 @@ export function networkPlan(model: StackModel): NetworkPlan {
     alias.set(PROMETHEUS_SERVICE, [PROMETHEUS_SERVICE]);
     if (grafanaEnabled(model)) alias.set(GRAFANA_SERVICE, [GRAFANA_SERVICE]);
   }
-  const joined = new Map<string, Record<string, NetworkAttachment>>([...alias.keys()].map((c) => [c, dictionary<NetworkAttachment>()]));
-  const networks = dictionary<ComposeNetwork>();
+  const joined = new Map<string, Record<string, NetworkAttachment>>([...alias.keys()].map((c) => [c, networkDictionary<NetworkAttachment>()]));
+  const networks = networkDictionary<ComposeNetwork>();
   const join = (key: string, members: string[], net: ComposeNetwork): void => {
     networks[key] = net;
     for (const m of members) joined.get(m)![key] = { aliases: [...alias.get(m)!] };
@@ -148,9 +151,9 @@ export function networkPlan(model: StackModel): NetworkPlan {
       for (const [c, nets] of joined) if (Object.keys(nets).length === 0) join(networkKey(model.name, `${c}_alone`), [c], internal);
     }
   }
-  const sorted = (o: Record<string, NetworkAttachment>): Record<string, NetworkAttachment> => dictionaryOf(Object.keys(o).sort().map((k) => [k, o[k]]));
+  const sorted = (o: Record<string, NetworkAttachment>): Record<string, NetworkAttachment> => dictionaryOf(Object.keys(o).sort().map((k) => [k, o[k]]), networkDictionary);
   return {
-    networks: dictionaryOf(Object.keys(networks).sort().map((k) => [k, networks[k]])),
+    networks: dictionaryOf(Object.keys(networks).sort().map((k) => [k, networks[k]]), networkDictionary),
     attachments: (c) => sorted(joined.get(c) ?? {}),
   };
 }
