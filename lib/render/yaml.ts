@@ -29,9 +29,26 @@ class Prerendered {
 const plainScalars = new Map<unknown, string>();
 const quotedScalars = new Map<unknown, string>();
 
+/**
+ * Strings js-yaml writes as they are (plain), or in single quotes with `forceQuotes`: a letter first,
+ * then letters, digits and `. _ / : -`, not ending in `:`. Starting with a letter, none reads as a
+ * number, a timestamp or a merge key; the words that read as null or a boolean (YAML 1.2, and the
+ * YAML 1.1 words js-yaml quotes for older readers) are left to js-yaml, in any casing. Most names,
+ * image references and paths are such strings, and many are met once (service and network names), so
+ * the memo below would not spare js-yaml's look at each.
+ */
+const SIMPLE = /^[A-Za-z](?:[A-Za-z0-9._/:-]*[A-Za-z0-9._/-])?$/;
+const WORDS = new Set(['null', 'true', 'false', 'y', 'yes', 'on', 'n', 'no', 'off']);
+
+/** Whether js-yaml writes `value` as it is (see SIMPLE). @internal */
+export function isSimpleScalar(value: string): boolean {
+  return value.length <= 1024 && SIMPLE.test(value) && !(value.length <= 5 && WORDS.has(value.toLowerCase()));
+}
+
 function scalar(value: string | number | boolean, quoted: boolean): string {
   if (typeof value === 'number' && Number.isInteger(value) && !Object.is(value, -0)) return String(value);
   if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (typeof value === 'string' && isSimpleScalar(value)) return quoted ? `'${value}'` : value;
   const memo = quoted ? quotedScalars : plainScalars;
   let out = memo.get(value);
   if (out === undefined) {

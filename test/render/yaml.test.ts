@@ -1,7 +1,7 @@
 // The manifest writer against js-yaml, which it must match byte for byte.
 import * as path from 'path';
 import * as yaml from 'js-yaml';
-import { dumpDocument, dumpDocuments, prerender, tryDumpDocument } from '../../lib/render/yaml';
+import { dumpDocument, dumpDocuments, isSimpleScalar, prerender, tryDumpDocument } from '../../lib/render/yaml';
 import { App, ContainerImage, MicroService, Stack } from '../../lib';
 import { synth } from '../support/synth';
 import { EXAMPLES } from '../support/examples';
@@ -139,4 +139,30 @@ test('the compose file synth() writes from prerendered services is the document 
       out.cleanup();
     }
   }
+});
+
+test('every string written without asking js-yaml is written as js-yaml writes it: plain, force-quoted, and as a key', () => {
+  // Every string of up to four characters over letters (among them those of the words YAML reads as
+  // booleans and null), digits and the punctuation allowed, and every casing of those words.
+  const alphabet = 'aZ0._/:-yNoTlu ';
+  const strings: string[] = [];
+  const grow = (prefix: string, left: number): void => {
+    if (prefix) strings.push(prefix);
+    if (left > 0) for (const c of alphabet) grow(prefix + c, left - 1);
+  };
+  grow('', 4);
+  const casings = (w: string): string[] => (w ? casings(w.slice(1)).flatMap((rest) => [w[0].toLowerCase() + rest, w[0].toUpperCase() + rest]) : ['']);
+  for (const w of ['null', 'true', 'false', 'y', 'yes', 'on', 'n', 'no', 'off', 'nan', 'inf']) strings.push(...casings(w));
+  strings.push('ghcr.io/acme/orders:1.4.2', 'svc-0001-v1_to_svc-0002', 'service_healthy', 'app.kubernetes.io/part-of', 'a:b:', 'x'.repeat(1025));
+  let simple = 0;
+  for (const s of strings) {
+    if (!isSimpleScalar(s)) continue;
+    simple++;
+    expect([dumpDocument({ k: s }), dumpDocument({ k: s }, { forceQuotes: true }), dumpDocument({ [s]: 1 })])
+      .toEqual([yaml.dump({ k: s }, { noRefs: true, lineWidth: -1 }), yaml.dump({ k: s }, { noRefs: true, lineWidth: -1, forceQuotes: true, quotingType: "'" }), yaml.dump({ [s]: 1 }, { noRefs: true, lineWidth: -1 })]);
+  }
+  // Most of them take the short way (the test would pass on none).
+  expect(simple).toBeGreaterThan(10_000);
+  expect(isSimpleScalar('ghcr.io/acme/orders:1.4.2')).toBe(true);
+  expect(['a:b:', 'True', 'no', 'x'.repeat(1025), '0a', 'a b'].filter(isSimpleScalar)).toEqual([]);
 });
