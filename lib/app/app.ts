@@ -145,6 +145,7 @@ export class App extends Cdk8sApp {
     const assets = new Map<ContainerImage, ImageAsset>();
     const ctx = { buildGenerators: this.buildGenerators, assets, outdir: path.resolve(this.outdir), staged: stager && ((a: ImageAsset, g: Readonly<Record<string, string>>) => stager.stageAsset(a, g)) };
     const models = stacks.map((s) => resolveStack(s, ctx, errors));
+    stager?.flush();
     for (const t of this.targets) {
       try {
         errors.push(...(t.validate?.(models) ?? []).map((e) => asPyfleetError(e)));

@@ -420,6 +420,13 @@ export class ContextStager {
     for (const f of asset.files) files.set(f, { from: path.join(asset.directory, f) });
     for (const name of asset.generatedNames) files.set(name, { content: generated[name] });
     this.stage(asset.contextPath, files, { asset });
+  }
+
+  /**
+   * Sends the worker what it has not had yet (jobs go in batches; a message per context cost 15 µs
+   * each): the synth calls this when every stack is resolved.
+   */
+  public flush(): void {
     this.jobs.flush();
   }
 
