@@ -136,8 +136,9 @@ export class App extends Cdk8sApp {
   /**
    * Resolves, validates and renders; without `keepResults`, only the artifacts are kept (what `synth()`
    * writes). With `cache`, a target whose files of the last synth are current keeps them (its
-   * artifacts are then kept artifacts, and its result is absent). With `stager`, the staged contexts
-   * of each target's artifacts start to be copied as soon as the target returns them.
+   * artifacts are then kept artifacts, and its result is absent). With `stager`, each staged context
+   * starts to be copied as soon as it is resolved (or, when some other target makes it, as soon as
+   * that target returns it).
    */
   private render(keepResults: boolean, cache?: RenderCache, stager?: ContextStager): StackOutput[] {
     const stacks = this.stacks;
@@ -165,13 +166,7 @@ export class App extends Cdk8sApp {
       for (const t of this.targets) {
         try {
           const key = keys?.(t);
-          if (key === undefined) {
-            const from = artifacts.length;
-            renderTarget(t, model, keepResults, results, artifacts);
-            stager?.offer(artifacts.slice(from));
-            continue;
-          }
-          let files = cache!.lookup(model.path, t.name, key);
+          let files = key === undefined ? undefined : cache!.lookup(model.path, t.name, key);
           if (files) {
             for (const f of files) artifacts.push(keptArtifact(f));
             kept.push(`${model.path}/${t.name}`);
@@ -179,10 +174,11 @@ export class App extends Cdk8sApp {
             const from = artifacts.length;
             renderTarget(t, model, keepResults, results, artifacts);
             const made = artifacts.slice(from);
+            stager?.offer(made);
             // A target with a staged context is not one the cache can keep.
-            files = made.every((a) => a.content !== undefined) ? made.map((a) => a.path) : undefined;
+            if (key !== undefined && made.every((a) => a.content !== undefined)) files = made.map((a) => a.path);
           }
-          if (files) cache!.record(model.path, t.name, key, files);
+          if (files) cache!.record(model.path, t.name, key!, files);
         } catch (e) {
           errors.push(asPyfleetError(e, model.path));
         }

@@ -161,17 +161,16 @@ export class FileJobs {
     return this.worker !== undefined;
   }
 
-  /** Queues a job; returns its id. */
-  public submit(ops: readonly FileOp[], cleanup: readonly FileOp[] = []): number {
+  /** Queues a job. */
+  public submit(ops: readonly FileOp[], cleanup: readonly FileOp[] = []): void {
     const job: Job = { id: this.nextId++, ops, cleanup };
     if (this.worker) {
       this.send(job);
-      return job.id;
+      return;
     }
     this.queued.push(job);
     this.queuedOps += ops.length;
     if (this.queuedOps >= this.workerAfterOps) this.start();
-    return job.id;
   }
 
   /** Sends the worker the jobs it has not had yet (a caller about to do other work calls this). */
@@ -183,7 +182,7 @@ export class FileJobs {
 
   /** Runs (or waits for) every job submitted so far; returns the error of the first one that failed. */
   public finish(): Error | undefined {
-    this.settle(this.nextId - 1);
+    this.settle();
     const first = [...this.failures.keys()].sort((a, b) => a - b)[0];
     return first === undefined ? undefined : this.failures.get(first);
   }
@@ -222,11 +221,9 @@ export class FileJobs {
     this.queuedOps = 0;
   }
 
-  /** Every job up to `id` has run. */
-  private settle(id: number): void {
-    while (this.queued.length > 0 && this.queued[0].id <= id) {
-      const job = this.queued.shift()!;
-      this.queuedOps -= job.ops.length;
+  /** Every job submitted has run. */
+  private settle(): void {
+    for (const job of this.queued) {
       try {
         for (const op of job.ops) runOp(op);
       } catch (e) {
@@ -238,17 +235,20 @@ export class FileJobs {
         this.failures.set(job.id, e as Error);
       }
     }
+    this.queued.length = 0;
+    this.queuedOps = 0;
     const w = this.worker;
     if (!w) return;
     this.flush();
+    const last = this.nextId - 1;
     let seen = Atomics.load(w.done, 0);
     let still = 0;
-    while (seen <= id) {
+    while (seen <= last) {
       Atomics.wait(w.done, 0, seen, 1000);
       const now = Atomics.load(w.done, 0);
       still = now === seen ? still + 1000 : 0;
       seen = now;
-      if (still >= STALL_MS) throw new Error(`pyfleet's file writer thread did no work for ${STALL_MS / 1000} s (${id + 1 - seen} staging jobs left)`);
+      if (still >= STALL_MS) throw new Error(`pyfleet's file writer thread did no work for ${STALL_MS / 1000} s (${last + 1 - seen} staging jobs left)`);
     }
     for (let m = receiveMessageOnPort(w.errors); m !== undefined; m = receiveMessageOnPort(w.errors)) {
       const f = m.message as Failure;
@@ -358,8 +358,9 @@ interface Staged {
 }
 
 /**
- * The staged contexts of one synth into `outdir`: copied into temporary folders as they are offered,
- * moved into place by {@link place}, removed again by {@link abort}.
+ * The staged contexts of one synth into `outdir`: copied into temporary folders as they are resolved
+ * ({@link stageAsset}) or offered ({@link offer}), moved into place by {@link place}, removed again by
+ * {@link abort}.
  * @internal
  */
 export class ContextStager {

@@ -76,8 +76,9 @@ export interface WriteOptions {
    */
   readonly unchanged?: ReadonlySet<string>;
   /**
-   * The stager the synth offered each target's artifacts to as they were rendered (it has been copying
-   * their staged contexts since); the writer puts them in place. Without one, the writer stages them.
+   * The stager the synth handed each staged context as it was resolved, and each target's artifacts as
+   * they were rendered (it has been copying the contexts since); the writer puts them in place.
+   * Without one, the writer stages them.
    */
   readonly stager?: ContextStager;
 }
@@ -90,13 +91,11 @@ export interface WriteOptions {
 export function writeArtifacts(outdir: string, artifacts: readonly Artifact[], options: WriteOptions = {}): WriteStats {
   const abs = path.resolve(outdir);
   const stager = options.stager ?? new ContextStager(abs);
-  let done = false;
   try {
-    const stats = write(abs, artifacts, stager, options);
-    done = true;
-    return stats;
+    return write(abs, artifacts, stager, options);
   } finally {
-    if (!done) stager.abort();
+    // After a failure: nothing of what was copied remains (after the writer finished, nothing to do).
+    stager.abort();
   }
 }
 
